@@ -1,0 +1,62 @@
+"""The `entityscan` command line: a thin face over the library.
+
+Each sub-command lives in `plugin/commands/<name>.py` with a `register(app)` function; none holds
+logic of its own.  Exit codes: 0 nothing at or above `--fail-on`, 1 findings at or above it,
+2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from plugin.errors import EntityscanError
+
+COMMAND_MODULES = (
+    "plugin.commands.screen",
+    "plugin.commands.lists",
+)
+
+app = typer.Typer(
+    name="entityscan",
+    help="Find equipment made by restricted manufacturers before it is bought and after it is "
+         "installed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; errors the user can act on become one line and exit code 2."""
+    try:
+        # standalone_mode=False: click returns the command's value (our exit code) or the
+        # code of a typer.Exit instead of calling sys.exit itself.
+        result = app(args=argv, standalone_mode=False)
+    except EntityscanError as exc:
+        Console(stderr=True).print(f"[bold red]entityscan: error:[/] {exc}", highlight=False)
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        raise
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
