@@ -92,6 +92,7 @@ class Matcher:
         for maker in makers:
             self._maker_entries[maker.casefold()] = self._resolve_maker(maker)
         self._mentions = self._mention_keys()
+        self._mention_starts = {first for first, _ in self._mentions.values()}
         self._screen_name = lru_cache(maxsize=65_536)(self._screen_name_uncached)
         self._screen_part = lru_cache(maxsize=65_536)(self._screen_part_uncached)
         self._screen_text = lru_cache(maxsize=65_536)(self._screen_text_uncached)
@@ -112,25 +113,24 @@ class Matcher:
             self._maker_entries[key] = self._resolve_maker(maker)
         return self._maker_entries[key]
 
-    def _mention_keys(self) -> dict[str, tuple[str, str]]:
-        """Squashed names that count as a mention in free text -> (maker, how named).
+    def _mention_keys(self) -> dict[str, tuple[str, tuple[str, str]]]:
+        """Squashed names that count as a mention in free text -> (first token, (maker, name)).
 
         Only equipment makers and their brands: a description naming a sanctioned person is
         not what a product description means.
         """
-        keys: dict[str, tuple[str, str]] = {}
+        named: list[tuple[str, str]] = []
         for entry in self.lists.entries:
-            if not entry.maker:
-                continue
-            for name in (entry.maker, *entry.all_names):
-                key = "".join(normalise(name).distinct)
-                if len(key) >= 4 or (key and not key.isascii()):
-                    keys.setdefault(key, (entry.maker, name))
+            if entry.maker:
+                named.extend((entry.maker, name) for name in (entry.maker, *entry.all_names))
         for rel in self.relations:
-            for name in (rel.brand, *rel.aliases):
-                key = "".join(normalise(name).distinct)
-                if len(key) >= 4 or (key and not key.isascii()):
-                    keys.setdefault(key, (rel.maker, name))
+            named.extend((rel.maker, name) for name in (rel.brand, *rel.aliases))
+        keys: dict[str, tuple[str, tuple[str, str]]] = {}
+        for maker, name in named:
+            distinct = normalise(name).distinct
+            key = "".join(distinct)
+            if len(key) >= 4 or (key and not key.isascii()):
+                keys.setdefault(key, (distinct[0], (maker, name)))
         return keys
 
     # ----- verdict helpers -----
@@ -264,13 +264,13 @@ class Matcher:
             hits.extend(self._pattern_hits(found, field_name, value, strong=not accessory,
                                            extra=extra))
         mentioned: set[str] = set()
-        for size in (1, 2, 3, 4):
-            for start in range(len(tokens) - size + 1):
-                key = "".join(tokens[start:start + size])
-                found_maker = self._mentions.get(key)
-                if found_maker is None or found_maker[0] in mentioned:
+        starts = [i for i, token in enumerate(tokens) if token in self._mention_starts]
+        for start in starts:
+            for size in (1, 2, 3, 4):
+                mention = self._mentions.get("".join(tokens[start:start + size]))
+                if mention is None or mention[1][0] in mentioned:
                     continue
-                maker, name = found_maker
+                maker, name = mention[1]
                 mentioned.add(maker)
                 why = (f"{field_name} mentions {name!r} ({maker}); a mention in free text is a "
                        f"lead for review")

@@ -76,6 +76,8 @@ class Name:
 
     raw: str
     tokens: tuple[Token, ...]
+    # (level, squashed key): 0 all tokens, 1 without places, 2 distinctive tokens only.
+    levels: tuple[tuple[int, str], ...]
 
     @property
     def distinct(self) -> tuple[str, ...]:
@@ -90,14 +92,7 @@ class Name:
 
         Squashing (joining without spaces) makes `HIK VISION` meet `Hikvision`.
         """
-        full = "".join(t.text for t in self.tokens)
-        no_place = "".join(t.text for t in self.tokens if t.weight != WEIGHT_LOCATION)
-        core = "".join(self.distinct)
-        out: list[str] = []
-        for key in (full, no_place, core):
-            if key and key not in out:
-                out.append(key)
-        return tuple(out)
+        return tuple(key for _, key in self.levels)
 
 
 def _clean_cjk(run: str) -> list[str]:
@@ -169,8 +164,19 @@ def normalise(text: str) -> Name:
                 continue
             piece = _singular(piece)
             tokens.append(Token(piece, _weight(piece)))
-    # A trailing legal form glued by punctuation (`Co.,Ltd`) is gone above; keep the order.
-    return Name(text, tuple(tokens))
+    return Name(text, tuple(tokens), _levels(tokens))
+
+
+def _levels(tokens: list[Token]) -> tuple[tuple[int, str], ...]:
+    full = "".join(t.text for t in tokens)
+    no_place = "".join(t.text for t in tokens if t.weight != WEIGHT_LOCATION)
+    core = "".join(t.text for t in tokens if t.weight >= WEIGHT_DISTINCT)
+    out: list[tuple[int, str]] = [(0, full)] if full else []
+    if no_place and no_place != full:
+        out.append((1, no_place))
+    if core and core not in (full, no_place):
+        out.append((2, core))
+    return tuple(out)
 
 
 def words(text: str) -> list[str]:
