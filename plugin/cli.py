@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "plugin.commands.screen",
     "plugin.commands.lists",
     "plugin.commands.plugins",
+    "plugin.commands.service",
+    "plugin.commands.inventory",
 )
 
 app = typer.Typer(
