@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plugin.model import Finding, Verdict
 
@@ -38,6 +38,10 @@ class DecisionKind(StrEnum):
 class DecisionIn(BaseModel):
     """A decision as a reviewer records it."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("subject", "entry_id", "value", "maker")]})
+
     decision: DecisionValue = Field(description="what procurement does with matching findings")
     kind: DecisionKind = Field(description="false_positive (the match is wrong), exception "
                                            "(right match, approved anyway), block (always block)")
@@ -45,13 +49,13 @@ class DecisionIn(BaseModel):
     why: str = Field(min_length=1, max_length=5000)
     until: datetime = Field(description="the decision stops applying at this instant "
                                         "(ISO 8601 with a time zone)")
-    subject: str | None = Field(default=None, max_length=300,
+    subject: str | None = Field(default=None, min_length=1, max_length=300,
                                 description="a line-item id or device key")
-    entry_id: str | None = Field(default=None, max_length=300,
+    entry_id: str | None = Field(default=None, min_length=1, max_length=300,
                                  description="a list entry id, as in a match's `entry_id`")
-    value: str | None = Field(default=None, max_length=500,
+    value: str | None = Field(default=None, min_length=1, max_length=500,
                               description="an input value that matched (brand, part number…)")
-    maker: str | None = Field(default=None, max_length=200)
+    maker: str | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _check(self) -> DecisionIn:
@@ -64,6 +68,8 @@ class DecisionIn(BaseModel):
 
 
 class Decision(DecisionIn):
+    model_config = ConfigDict(extra="ignore")
+
     id: int
     created_at: datetime
     recorded_by: str

@@ -213,7 +213,9 @@ def test_inventory_devices_findings_diff_lists(service: Service) -> None:
     lists = service.get("/v1/lists").json()
     assert lists["lists_content_hash"] == ctx.lists.content_hash and lists["sources"]
     bad = service.post("/v1/inventory", {"schema": "entityscan.screen/1", "devices": []})
-    assert bad.status_code == 422 and "not a scan document" in bad.json()["error"]
+    assert bad.status_code == 422 and "body.schema" in bad.json()["error"]
+    bad = service.post("/v1/inventory", {"devices": [{"confidence": 3}]})
+    assert bad.status_code == 422 and "confidence" in bad.json()["error"]
 
 
 def test_openapi_schema_is_served(service: Service) -> None:

@@ -17,6 +17,7 @@ from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Query, Req
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plugin.decisions import DecisionIn, decide
 from plugin.errors import InputError
@@ -42,6 +43,7 @@ from plugin.store import Store, StoreError
 log = logging.getLogger("entityscan.service")
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not parseable JSON"},
     401: {"model": ErrorBody, "description": "missing, unknown or revoked bearer token"},
     413: {"model": ErrorBody, "description": "request body over the size limit"},
     422: {"model": ErrorBody, "description": "the body or a parameter is invalid"},
@@ -64,6 +66,37 @@ def actor(request: Request, credentials: Scheme) -> str:
 
 
 Actor = Annotated[str, Depends(actor)]
+
+
+def strict_query(request: Request) -> None:
+    """Unknown query parameters are a mistake worth reporting (a typo'd filter would
+    otherwise silently return everything)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: set[str] = set()
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        known |= {p.alias for p in getattr(current, "query_params", ())}
+        stack.extend(getattr(current, "dependencies", ()))
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", unknown[0]), "type": "extra_forbidden",
+                                       "msg": f"unknown query parameter (known: "
+                                              f"{', '.join(sorted(known)) or 'none'})"}])
+
+
+def _methods_for(app: FastAPI, path: str) -> list[str]:
+    from starlette.routing import Match as RouteMatch
+
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({"type": "http", "path": path, "method": "GET"})
+        if match is not RouteMatch.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 class BodyLimit:
@@ -120,7 +153,7 @@ class BodyLimit:
 
 def create_app(store: Store, ctx: ScreeningContext, *,
                max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
-    app = FastAPI(title="entityscan", version="1",
+    app = FastAPI(title="entityscan", version="1", dependencies=[Depends(strict_query)],
                   description="Screen procurement line items and scanned inventory against "
                               "restricted-party lists; every answer is audited.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
@@ -128,10 +161,13 @@ def create_app(store: Store, ctx: ScreeningContext, *,
     app.state.ctx = ctx
 
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # name every method of the path, not one route's
+            headers["Allow"] = ", ".join(_methods_for(app, request.url.path))
         return JSONResponse({"error": str(exc.detail), "details": []}, exc.status_code,
-                            headers=exc.headers)
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -177,7 +213,7 @@ def create_app(store: Store, ctx: ScreeningContext, *,
     def inventory(body: ScanDocumentIn, who: Actor,
                   background: BackgroundTasks) -> InventoryResponse:
         """Store and screen a scan or USB JSON document posted by a site."""
-        doc = body.model_dump(by_alias=True, exclude_none=True)
+        doc = body.model_dump(mode="json", by_alias=True, exclude_none=True)
         saved = import_scan(doc, ctx, store, actor=who, source="POST /v1/inventory",
                             notify=False)
         background.add_task(saved.notify)

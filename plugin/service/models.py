@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugin.model import LineItem, Match
+from scanners.inventory import Device, ScanError
 
 MAX_BATCH = 1000
 Text = Field(default=None, max_length=5000)
@@ -74,10 +75,16 @@ class ScanDocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    schema_: str | None = Field(default=None, alias="schema", max_length=100)
-    kind: str = Field(default="network", max_length=32)
+    schema_: str | None = Field(default=None, alias="schema",
+                                pattern=r"^entityscan\.scan/[0-9]+$")
+    kind: str = Field(default="network", pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+                      description="network | usb")
     targets: list[str] = Field(default_factory=list, max_length=10_000)
-    devices: list[dict[str, Any]] = Field(max_length=50_000)
+    started: datetime | None = None
+    finished: datetime | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    errors: list[ScanError] = Field(default_factory=list, max_length=100_000)
+    devices: list[Device] = Field(max_length=50_000)
 
 
 class DeviceResult(BaseModel):
