@@ -377,10 +377,10 @@ class _EntryBuilder:
             entries.append(self._entry(common, self._unique(base_id + suffix), aff_name,
                                        _dedupe(names, exclude=aff_name), parts.main, line))
             self.row_keys.add((code, aff_name.casefold()))
-        key = (code, parts.main.casefold())
-        parent = self.split_parents.get(key)
+        parent_key = (code, parts.main.casefold())
+        parent = self.split_parents.get(parent_key)
         if parent is None:
-            self.split_parents[key] = {
+            self.split_parents[parent_key] = {
                 "common": dict(common), "id": base_id + "/parent", "name": parts.main,
                 "aliases": _dedupe(parent_aliases, exclude=parts.main), "line": line,
                 "citations": list(citations),
@@ -635,10 +635,9 @@ class _JsonStream:
                 hint = " (file truncated?)" if incomplete else ""
                 raise ListError(f"{self.where}: line {self.line(exc.pos)}, {what}: invalid "
                                 f"JSON: {exc.msg}{hint}") from exc
-            if end >= len(self.buf) and not self.eof and isinstance(obj, int | float):
-                # a number cut at the block edge parses short; read on and try again
-                if self.more():
-                    continue
+            # a number cut at the block edge parses short; read on and try again
+            if end >= len(self.buf) and isinstance(obj, int | float) and self.more():
+                continue
             self.pos = end
             return obj
 
