@@ -242,6 +242,8 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
         raise ListError(f"{folder}: cannot create the data directory: {exc}") from exc
     location = CSL_CSV_URL if source is None else str(source)
     is_url = location.startswith(("http://", "https://"))
+    if not is_url:
+        location = str(Path(location).expanduser().resolve())
     tmp = Path(tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".dat")[1])
     try:
         published = None
