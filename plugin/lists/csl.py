@@ -44,6 +44,11 @@ MAX_RECORD_CHARS = 4 * MAX_CELL_CHARS
 CSV_HARD_LIMIT = 16 * MAX_CELL_CHARS
 
 REQUIRED_FIELDS = ("name", "source")
+#: The columns entries are built from; other columns are validated but not kept.
+USED_FIELDS = frozenset((
+    "_id", "id", "source", "entity_number", "name", "addresses", "federal_register_notice",
+    "start_date", "end_date", "license_requirement", "programs", "remarks", "source_list_url",
+    "source_information_url", "alt_names", "citizenships", "nationalities"))
 
 #: Exact `source` strings -> short list codes.
 SOURCE_CODES: dict[str, str] = {
@@ -90,6 +95,9 @@ _LEADING_AND = re.compile(r"^and\s+", re.IGNORECASE)
 
 def split_multi(value: str) -> list[str]:
     """Split a "; "-joined cell; an element after the first loses a leading "and "."""
+    if ";" not in value:
+        single = value.strip()
+        return [single] if single else []
     parts = [p.strip() for p in _SPLIT_MULTI.split(value.strip())] if value.strip() else []
     out: list[str] = []
     for index, part in enumerate(parts):
@@ -112,6 +120,11 @@ def parse_date(value: str) -> date | None:
     text = value.strip()
     if not text:
         return None
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     head = text[:10] if re.match(r"\d{4}-\d{2}-\d{2}[T ]", text) else text
     for fmt in _DATE_FORMATS:
         try:
@@ -211,6 +224,12 @@ class NameParts:
 def parse_name(published: str) -> NameParts:
     """Split affiliate markers and location text out of a published name."""
     text = " ".join(published.split())
+    low = text.casefold()
+    if "affiliated" not in low and "subordinate" not in low:
+        parts = NameParts(main=text)
+        if "," in text:
+            _add_location_alias(parts.main_aliases, text)
+        return parts
     marks = list(_AFFILIATE_MARK.finditer(text))
     if not marks:
         leading = _LEADING_MARK.match(text)
@@ -285,14 +304,7 @@ class _EntryBuilder:
 
     def build(self, record: dict[str, Any], line: int) -> list[ListEntry]:
         def text(key: str) -> str:
-            value = record.get(key)
-            if value is None:
-                return ""
-            if isinstance(value, list):
-                return "; ".join(_flatten_text(v) for v in value if v not in (None, ""))
-            if isinstance(value, dict):
-                return _flatten_text(value)
-            return str(value).strip()
+            return _text(record.get(key))
 
         name = text("name")
         source = text("source")
@@ -417,6 +429,16 @@ class _EntryBuilder:
         return out
 
 
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return "; ".join(_flatten_text(v) for v in value if v not in (None, ""))
+    return _flatten_text(value)
+
+
 def _flatten_text(value: Any) -> str:
     if isinstance(value, dict):  # JSON addresses / ids: join the non-empty parts in order
         return ", ".join(str(v).strip() for v in value.values() if v not in (None, ""))
@@ -484,6 +506,7 @@ def iter_csv(stream: IO[bytes], where: str, stats: CslStats | None = None
             raise ListError(f"{where}: empty file, not a CSL file") from None
         columns = _check_header(header, where)
         width = len(header)
+        used = {k: i for k, i in columns.items() if k in USED_FIELDS}
         name_col, source_col = columns["name"], columns["source"]
         while True:
             try:
@@ -502,11 +525,12 @@ def iter_csv(stream: IO[bytes], where: str, stats: CslStats | None = None
                                 f"has {width}{hint}")
             if not row[name_col].strip() and not row[source_col].strip():
                 raise ListError(f"{where}: line {line}, fields `name` and `source`: both empty")
-            for key, index in columns.items():
-                if len(row[index]) > MAX_CELL_CHARS:
-                    raise ListError(f"{where}: line {line}, field `{key}`: cell larger than "
-                                    f"{MAX_CELL_CHARS:,} characters; refusing the file")
-            record = {key: row[index] for key, index in columns.items()}
+            if max(map(len, row)) > MAX_CELL_CHARS:
+                for key, index in columns.items():
+                    if len(row[index]) > MAX_CELL_CHARS:
+                        raise ListError(f"{where}: line {line}, field `{key}`: cell larger "
+                                        f"than {MAX_CELL_CHARS:,} characters; refusing the file")
+            record = {key: row[index] for key, index in used.items()}
             yield from builder.build(record, line)
         yield from builder.finish()
     except csv.Error as exc:
