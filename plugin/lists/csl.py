@@ -537,7 +537,7 @@ def iter_csv(stream: IO[bytes], where: str, stats: CslStats | None = None
         message = str(exc)
         line = reader.line_num
         if "field larger than field limit" in message:
-            raise ListError(f"{where}: line {line + 1}: a cell is larger than "
+            raise ListError(f"{where}: line {line}: a cell is larger than "
                             f"{CSV_HARD_LIMIT:,} characters; refusing the file") from exc
         if "unexpected end of data" in message or "EOF" in message:
             raise ListError(f"{where}: line {line}: file ends inside a quoted cell "
