@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 HEADER = (
     "_id,source,entity_number,type,programs,name,title,addresses,federal_register_notice,"
@@ -58,7 +59,7 @@ class Route:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    routes: dict[str, Route] = {}
+    routes: ClassVar[dict[str, Route]] = {}
 
     def do_GET(self) -> None:
         route = self.routes.get(self.path)

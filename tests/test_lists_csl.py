@@ -124,7 +124,7 @@ def test_location_text_kept_as_published_with_cleaned_alias() -> None:
     assert "Huawei Cloud Guiyang" in guiyang.aliases
     gaetc = named["Guizhou Aerospace Electronics Technology Co., Ltd., Guiyang, Guizhou"]
     assert "Guizhou Aerospace Electronics Technology Co., Ltd." in gaetc.aliases
-    meu = [e for e in named.values() if e.list == "MEU"][0]
+    meu = next(e for e in named.values() if e.list == "MEU")
     assert meu.name.endswith("Xi'an, Shaanxi")
     assert "Aviation Industry Corporation of China Xi'an Aircraft Industry Group Company Ltd." \
         in meu.aliases
@@ -188,7 +188,8 @@ def test_split_multi(cell: str, expected: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("name", "cleaned"), [
-    ("Guizhou Huaxin Technology Co., Ltd., Guiyang, Guizhou", "Guizhou Huaxin Technology Co., Ltd."),
+    ("Guizhou Huaxin Technology Co., Ltd., Guiyang, Guizhou",
+     "Guizhou Huaxin Technology Co., Ltd."),
     ("Huawei Cloud Guiyang, Guiyang, Guizhou", "Huawei Cloud Guiyang"),
     ("Huawei Technologies Co., Ltd.", None),
     ("Beijing Huawei Digital Technologies, Co., Ltd.", None),

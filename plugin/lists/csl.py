@@ -599,10 +599,17 @@ class _JsonStream:
         self.eof = False
         self.lines_before = 1  # line number of buf[0]
         self.decoder = json.JSONDecoder()
+        # newline-count cursor, so asking for line numbers in order stays linear
+        self._cursor_pos = 0
+        self._cursor_line = 1
 
     def line(self, pos: int | None = None) -> int:
-        upto = self.pos if pos is None else pos
-        return self.lines_before + self.buf.count("\n", 0, upto)
+        upto = min(self.pos if pos is None else pos, len(self.buf))
+        if upto < self._cursor_pos:
+            return self.lines_before + self.buf.count("\n", 0, upto)
+        self._cursor_line += self.buf.count("\n", self._cursor_pos, upto)
+        self._cursor_pos = upto
+        return self._cursor_line
 
     def more(self) -> bool:
         if self.eof:
@@ -619,6 +626,12 @@ class _JsonStream:
             return False
         if self.pos > _CHUNK:  # drop what has been consumed, keep line count right
             self.lines_before += self.buf.count("\n", 0, self.pos)
+            if self._cursor_pos <= self.pos:
+                self._cursor_line += self.buf.count("\n", self._cursor_pos, self.pos)
+                self._cursor_pos = 0
+            else:
+                self._cursor_line = self.lines_before
+                self._cursor_pos = 0
             self.buf = self.buf[self.pos:]
             self.pos = 0
         self.buf += chunk
