@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from plugin.lists import ListSet
 from plugin.matcher.index import NameIndex, Scored
@@ -87,14 +88,14 @@ class Matcher:
         self._relations: NameIndex[Relation] = NameIndex(
             (rel, name, i > 0) for rel in self.relations if rel.match == "exact"
             for i, name in enumerate((rel.brand, *rel.aliases)))
-        # Coined group names: first distinctive token -> [(all its tokens, relation)].
-        self._leading: dict[str, list[tuple[tuple[str, ...], Relation]]] = {}
+        # Coined group names: first token of the name -> [(all its tokens, relation)].
+        self._group_names: dict[str, list[tuple[tuple[str, ...], Relation]]] = {}
         for rel in self.relations:
-            if rel.match == "leading":
+            if rel.match == "group":
                 for name in (rel.brand, *rel.aliases):
                     stem = normalise(name).distinct
                     if stem:
-                        self._leading.setdefault(stem[0], []).append((stem, rel))
+                        self._group_names.setdefault(stem[0], []).append((stem, rel))
         self._patterns = PatternSet(patterns)
         self._maker_entries: dict[str, tuple[ListEntry, ...]] = {}
         makers = {e.maker for e in lists.entries if e.maker}
@@ -210,47 +211,56 @@ class Matcher:
         hits: list[_Hit] = []
         hits.extend(self._name_route(field_name, value, query))
         hits.extend(self._relation_route(field_name, value, query))
-        hits.extend(self._leading_route(field_name, value, query))
+        hits.extend(self._group_name_route(field_name, value, query))
         if not hits:
             hits.extend(self._maker_typo_route(field_name, value, query))
         return tuple(hits)
 
-    def _leading_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
-        """A company name that begins with a coined group name (`ZTE Kangxun Telecom`)."""
+    def _group_name_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+        """A company name containing a coined group name as whole words (`ZTE Kangxun
+        Telecom`, `Anhui USTC iFLYTEK`): a group company, or a shop selling only its goods."""
         distinct = query.distinct
         if len(distinct) < 2:
             return []  # the bare name itself is the name route's business
         hits: list[_Hit] = []
-        for stem, rel in self._leading.get(distinct[0], ()):
-            if distinct[:len(stem)] != stem or len(distinct) == len(stem):
-                continue
-            strong = rel.certainty is not Certainty.UNCERTAIN
-            why = (f"{field_name} {value!r} begins with {rel.brand!r}, a coined group name: "
-                   f"a {rel.maker} group company ({rel.certainty.value}: {rel.source})")
-            if not strong:
-                why += "; review"
-            hits.extend(self._maker_hits(
-                rel.maker, strong=strong, via="group-name", field_name=field_name,
-                value=value, matched=rel.brand, score=95.0 * RELATION_SCORE[rel.certainty],
-                features={"leading_group_name": 1.0,
-                          "relation_certainty": rel.certainty.weight}, why=why))
+        seen: set[str] = set()
+        for start, token in enumerate(distinct):
+            for stem, rel in self._group_names.get(token, ()):
+                if (distinct[start:start + len(stem)] != stem or len(distinct) == len(stem)
+                        or rel.maker in seen):
+                    continue
+                seen.add(rel.maker)
+                strong = rel.certainty is not Certainty.UNCERTAIN
+                where = "begins with" if start == 0 else "contains"
+                why = (f"{field_name} {value!r} {where} {rel.brand!r}, a coined group name: a "
+                       f"{rel.maker} group company ({rel.certainty.value}: {rel.source})")
+                if not strong:
+                    why += "; review"
+                hits.extend(self._maker_hits(
+                    rel.maker, strong=strong, via="group-name", field_name=field_name,
+                    value=value, matched=rel.brand,
+                    score=95.0 * RELATION_SCORE[rel.certainty],
+                    features={"group_name_position": float(start),
+                              "relation_certainty": rel.certainty.weight}, why=why))
         return hits
 
     def _maker_typo_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+        """One edit (two in names of 7+ letters) away from a maker or brand name -> review."""
         core = "".join(query.distinct)
         if len(core) < 6 or not self._maker_cores:
             return []
-        best = process.extractOne(core, list(self._maker_cores), scorer=fuzz.ratio,
-                                  score_cutoff=86)
+        allowed = 2 if len(core) >= 7 else 1
+        best = process.extractOne(core, list(self._maker_cores), scorer=OSA.distance,
+                                  score_cutoff=allowed)
         if best is None:
             return []
         maker, name = self._maker_cores[best[0]]
-        why = (f"{field_name} {value!r} resembles {name!r} (score {best[1]:.0f}), a name of "
-               f"{maker}; a fuzzy-only match is a lead for review")
+        distance = int(best[1])
+        why = (f"{field_name} {value!r} is {distance} edit{'s' if distance > 1 else ''} from "
+               f"{name!r}, a name of {maker}; a fuzzy-only match is a lead for review")
         return self._maker_hits(maker, strong=False, via="name", field_name=field_name,
-                                value=value, matched=name, score=round(best[1] * 0.95, 1),
-                                features={"squashed_similarity": round(best[1] / 100, 3)},
-                                why=why)
+                                value=value, matched=name, score=100.0 - 6 * distance,
+                                features={"edit_distance": float(distance)}, why=why)
 
     def _name_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
         hits: list[_Hit] = []
