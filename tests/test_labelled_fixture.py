@@ -204,7 +204,7 @@ def test_sample_is_small_well_formed_and_mixed(rows: list[LabelledRow]) -> None:
     # Every sample line is also in the labelled set, so its expected verdict is known and the
     # accuracy test covers it; the sample must show all three verdicts.
     by_content = {_content_key(r.item): r for r in rows}
-    verdicts = Counter()
+    verdicts: Counter[str] = Counter()
     for s in sample:
         key = _content_key({name: s.get(name) or "" for name in ITEM_FIELDS})
         assert key in by_content, f"sample line {s['id']} is not in {LABELLED_CSV.name}"
