@@ -6,7 +6,7 @@ procurement integration would, and the verdicts are compared with labels written
 product's documented policy without reading the matcher (see `fixtures/line_items/README.md`).
 
 What must hold:
-- every item labelled `flagged` is flagged (recall 100 %) and names the right maker;
+- every item labelled `flagged` is flagged (recall 100 %), and names the right maker when caught;
 - no item labelled `clear` is flagged, and at least 99 % of all flagged items are labelled
   `flagged` (the rest may only be labelled `review`);
 - every item labelled `flagged` or `review` comes back at least `review` (nothing a human
@@ -263,8 +263,9 @@ def accuracy_report(outcomes: list[Outcome]) -> str:
          [o for o in outcomes if o.expected == "review" and o.got == "clear"]),
         ("review vs clear: labelled clear, got review",
          [o for o in outcomes if o.expected == "clear" and o.got == "review"]),
-        ("wrong maker on labelled-flagged items",
-         [o for o in outcomes if o.expected == "flagged" and not o.maker_ok]),
+        ("wrong maker on labelled-flagged items that were caught",
+         [o for o in outcomes if o.expected == "flagged" and o.got != "clear"
+          and not o.maker_ok]),
         ("different maker on labelled-review items (not asserted)",
          [o for o in outcomes if o.expected == "review" and o.got != "clear" and not o.maker_ok]),
     ]
@@ -334,10 +335,11 @@ def test_every_positive_item_is_at_least_review(outcomes: list[Outcome]) -> None
 
 
 def test_maker_is_right_on_flagged_items(outcomes: list[Outcome]) -> None:
-    labelled = [o for o in outcomes if o.expected == "flagged"]
-    wrong = [o for o in labelled if not o.maker_ok]
-    assert not wrong, (f"{len(wrong)} of {len(labelled)} labelled-flagged items have the wrong "
-                       f"maker\n\n{accuracy_report(outcomes)}")
+    # Items the matcher cleared already fail the recall tests; here: the ones it caught.
+    caught = [o for o in outcomes if o.expected == "flagged" and o.got != "clear"]
+    wrong = [o for o in caught if not o.maker_ok]
+    assert not wrong, (f"{len(wrong)} of {len(caught)} labelled-flagged items the matcher caught "
+                       f"name the wrong maker\n\n{accuracy_report(outcomes)}")
 
 
 def test_clear_items_mostly_stay_clear(outcomes: list[Outcome]) -> None:
