@@ -205,5 +205,5 @@ def test_pattern_file_errors_name_the_rule(tmp_path) -> None:  # type: ignore[no
     bad.write_text("patterns:\n  - id: lower\n    maker: Hikvision\n    pattern: 'ds-2cd\\d+'\n"
                    "    trigger: 'DS'\n    certainty: solid\n    description: x\n"
                    "    source: test\n", encoding="utf-8")
-    with pytest.raises(InputError, match="pattern 1.*capitals"):
+    with pytest.raises(InputError, match=r"pattern 1.*capitals"):
         load_patterns([bad])
