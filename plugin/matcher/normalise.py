@@ -17,7 +17,8 @@ from functools import lru_cache
 LEGAL_FORMS = frozenset("""
 co company companies corp corporation inc incorporated ltd limited llc lp llp plc pllc
 gmbh ag kg sa sas sarl srl spa bv nv oy ab as asa aps pte pty jsc ojsc pjsc cjsc ooo oao zao
-kk kabushiki kaisha sdn bhd pvt private public ltda sro
+kk kabushiki kaisha sdn bhd pvt private public ltda sro fze fzco fzllc fz kft zrt oyj sl sau
+eurl sp zoo spolka mbh ug ek ei pt tbk jsc ead ad doo dd
 """.split())
 
 # Down-weighted: they describe what or where a company is, not who it is.
@@ -33,7 +34,14 @@ global worldwide development research institute engineering factory works compan
 
 LOCATIONS = frozenset("""
 china chinese prc peoples people's republic hong kong hk macau macao taiwan usa us america
-american india indian uk europe asia pacific
+american india indian uk europe european asia pacific emea apac latam americas
+africa middle east west north south central northern southern eastern western
+australia austria belgium brazil canada chile colombia czech denmark egypt finland france
+germany deutschland greece hungary indonesia ireland israel italy japan kazakhstan kenya korea
+malaysia mexico netherlands nigeria norway pakistan peru philippines poland portugal qatar
+romania russia saudi arabia singapore slovakia spain sweden switzerland thailand turkey
+ukraine emirates uae vietnam zealand argentina bangladesh iran iraq uzbekistan
+dubai london paris madrid milan munich frankfurt sydney melbourne toronto johannesburg
 beijing shanghai tianjin chongqing hangzhou zhejiang shenzhen guangzhou guangdong xiamen fujian
 chengdu sichuan wuhan hubei nanjing jiangsu suzhou hefei anhui jinan qingdao shandong xian
 shaanxi changsha hunan kunming yunnan guiyang guizhou nanning guangxi harbin heilongjiang
