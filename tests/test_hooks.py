@@ -105,6 +105,7 @@ class PatternPlugin:
     def entityscan_patterns(self, settings: Settings) -> list[PartPattern]:
         return [PartPattern(id="inhouse-dh-oem", maker="Dahua", pattern=r"NOP-\d{4}[A-Z]?",
                             certainty="solid", description="NightOwl Pro OEM part numbers",
+                            trigger="NOP-",
                             source="in-house teardown", examples=("NOP-2210B",))]
 
 
