@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "plugin.commands.plugins",
     "plugin.commands.service",
     "plugin.commands.inventory",
+    "plugin.commands.schedule",
 )
 
 app = typer.Typer(

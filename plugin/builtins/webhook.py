@@ -49,6 +49,22 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+class _RedactUrls(logging.Filter):
+    """httpx logs each request's full URL at INFO; a webhook URL may carry a token in its
+    query or user-info, so those are cut from every httpx log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(str(a)) if isinstance(a, httpx.URL) else a
+                                for a in record.args)
+        return True
+
+
+_httpx_log = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactUrls) for f in _httpx_log.filters):
+    _httpx_log.addFilter(_RedactUrls())
+
+
 class WebhookNotifier:
     """Posts `findings` and `inventory_changed` events; a no-op without a URL."""
 

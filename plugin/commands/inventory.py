@@ -202,6 +202,20 @@ def rescreen_command(
     return 1 if any(c["after"] == "flagged" for c in report.changes) else 0
 
 
+def rescreen_after_update(db: str | None, data_dir: Path | None) -> int:
+    """Called by `lists update`: rescreen the stored inventory when there is a store."""
+    import os
+
+    from plugin.store import default_url
+
+    url = db or default_url(data_dir)
+    if not db and not os.environ.get("ENTITYSCAN_DB") and url.startswith("sqlite:///") \
+            and not Path(url.removeprefix("sqlite:///")).exists():
+        return 0  # no stored inventory yet: nothing to rescreen
+    return rescreen_command(db=url, lists=None, relations=None, data_dir=data_dir,
+                            plugin=None, fmt="table")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(store_app, name="store")
     app.command("diff")(diff)
