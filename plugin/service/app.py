@@ -264,7 +264,8 @@ def create_app(store: Store, ctx: ScreeningContext, *,
                  scan_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredFinding]:
-        """Recorded findings, newest first, with the decision that applies now."""
+        """Recorded findings (`review` and `flagged` results; clear answers are in the audit
+        log), newest first, with the decision that applies now."""
         active = store.decisions(active_at=datetime.now(UTC))
         out = []
         for row in store.list_findings(min_verdict=min_verdict.value, subject=subject,

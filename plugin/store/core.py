@@ -122,6 +122,8 @@ class Store:
     @staticmethod
     def _findings(conn: Connection, audit_id: int, outcomes: Sequence[Outcome],
                   scan_id: int | None = None) -> None:
+        # Only `review` and `flagged` are findings; clear answers live in the audit entry.
+        outcomes = [o for o in outcomes if o.finding.verdict is not Verdict.CLEAR]
         if not outcomes:
             return
         at = now()
@@ -142,7 +144,8 @@ class Store:
 
     def record_screening(self, items: Sequence[LineItem], outcomes: Sequence[Outcome], *,
                          actor: str, lists_content_hash: str, source: str = "service") -> int:
-        """One audit entry (inputs, list hash, results, who) plus a findings row per item."""
+        """One audit entry (inputs, list hash, results, who) plus a findings row per item at
+        `review` or above."""
         inputs = {"source": source, "items": [i.model_dump(mode="json") for i in items]}
 
         def work(conn: Connection) -> int:
