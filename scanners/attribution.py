@@ -5,6 +5,8 @@ Weighing (kind x certainty):
   magicBox) weighs 1.0, `registrant` (MAC OUI, USB VID) 0.6, `label` (ONVIF Manufacturer,
   titles, DHIP Vendor) 0.35; certainty weighs solid 1.0, medium 0.6, uncertain 0.25.
 - Pieces pointing to one maker combine as 1 - prod(1 - w) within a kind, then across kinds.
+  The maker is the best-supported one among those with platform or registrant evidence; labels
+  only reinforce, and name the maker only when nothing else points anywhere.
   The same rule seen twice (a realm over HTTP and RTSP) counts once.
 - Other makers' platform evidence lowers the confidence (a conflict, said in the reasons); a
   different registrant lowers it a little (OEM units carry their own OUI, Wi-Fi models the
@@ -29,7 +31,7 @@ KIND_ORDER = ("platform", "registrant", "label")
 UNCERTAIN_ONLY_CAP = 0.35
 REGISTRANT_ONLY_CAP = 0.5
 LABEL_ONLY_CAP = 0.35
-PLATFORM_CONFLICT_PENALTY = 0.6
+PLATFORM_CONFLICT_PENALTY = 0.65
 REGISTRANT_CONFLICT_PENALTY = 0.2
 # Fields copied from evidence onto the device when the device has none.
 _FILL = {"model": "model", "firmware": "firmware", "serial": "serial",
@@ -43,13 +45,29 @@ def _noisy_or(weights: Iterable[float]) -> float:
     return 1.0 - rest
 
 
+_JUDGED_AS = {"model", "firmware", "serial", "label"}
+
+
 def _phrase(ev: Evidence) -> str:
-    """A short readable description of one piece of evidence."""
+    """A short readable description: `sadp reply`, `http Server 'Hikvision-Webs'`,
+    `onvif Model -> model 'DS-2CD2143G2-I'`."""
     value = ev.value.strip()
-    if ev.kind == "registrant" or (len(value) <= 48 and "\n" not in value and "<" not in value
-                                   and "{" not in value):
-        return f"{ev.probe} {ev.field} {value!r}"
-    return f"{ev.probe} {ev.field}"
+    where = f"{ev.probe} {ev.field}"
+    judged = (ev.rule or "").split("/", 1)[0]
+    if judged in _JUDGED_AS and judged != ev.field.lower():
+        where += f" -> {judged}"
+    if ev.kind != "registrant" and ("\n" in value or value.startswith(("<", "{", "\ufeff"))):
+        return where  # a document: the probe and field say enough
+    if len(value) > 48:
+        value = value[:47] + "…"
+    return f"{where} {value!r}"
+
+
+def _phrases(evidence: list[Evidence], limit: int = 4) -> str:
+    """The strongest few phrases, solid first."""
+    ranked = sorted(evidence, key=lambda e: -e.certainty.weight)
+    shown = "; ".join(_phrase(e) for e in ranked[:limit])
+    return shown + (f"; +{len(ranked) - limit} more" if len(ranked) > limit else "")
 
 
 def _dedup(evidence: Iterable[Evidence]) -> list[Evidence]:
@@ -87,7 +105,10 @@ def attribute(device: Device) -> Device:
     }
     score = {maker: _noisy_or(KIND_WEIGHT[k] * s[k] for k in KIND_ORDER)
              for maker, s in support.items()}
-    maker = max(score, key=lambda m: (score[m], support[m]["platform"], support[m]["registrant"]))
+    # A label is not the maker: labels only reinforce, and choose only when nothing else points.
+    candidates = [m for m, s in support.items() if s["platform"] or s["registrant"]] or list(score)
+    maker = max(candidates,
+                key=lambda m: (score[m], support[m]["platform"], support[m]["registrant"]))
     mine = by_maker[maker]
     reasons: list[str] = []
 
@@ -99,27 +120,34 @@ def attribute(device: Device) -> Device:
     if rivals_platform:
         worst = max(rivals_platform.values())
         confidence *= 1 - PLATFORM_CONFLICT_PENALTY * worst
-        others = "; ".join(f"{m} ({', '.join(_phrase(e) for e in by_maker[m]['platform'])})"
+        others = "; ".join(f"{m} ({_phrases(by_maker[m]['platform'])})"
                            for m in sorted(rivals_platform, key=rivals_platform.get,
                                            reverse=True))
         reasons.append(f"conflicting platform evidence: {others}; confidence lowered")
     if rivals_registrant and support[maker]["platform"] > 0:
-        confidence *= 1 - REGISTRANT_CONFLICT_PENALTY * max(rivals_registrant.values())
+        # An OEM's own block (Lorex, Amcrest) on a platform it relabels is expected.
+        clashing = [s for m, s in rivals_registrant.items()
+                    if any(e.fields.get("registrant_role") != "oem"
+                           for e in by_maker[m]["registrant"])]
+        if clashing:
+            confidence *= 1 - REGISTRANT_CONFLICT_PENALTY * max(clashing)
         for m in rivals_registrant:
-            names = ", ".join(_phrase(e) for e in by_maker[m]["registrant"])
+            names = _phrases(by_maker[m]["registrant"])
             reasons.append(f"registrant {m} ({names}) differs from platform {maker}: OEM units "
                            f"may carry their own OUI, Wi-Fi models the module maker's")
 
-    all_mine = [e for kind in KIND_ORDER for e in mine.get(kind, [])]
-    if all(e.certainty is Certainty.UNCERTAIN for e in all_mine):
+    # Uncertain evidence is a lead: it never lifts a maker above what its firmer evidence allows.
+    firm = {kind: [e for e in mine.get(kind, []) if e.certainty is not Certainty.UNCERTAIN]
+            for kind in KIND_ORDER}
+    if not any(firm.values()):
         if confidence > UNCERTAIN_ONLY_CAP:
             confidence = UNCERTAIN_ONLY_CAP
         reasons.append(f"only uncertain evidence for {maker}: confidence capped at "
                        f"{UNCERTAIN_ONLY_CAP} (review)")
-    elif not mine.get("platform"):
-        cap, why = ((REGISTRANT_ONLY_CAP, "registrant without protocol evidence (a MAC OUI is "
-                                          "a hint, never proof)")
-                    if mine.get("registrant") else
+    elif not firm["platform"]:
+        cap, why = ((REGISTRANT_ONLY_CAP, "registrant without firm protocol evidence (a MAC "
+                                          "OUI is a hint, never proof)")
+                    if firm["registrant"] else
                     (LABEL_ONLY_CAP, "only labels, which relabelled devices change"))
         if confidence > cap:
             confidence = cap
@@ -127,13 +155,11 @@ def attribute(device: Device) -> Device:
 
     platform = maker if mine.get("platform") else device.platform
     brand = device.brand or _brand(by_maker, support, maker, device.evidence)
-    summary = "; ".join(
-        f"{kind}: {', '.join(_phrase(e) for e in mine[kind])}"
-        for kind in KIND_ORDER if mine.get(kind))
+    summary = " | ".join(f"{kind}: {_phrases(mine[kind])}" for kind in KIND_ORDER
+                         if mine.get(kind))
     reasons.insert(0, f"maker {maker} (confidence {confidence:.2f}) — {summary}")
     if brand and brand != maker and mine.get("platform"):
-        platform_why = "; ".join(_phrase(e) for e in mine["platform"])
-        reasons.insert(1, f"label {brand}, platform {maker} ({platform_why})")
+        reasons.insert(1, f"label {brand}, platform {maker} ({_phrases(mine['platform'], 3)})")
     platform_model = _first_field(device.evidence, "platform_model")
     if platform_model and platform_model != (fills.get("model") or device.model):
         reasons.append(f"underlying platform model {platform_model}")
