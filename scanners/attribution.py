@@ -121,8 +121,8 @@ def attribute(device: Device) -> Device:
         worst = max(rivals_platform.values())
         confidence *= 1 - PLATFORM_CONFLICT_PENALTY * worst
         others = "; ".join(f"{m} ({_phrases(by_maker[m]['platform'])})"
-                           for m in sorted(rivals_platform, key=rivals_platform.get,
-                                           reverse=True))
+                           for m in sorted(rivals_platform,
+                                           key=lambda m: -rivals_platform[m]))
         reasons.append(f"conflicting platform evidence: {others}; confidence lowered")
     if rivals_registrant and support[maker]["platform"] > 0:
         # An OEM's own block (Lorex, Amcrest) on a platform it relabels is expected.

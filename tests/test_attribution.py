@@ -156,9 +156,10 @@ def test_same_rule_twice_counts_once():
 
 
 def test_uncertain_rival_does_not_beat_solid_registrant():
-    evidence = oui_evidence("08:ed:ed:00:00:01") + [Evidence(
-        probe="onvif", field="HardwareId", value="88", indicates="Hikvision",
-        certainty=Certainty.UNCERTAIN, kind="platform", rule="onvif_info/hikvision-hardware-id")]
+    rival = Evidence(probe="onvif", field="HardwareId", value="88", indicates="Hikvision",
+                     certainty=Certainty.UNCERTAIN, kind="platform",
+                     rule="onvif_info/hikvision-hardware-id")
+    evidence = [*oui_evidence("08:ed:ed:00:00:01"), rival]
     assert attribute(Device(evidence=evidence)).maker == "Dahua"
 
 

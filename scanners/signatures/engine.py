@@ -104,34 +104,34 @@ class RuleFile(BaseModel):
 def _has_nested_unbounded_repeat(pattern: str) -> bool:
     """True when an unbounded repeat sits inside another repeat, e.g. `(a+)+` or `(?:x*y)*`."""
     try:
+        from re import _constants as sre_constants  # type: ignore[attr-defined]
         from re import _parser as sre_parse  # type: ignore[attr-defined]
-        from re._constants import MAXREPEAT  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover - other interpreters: rely on the adversarial test
         return False
-    repeats = {sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT}
+    repeats = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT,
+               sre_constants.POSSESSIVE_REPEAT}
+    unbounded_high = sre_constants.MAXREPEAT
+
+    def children(op: Any, arg: Any) -> list[Any]:
+        if op is sre_constants.SUBPATTERN:
+            return [arg[-1]]
+        if op is sre_constants.BRANCH:
+            return list(arg[1])
+        if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            return [arg[1]]
+        return []
 
     def walk(items: Any, inside_repeat: bool) -> bool:
         for op, arg in items:
             if op in repeats:
-                low, high, sub = arg
-                unbounded = high is MAXREPEAT or high == MAXREPEAT
-                if inside_repeat and unbounded and _can_repeat_nonempty(sub):
+                _, high, sub = arg
+                if inside_repeat and high == unbounded_high:
                     return True
-                if walk(sub, inside_repeat or (high > 1 and _can_repeat_nonempty(sub))):
+                if walk(sub, inside_repeat or high > 1):
                     return True
-            elif op is sre_parse.SUBPATTERN:
-                if walk(arg[-1], inside_repeat):
-                    return True
-            elif op is sre_parse.BRANCH:
-                if any(walk(branch, inside_repeat) for branch in arg[1]):
-                    return True
-            elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
-                if walk(arg[1], inside_repeat):
-                    return True
+            elif any(walk(child, inside_repeat) for child in children(op, arg)):
+                return True
         return False
-
-    def _can_repeat_nonempty(sub: Any) -> bool:
-        return bool(list(sub))
 
     return walk(sre_parse.parse(pattern), False)
 
