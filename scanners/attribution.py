@@ -15,7 +15,9 @@ Weighing (kind x certainty):
   without platform evidence -> REGISTRANT_ONLY_CAP (an OUI is a hint, never proof); labels only
   -> LABEL_ONLY_CAP.
 
-Confidence reads: >= 0.7 established by protocol evidence; 0.4-0.7 probable; < 0.4 a lead.
+Confidence reads: >= 0.75 established by firm protocol evidence (the matcher's default flag
+threshold); 0.3-0.75 probable or contested (review); below, a lead.  The caps sit inside the
+review band on purpose, so an OUI, a label or an uncertain tell alone never flags a device.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from scanners.signatures import evaluate
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "attribution"
 LISTED = {"Hikvision", "Dahua", "Huawei", "ZTE"}
-ESTABLISHED = 0.4  # attribution's "probable or better" threshold (see scanners/attribution.py)
+ESTABLISHED = 0.4  # "probable or better" (see scanners/attribution.py)
+FLAG = 0.75  # plugin.matcher's default flag_attribution (scanners never imports plugin)
 DEFAULT_PROBE = {"sadp": "sadp", "dhip": "dhip", "rtsp_server": "rtsp", "tls_subject": "tls",
                  "onvif_info": "onvif", "onvif_scope": "wsd", "mdns": "mdns"}
 
@@ -98,6 +99,18 @@ def test_precision_and_recall_on_labelled_set(attributed):
     print(f"\nattribution on {len(BUNDLES)} labelled devices: precision {precision:.3f}, "
           f"recall (established) {recall_established:.3f}, recall (any) {recall_reported:.3f}")
     assert precision >= 0.97
+    # At the matcher's flag threshold nothing may be wrongly flagged.
+    flagged = [(r["truth"]["maker"], attributed[r["id"]].maker) for r in BUNDLES
+               if attributed[r["id"]].confidence >= FLAG and attributed[r["id"]].maker in LISTED]
+    flag_precision = sum(t == p for t, p in flagged) / len(flagged)
+    firm = [r for r in BUNDLES if r["truth"]["maker"] in LISTED
+            and (r.get("expect") or {}).get("min_confidence", 0) >= FLAG]
+    flag_recall = sum(attributed[r["id"]].maker == r["truth"]["maker"]
+                      and attributed[r["id"]].confidence >= FLAG for r in firm) / len(firm)
+    print(f"at the flag threshold {FLAG}: precision {flag_precision:.3f}, recall on devices "
+          f"with firm protocol evidence {flag_recall:.3f} ({len(flagged)} flagged)")
+    assert flag_precision == 1.0
+    assert flag_recall >= 0.95
     assert recall_established >= 0.85
     assert recall_reported >= 0.97
 
