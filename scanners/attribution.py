@@ -8,7 +8,8 @@ Weighing (kind x certainty):
   The maker is the best-supported one among those with platform or registrant evidence; labels
   only reinforce, and name the maker only when nothing else points anywhere.
   The same rule seen twice (a realm over HTTP and RTSP) counts once.
-- Other makers' platform evidence lowers the confidence (a conflict, said in the reasons); a
+- Other makers' firm platform evidence lowers the confidence (a conflict, said in the
+  reasons; uncertain tells for another maker are only noted); a
   different registrant lowers it a little (OEM units carry their own OUI, Wi-Fi models the
   module maker's); a different label does not (relabels are the norm) but is explained.
 - Caps: only uncertain evidence -> at most UNCERTAIN_ONLY_CAP (review downstream); registrant
@@ -115,8 +116,19 @@ def attribute(device: Device) -> Device:
     reasons: list[str] = []
 
     confidence = score[maker]
-    rivals_platform = {m: s["platform"] for m, s in support.items()
-                       if m != maker and s["platform"] > 0}
+    # Only firm (solid/medium) platform evidence for another maker is a conflict; an uncertain
+    # tell for another maker (a 15-character serial, a generic HardwareId) is only noted.
+    firm_platform = {
+        m: _noisy_or(e.certainty.weight for e in kinds.get("platform", [])
+                     if e.certainty is not Certainty.UNCERTAIN)
+        for m, kinds in by_maker.items() if m != maker}
+    rivals_platform = {m: s for m, s in firm_platform.items() if s > 0}
+    hinted = sorted(m for m in firm_platform
+                    if m not in rivals_platform and support[m]["platform"] > 0)
+    if hinted:
+        reasons.append("weak hints for " + "; ".join(
+            f"{m} ({_phrases(by_maker[m]['platform'])})" for m in hinted) + " (uncertain, "
+            "not counted as a conflict)")
     rivals_registrant = {m: s["registrant"] for m, s in support.items()
                          if m != maker and s["registrant"] > 0}
     if rivals_platform:

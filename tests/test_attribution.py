@@ -176,6 +176,17 @@ def test_uncertain_rival_does_not_beat_solid_registrant():
     assert attribute(Device(evidence=evidence)).maker == "Dahua"
 
 
+def test_uncertain_rival_is_noted_not_a_conflict():
+    record = next(r for r in BUNDLES if r["id"] == "hik-wifi-module-oui")
+    device = build_device(record)
+    device.evidence += evaluate("serial", "4K0123ABCD45678", probe="onvif",
+                                field="SerialNumber")
+    result = attribute(device)
+    assert result.maker == "Hikvision" and result.confidence >= FLAG
+    assert not any(r.startswith("conflicting") for r in result.reasons)
+    assert any(r.startswith("weak hints for Dahua") for r in result.reasons)
+
+
 # --- merge -----------------------------------------------------------------------------------
 
 def test_merge_never_by_ip_alone():
