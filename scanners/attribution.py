@@ -110,8 +110,11 @@ def attribute(device: Device) -> Device:
              for maker, s in support.items()}
     # A label is not the maker: labels only reinforce, and choose only when nothing else points.
     candidates = [m for m, s in support.items() if s["platform"] or s["registrant"]] or list(score)
-    maker = max(candidates,
-                key=lambda m: (score[m], support[m]["platform"], support[m]["registrant"]))
+    # Scores saturate at 1.0, so ties go to the maker with more (kind-weighted) evidence.
+    mass = {m: sum(KIND_WEIGHT[k] * e.certainty.weight for k, evs in kinds.items() for e in evs)
+            for m, kinds in by_maker.items()}
+    maker = max(candidates, key=lambda m: (round(score[m], 6), support[m]["platform"],
+                                           mass[m], support[m]["registrant"]))
     mine = by_maker[maker]
     reasons: list[str] = []
 
@@ -167,13 +170,14 @@ def attribute(device: Device) -> Device:
             confidence = cap
         reasons.append(f"{why}: confidence capped at {cap}")
 
-    platform = maker if mine.get("platform") else device.platform
+    # The platform is named only on firm protocol evidence; an uncertain tell is not enough.
+    platform = maker if firm["platform"] else device.platform
     brand = device.brand or _brand(by_maker, support, maker, device.evidence)
     summary = " | ".join(f"{kind}: {_phrases(mine[kind])}" for kind in KIND_ORDER
                          if mine.get(kind))
     reasons.insert(0, f"maker {maker} (confidence {confidence:.2f}) — {summary}")
-    if brand and brand != maker and mine.get("platform"):
-        reasons.insert(1, f"label {brand}, platform {maker} ({_phrases(mine['platform'], 3)})")
+    if brand and brand != maker and firm["platform"]:
+        reasons.insert(1, f"label {brand}, platform {maker} ({_phrases(firm['platform'], 3)})")
     platform_model = _first_field(device.evidence, "platform_model")
     if platform_model and platform_model != (fills.get("model") or device.model):
         reasons.append(f"underlying platform model {platform_model}")
