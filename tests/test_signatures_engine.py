@@ -108,6 +108,13 @@ def test_ipc_prefix_alone_is_not_dahua():
                    for e in evaluate("model", model, probe="onvif", field="Model")), model
 
 
+def test_empty_none_and_bytes_values():
+    assert evaluate("http_server", "", probe="http", field="Server") == []
+    assert evaluate("http_server", None, probe="http", field="Server") == []
+    raw = b"\xef\xbb\xbf<!DOCTYPE html>\r\n<html>\xff\xfe"
+    assert evaluate("http_body", raw, probe="http", field="/")[0].indicates == "Dahua"
+
+
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(SignatureError, match="no signature rule file for kind 'nope'"):
         evaluate("nope", "x", probe="p", field="f")

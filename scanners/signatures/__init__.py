@@ -5,6 +5,8 @@ Public API (everything else is private)::
     from scanners.signatures import evaluate, extract, kinds
 
     evaluate(kind, value, *, probe, field) -> list[Evidence]
+        (`value` is the text as seen; bytes are decoded as UTF-8 with replacement; an empty or
+        None value yields no evidence.)
         Evidence for every rule of `kind` that matches `value` (first match per file wins
         unless a rule is marked `continue`), plus evidence from rules its extracted fields are
         chained to (an ONVIF `Model` is also judged by the `model` rules).  Each Evidence
@@ -38,12 +40,14 @@ from scanners.signatures.engine import (
 __all__ = ["SignatureError", "Signatures", "evaluate", "extract", "kinds", "load_signatures"]
 
 
-def evaluate(kind: str, value: str, *, probe: str, field: str) -> list[Evidence]:
+def evaluate(kind: str, value: str | bytes | None, *, probe: str,
+             field: str) -> list[Evidence]:
     """Evidence from the bundled rules of `kind` that match `value`."""
     return default_signatures().evaluate(kind, value, probe=probe, field=field)
 
 
-def extract(kind: str, value: str, *, field: str | None = None) -> dict[str, str]:
+def extract(kind: str, value: str | bytes | None, *,
+            field: str | None = None) -> dict[str, str]:
     """The fields the bundled rules of `kind` extract from `value`."""
     return default_signatures().extract(kind, value, field=field)
 

@@ -184,9 +184,14 @@ class Signatures:
     def rule_file(self, kind: str) -> str:
         return self._set(kind).path
 
-    def match(self, kind: str, value: str, *, field: str | None = None) -> list[Match]:
+    def match(self, kind: str, value: str | bytes | None, *,
+              field: str | None = None) -> list[Match]:
         """The rules of `kind` that match `value` (first wins unless a rule says continue)."""
         rule_set = self._set(kind)
+        if isinstance(value, bytes | bytearray):  # tolerate raw payloads; devices send anything
+            value = bytes(value[: rule_set.max_length * 4]).decode("utf-8", "replace")
+        if not isinstance(value, str) or not value:
+            return []
         text = _prepare(value, rule_set)
         found: list[Match] = []
         for compiled in rule_set.rules:
@@ -203,7 +208,7 @@ class Signatures:
                 break
         return found
 
-    def evaluate(self, kind: str, value: str, *, probe: str, field: str,
+    def evaluate(self, kind: str, value: str | bytes | None, *, probe: str, field: str,
                  _depth: int = 0) -> list[Evidence]:
         evidence: list[Evidence] = []
         for hit in self.match(kind, value, field=field):
@@ -221,7 +226,8 @@ class Signatures:
                                                       field=field, _depth=_depth + 1))
         return evidence
 
-    def extract(self, kind: str, value: str, *, field: str | None = None) -> dict[str, str]:
+    def extract(self, kind: str, value: str | bytes | None, *,
+                field: str | None = None) -> dict[str, str]:
         out: dict[str, str] = {}
         for hit in self.match(kind, value, field=field):
             for name, v in hit.fields.items():
