@@ -17,6 +17,8 @@ CANONICAL = {
     "Axis", "Bosch", "Hanwha", "Ubiquiti", "Reolink", "Uniview", "Xiongmai",
     # labels and OEM registrants
     "EZVIZ", "HiLook", "HiWatch", "ANNKE", "LTS", "Amcrest", "Lorex", "IMOU", "CP PLUS",
+    "IC Realtime", "Intelbras", "EmpireTech", "Avaloid", "GenIV", "FLIR",
+    "Interlogix TruVision", "Swann",
 }
 
 CASES = [
