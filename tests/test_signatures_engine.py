@@ -82,6 +82,14 @@ def test_evaluate_and_extract_public_api():
     assert "oui" in kinds() and "sadp" in kinds()
 
 
+def test_evidence_fields_round_trip_and_default():
+    from scanners.inventory import Evidence
+
+    ev = evaluate("firmware", "V5.7.3 build 220315", probe="onvif", field="FirmwareVersion")[0]
+    assert Evidence.model_validate_json(ev.model_dump_json()) == ev
+    assert Evidence(probe="p", field="f", value="v").fields == {}
+
+
 def test_chaining_judges_extracted_fields():
     ev = evaluate("onvif_info", "IPC-HDW5442TM-AS", probe="onvif", field="Model")
     assert [e.rule for e in ev] == ["onvif_info/model", "model/dahua-ipc"]
