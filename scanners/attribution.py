@@ -218,7 +218,7 @@ def _fills(device: Device) -> dict[str, str]:
                 fills[attr] = value
     if device.mac is None:
         for ev in ordered:
-            mac = normalise_mac(ev.fields.get("mac", ""))
+            mac = normalise_mac(ev.fields["mac"]) if "mac" in ev.fields else None
             if mac:
                 fills["mac"] = mac
                 break

@@ -144,9 +144,6 @@ class _Compiled:
     regex: re.Pattern[str]
     on_fields: frozenset[str]
 
-    def applies_to(self, field: str | None) -> bool:
-        return not self.on_fields or field is None or field.lower() in self.on_fields
-
 
 @dataclass(frozen=True)
 class _RuleSet:
@@ -193,9 +190,11 @@ class Signatures:
         if not isinstance(value, str) or not value:
             return []
         text = _prepare(value, rule_set)
+        field_key = field.lower() if field is not None else None
         found: list[Match] = []
         for compiled in rule_set.rules:
-            if not compiled.applies_to(field):
+            if field_key is not None and compiled.on_fields and \
+                    field_key not in compiled.on_fields:
                 continue
             m = compiled.regex.search(text)
             if m is None:
