@@ -1,0 +1,240 @@
+"""The simulator: serves each profile on its own address (asyncio), sync face in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from types import TracebackType
+
+from scanners.lab import tcp, udp
+from scanners.lab.device import SimDevice
+from scanners.lab.errors import LabError
+from scanners.lab.mdns import MdnsAdvertiser
+from scanners.lab.ports import PortPlan
+from scanners.lab.profiles import DeviceProfile
+
+BACKLOG = 512  # the default small accept queue drops SYNs under a concurrent scan
+
+
+def _tcp_socket(address: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError as exc:
+        sock.close()
+        raise LabError(f"cannot bind {address}:{port}: {exc.strerror}") from exc
+    sock.listen(BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
+class Lab:
+    """A set of simulated devices, each on its own address.  Use `async with`.
+
+    `Lab.loopback(profiles)` places them on 127.x addresses (unicast only);
+    `Lab(placements, ports, multicast=True)` is for a network namespace.
+    """
+
+    def __init__(self, placements: Sequence[tuple[DeviceProfile, str]],
+                 ports: PortPlan | None = None, *, multicast: bool = False,
+                 mdns: bool = False) -> None:
+        self.port_plan = ports or PortPlan.unprivileged()
+        self.multicast = multicast
+        self.mdns = mdns
+        seen: set[str] = set()
+        self.devices: list[SimDevice] = []
+        for profile, address in placements:
+            ipaddress.IPv4Address(address)  # raises ValueError on a bad address
+            if address in seen:
+                raise LabError(f"two devices on {address}: one address per device")
+            seen.add(address)
+            self.devices.append(SimDevice(profile.name, address,
+                                          self._ports_for(profile), profile))
+        self._servers: list[asyncio.base_events.Server] = []
+        self._transports: list[asyncio.DatagramTransport] = []
+        self._connections: set[asyncio.Task[None]] = set()
+        self._mdns: MdnsAdvertiser | None = None
+        self._started = False
+
+    @classmethod
+    def loopback(cls, profiles: Sequence[DeviceProfile], base: str = "127.77.0.10",
+                 ports: PortPlan | None = None, *, mdns: bool = False) -> Lab:
+        """Each device on base, base+1, … inside 127.0.0.0/8 (no multicast on loopback)."""
+        start = ipaddress.IPv4Address(base)
+        last = start + max(len(profiles) - 1, 0)
+        loopback = ipaddress.IPv4Network("127.0.0.0/8")
+        if start not in loopback or last not in loopback:
+            raise LabError(f"loopback lab addresses {start}..{last} leave 127.0.0.0/8")
+        return cls([(p, str(start + i)) for i, p in enumerate(profiles)], ports,
+                   multicast=False, mdns=mdns)
+
+    def _ports_for(self, profile: DeviceProfile) -> dict[str, int]:
+        plan = self.port_plan
+        ports: dict[str, int] = {}
+        if profile.http is not None:
+            ports["http"] = plan.http
+        if profile.http is not None and profile.tls is not None:
+            ports["https"] = plan.https
+        if profile.rtsp is not None:
+            ports["rtsp"] = plan.rtsp
+        if profile.onvif is not None:
+            ports["wsd"] = plan.wsd
+        if profile.sadp is not None:
+            ports["sadp"] = plan.sadp
+        if profile.dhip is not None:
+            ports["dhip"] = plan.dhip
+        return ports
+
+    # -- lookups -------------------------------------------------------------------------
+    def device(self, name: str) -> SimDevice:
+        """The device whose name (or profile name) is `name`."""
+        for dev in self.devices:
+            if name in (dev.name, dev.profile.base_name):
+                return dev
+        raise LabError(f"no device named {name!r} in this lab")
+
+    def by_address(self, address: str) -> SimDevice:
+        for dev in self.devices:
+            if dev.address == address:
+                return dev
+        raise LabError(f"no device on {address}")
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def __aenter__(self) -> Lab:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    def _track(self, serve: Callable[[SimDevice, asyncio.StreamReader,
+                                      asyncio.StreamWriter], Awaitable[None]],
+               device: SimDevice) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                              Awaitable[None]]:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._connections.add(task)
+            try:
+                await serve(device, reader, writer)
+            except asyncio.CancelledError:
+                pass  # the lab is stopping; ending quietly keeps asyncio from logging it
+            finally:
+                self._connections.discard(task)
+        return handler
+
+    async def start(self) -> None:
+        if self._started:
+            raise LabError("lab already started")
+        self._started = True
+        try:
+            for device in self.devices:
+                await self._start_device(device)
+            if self.mdns:
+                self._mdns = MdnsAdvertiser(self.devices, [d.address for d in self.devices
+                                                           if d.profile.mdns is not None][:1]
+                                            if not self.multicast else
+                                            [d.address for d in self.devices])
+                await self._mdns.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_device(self, device: SimDevice) -> None:
+        profile = device.profile
+        limit = tcp.MAX_HEADER_BYTES
+        if "http" in device.ports:
+            self._servers.append(await asyncio.start_server(
+                self._track(tcp.serve_http, device), sock=_tcp_socket(device.address,
+                                                                      device.ports["http"]),
+                limit=limit))
+        if "https" in device.ports:
+            assert profile.tls is not None
+            from scanners.lab.tlscert import server_context
+
+            context = server_context(device.render(profile.tls.subject), profile.tls.days)
+            self._servers.append(await asyncio.start_server(
+                self._track(tcp.serve_http, device), sock=_tcp_socket(device.address,
+                                                                      device.ports["https"]),
+                limit=limit, ssl=context, ssl_handshake_timeout=10))
+        if "rtsp" in device.ports:
+            self._servers.append(await asyncio.start_server(
+                self._track(tcp.serve_rtsp, device), sock=_tcp_socket(device.address,
+                                                                      device.ports["rtsp"]),
+                limit=limit))
+        responders = [
+            ("wsd", udp.WSD_GROUP, lambda: udp.wsd_handler(device)),
+            ("sadp", udp.SADP_GROUP, lambda: udp.sadp_handler(device, self.port_plan.sadp)),
+            ("dhip", udp.DHIP_GROUP, lambda: udp.dhip_handler(device)),
+        ]
+        for key, group, make in responders:
+            if key in device.ports:
+                try:
+                    self._transports += await udp.open_responder(
+                        device, device.ports[key], group if self.multicast else None, make())
+                except OSError as exc:
+                    raise LabError(f"cannot open {key} on {device.address}:"
+                                   f"{device.ports[key]}: {exc.strerror}") from exc
+
+    async def stop(self) -> None:
+        if self._mdns is not None:
+            with contextlib.suppress(Exception):
+                await self._mdns.stop()
+            self._mdns = None
+        for server in self._servers:
+            server.close()
+        for transport in self._transports:
+            transport.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        self._servers.clear()
+        self._transports.clear()
+
+
+class LabThread:
+    """A `Lab` running on its own event loop in a background thread (the sync face)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="es-lab",
+                                        daemon=True)
+
+    def __enter__(self) -> Lab:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self.lab.start(), self._loop)
+        try:
+            future.result(timeout=60)
+        except BaseException:
+            self._shutdown()
+            raise
+        return self.lab
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self.lab.stop(), self._loop).result(timeout=30)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+@contextlib.contextmanager
+def run_lab_in_thread(profiles: Sequence[DeviceProfile], base: str = "127.77.0.10",
+                      ports: PortPlan | None = None, *, mdns: bool = False) -> Iterator[Lab]:
+    """Sync face: `with run_lab_in_thread(load_profiles()) as lab: ...` (loopback lab)."""
+    with LabThread(Lab.loopback(profiles, base, ports, mdns=mdns)) as lab:
+        yield lab
