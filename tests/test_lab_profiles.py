@@ -85,7 +85,7 @@ def test_load_by_name_and_replicate_gives_distinct_devices() -> None:
 
 
 def test_unknown_profile_names_the_known_ones() -> None:
-    with pytest.raises(LabError, match="no device profile named 'nope'.*hikvision-ipc"):
+    with pytest.raises(LabError, match=r"no device profile named 'nope'.*hikvision-ipc"):
         load_profiles(["nope"])
 
 

@@ -51,7 +51,7 @@ def dhip_frame(body: bytes) -> bytes:
 DHIP_SEARCH = dhip_frame(b'{"method":"DHDiscover.search","params":{"mac":"","uni":1}}')
 
 
-def udp_exchange(source: str, dest: tuple[str, int], payload: bytes, wait: float = 0.4,
+def udp_exchange(source: str, dest: tuple[str, int], payload: bytes, wait: float = 0.2,
                  max_replies: int = 10_000) -> list[tuple[bytes, tuple[str, int]]]:
     """Send one datagram from `source`, collect replies until `wait` s of silence."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
