@@ -61,7 +61,7 @@ def wsd_flood(relates_to: str, count: int, address: str, port: int) -> list[byte
         ident = f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}"
         relates = relates_to if kind != 3 else f"urn:uuid:{uuid.uuid4()}"
         scopes = "onvif://www.onvif.org/name/Flood" if kind != 4 else (
-            " ".join(f"onvif://www.onvif.org/x/{n}" for n in range(2500)))
+            " ".join(f"onvif://www.onvif.org/x/{n}" for n in range(1800)))
         xml = (
             '<?xml version="1.0" encoding="UTF-8"?><s:Envelope '
             'xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
