@@ -3,7 +3,8 @@
     python -m scanners.lab --profile hikvision-ipc --address 10.230.0.11 --ports standard \
         --multicast [--variant 3] [--mdns]
 
-Repeat `--profile/--address` pairs for several devices in one process.  Prints
+Repeat `--profile/--address[/--variant/--netns]` for several devices in one process;
+with `--netns` each device's sockets are created inside that network namespace.  Prints
 `READY <name> <address> <mac>` per device on stdout once every socket is open.
 """
 
@@ -31,18 +32,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--multicast", action="store_true",
                         help="also join the discovery groups (network namespaces only)")
     parser.add_argument("--mdns", action="store_true", help="advertise mDNS services")
+    parser.add_argument("--netns", action="append",
+                        help="network namespace per device (root): one process serves devices "
+                             "in many namespaces")
     args = parser.parse_args(argv)
     if len(args.profile) != len(args.address):
         parser.error("give one --address per --profile")
     variants = args.variant or [0] * len(args.profile)
     if len(variants) != len(args.profile):
         parser.error("give one --variant per --profile, or none")
+    if args.netns and len(args.netns) != len(args.profile):
+        parser.error("give one --netns per --profile, or none")
     try:
         profiles = [p.variant(v) for p, v in zip(load_profiles(args.profile), variants,
                                                   strict=True)]
         ports = PortPlan.standard() if args.ports == "standard" else PortPlan.unprivileged()
         lab = Lab(list(zip(profiles, args.address, strict=True)), ports,
-                  multicast=args.multicast, mdns=args.mdns)
+                  multicast=args.multicast, mdns=args.mdns, namespaces=args.netns)
         asyncio.run(_serve(lab))
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 
-from scanners.lab import tcp, udp
+from scanners.lab import netns, tcp, udp
 from scanners.lab.device import SimDevice
 from scanners.lab.errors import LabError
 from scanners.lab.mdns import MdnsAdvertiser
@@ -42,8 +42,14 @@ class Lab:
 
     def __init__(self, placements: Sequence[tuple[DeviceProfile, str]],
                  ports: PortPlan | None = None, *, multicast: bool = False,
-                 mdns: bool = False) -> None:
+                 mdns: bool = False, namespaces: Sequence[str | None] | None = None) -> None:
+        """`namespaces[i]` (Linux, root) names the network namespace of device i."""
         self.port_plan = ports or PortPlan.unprivileged()
+        if namespaces is not None and len(namespaces) != len(placements):
+            raise LabError("give one namespace (or None) per device")
+        self.namespaces = {address: ns for (_, address), ns in
+                           zip(placements, namespaces or [None] * len(placements), strict=True)
+                           if ns is not None}
         self.multicast = multicast
         self.mdns = mdns
         seen: set[str] = set()
@@ -58,7 +64,7 @@ class Lab:
         self._servers: list[asyncio.base_events.Server] = []
         self._transports: list[asyncio.DatagramTransport] = []
         self._connections: set[asyncio.Task[None]] = set()
-        self._mdns: MdnsAdvertiser | None = None
+        self._mdns: list[MdnsAdvertiser] = []
         self._started = False
 
     @classmethod
@@ -133,60 +139,88 @@ class Lab:
         if self._started:
             raise LabError("lab already started")
         self._started = True
+        advertisers: list[MdnsAdvertiser] = []
         try:
             for device in self.devices:
-                await self._start_device(device)
-            if self.mdns:
-                self._mdns = MdnsAdvertiser(self.devices, [d.address for d in self.devices
-                                                           if d.profile.mdns is not None][:1]
-                                            if not self.multicast else
-                                            [d.address for d in self.devices])
-                await self._mdns.start()
+                # Sockets are created synchronously inside the device's namespace (if any):
+                # a socket stays in the namespace it was created in.
+                with netns.entered(self.namespaces.get(device.address)):
+                    sockets = self._open_sockets(device)
+                    advertiser = self._advertiser(device)
+                await self._serve(device, sockets)
+                if advertiser is not None:
+                    advertisers.append(advertiser)
+            # mDNS probing takes ~1.6 s per responder: run them all at once.
+            await asyncio.gather(*(a.start() for a in advertisers))
+            if self.mdns and not self.namespaces:
+                with_mdns = [d for d in self.devices if d.profile.mdns is not None]
+                if with_mdns:
+                    # One responder on the lab's interface (loopback: all share `lo`).
+                    advertiser = MdnsAdvertiser(with_mdns, [with_mdns[0].address])
+                    self._mdns.append(advertiser)
+                    await advertiser.start()
         except BaseException:
             await self.stop()
             raise
 
-    async def _start_device(self, device: SimDevice) -> None:
+    def _advertiser(self, device: SimDevice) -> MdnsAdvertiser | None:
+        if not (self.mdns and self.namespaces and device.profile.mdns is not None):
+            return None
+        advertiser = MdnsAdvertiser([device], [device.address])
+        self._mdns.append(advertiser)
+        advertiser.open()
+        return advertiser
+
+    def _open_sockets(self, device: SimDevice) -> dict[str, list[socket.socket]]:
+        groups = {"wsd": udp.WSD_GROUP, "sadp": udp.SADP_GROUP, "dhip": udp.DHIP_GROUP}
+        sockets: dict[str, list[socket.socket]] = {}
+        try:
+            for key, port in device.ports.items():
+                if key in groups:
+                    try:
+                        sockets[key] = udp.open_sockets(
+                            device.address, port, groups[key] if self.multicast else None)
+                    except OSError as exc:
+                        raise LabError(f"cannot open {key} on {device.address}:{port}: "
+                                       f"{exc.strerror}") from exc
+                else:
+                    sockets[key] = [_tcp_socket(device.address, port)]
+        except BaseException:
+            for socks in sockets.values():
+                for sock in socks:
+                    sock.close()
+            raise
+        return sockets
+
+    async def _serve(self, device: SimDevice, sockets: dict[str, list[socket.socket]]) -> None:
         profile = device.profile
         limit = tcp.MAX_HEADER_BYTES
-        if "http" in device.ports:
+        if "http" in sockets:
             self._servers.append(await asyncio.start_server(
-                self._track(tcp.serve_http, device), sock=_tcp_socket(device.address,
-                                                                      device.ports["http"]),
-                limit=limit))
-        if "https" in device.ports:
+                self._track(tcp.serve_http, device), sock=sockets["http"][0], limit=limit))
+        if "https" in sockets:
             assert profile.tls is not None
             from scanners.lab.tlscert import server_context
 
             context = server_context(device.render(profile.tls.subject), profile.tls.days)
             self._servers.append(await asyncio.start_server(
-                self._track(tcp.serve_http, device), sock=_tcp_socket(device.address,
-                                                                      device.ports["https"]),
-                limit=limit, ssl=context, ssl_handshake_timeout=10))
-        if "rtsp" in device.ports:
+                self._track(tcp.serve_http, device), sock=sockets["https"][0], limit=limit,
+                ssl=context, ssl_handshake_timeout=10))
+        if "rtsp" in sockets:
             self._servers.append(await asyncio.start_server(
-                self._track(tcp.serve_rtsp, device), sock=_tcp_socket(device.address,
-                                                                      device.ports["rtsp"]),
-                limit=limit))
-        responders = [
-            ("wsd", udp.WSD_GROUP, lambda: udp.wsd_handler(device)),
-            ("sadp", udp.SADP_GROUP, lambda: udp.sadp_handler(device, self.port_plan.sadp)),
-            ("dhip", udp.DHIP_GROUP, lambda: udp.dhip_handler(device)),
-        ]
-        for key, group, make in responders:
-            if key in device.ports:
-                try:
-                    self._transports += await udp.open_responder(
-                        device, device.ports[key], group if self.multicast else None, make())
-                except OSError as exc:
-                    raise LabError(f"cannot open {key} on {device.address}:"
-                                   f"{device.ports[key]}: {exc.strerror}") from exc
+                self._track(tcp.serve_rtsp, device), sock=sockets["rtsp"][0], limit=limit))
+        handlers = {"wsd": lambda: udp.wsd_handler(device),
+                    "sadp": lambda: udp.sadp_handler(device, self.port_plan.sadp),
+                    "dhip": lambda: udp.dhip_handler(device)}
+        for key, make in handlers.items():
+            if key in sockets:
+                self._transports += await udp.open_responder(sockets[key], make())
 
     async def stop(self) -> None:
-        if self._mdns is not None:
+        for advertiser in self._mdns:
             with contextlib.suppress(Exception):
-                await self._mdns.stop()
-            self._mdns = None
+                await advertiser.stop()
+        self._mdns.clear()
         for server in self._servers:
             server.close()
         for transport in self._transports:

@@ -35,8 +35,9 @@ class MdnsAdvertiser:
         self.interface_addresses = interface_addresses
         self._zc: Any = None
 
-    async def start(self) -> None:
-        if not self.devices:
+    def open(self) -> None:
+        """Create the sockets now (synchronously: the caller may be inside a namespace)."""
+        if not self.devices or self._zc is not None:
             return
         from zeroconf import IPVersion
         from zeroconf.asyncio import AsyncZeroconf
@@ -44,6 +45,11 @@ class MdnsAdvertiser:
         # Never InterfaceChoice.All: only the lab's own addresses.
         self._zc = AsyncZeroconf(interfaces=self.interface_addresses,
                                  ip_version=IPVersion.V4Only)
+
+    async def start(self) -> None:
+        self.open()
+        if self._zc is None:
+            return
         # Probing takes ~1.6 s per name: probe all names at once.
         tasks = await asyncio.gather(*(self._zc.async_register_service(
             service_info(d), allow_name_change=True) for d in self.devices))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import socket
@@ -80,20 +81,36 @@ def _group_socket(group: str, port: int, address: str) -> socket.socket:
     return sock
 
 
-async def open_responder(device: SimDevice, port: int, group: str | None,
-                         handler: Handler) -> list[asyncio.DatagramTransport]:
-    loop = asyncio.get_running_loop()
-    unicast: list[asyncio.DatagramTransport] = []
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Endpoint(handler, False, lambda: unicast[0] if unicast else None),
-        sock=_unicast_socket(device.address, port))
-    unicast.append(transport)
-    transports = [transport]
+def _same(endpoint: _Endpoint) -> _Endpoint:
+    return endpoint
+
+
+def open_sockets(address: str, port: int, group: str | None) -> list[socket.socket]:
+    """The unicast socket, plus the group socket when `group` is given."""
+    socks = [_unicast_socket(address, port)]
     if group is not None:
-        group_transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Endpoint(handler, True, lambda: unicast[0]),
-            sock=_group_socket(group, port, device.address))
-        transports.append(group_transport)
+        try:
+            socks.append(_group_socket(group, port, address))
+        except OSError:
+            socks[0].close()
+            raise
+    return socks
+
+
+async def open_responder(socks: list[socket.socket], handler: Handler
+                         ) -> list[asyncio.DatagramTransport]:
+    """Serve `handler` on sockets from `open_sockets`; replies leave from the first."""
+    loop = asyncio.get_running_loop()
+    transports: list[asyncio.DatagramTransport] = []
+
+    def first() -> asyncio.DatagramTransport | None:
+        return transports[0] if transports else None
+
+    for index, sock in enumerate(socks):
+        endpoint = _Endpoint(handler, index > 0, first)
+        transport, _ = await loop.create_datagram_endpoint(functools.partial(_same, endpoint),
+                                                           sock=sock)
+        transports.append(transport)
     return transports
 
 
