@@ -34,17 +34,21 @@ API::
 
     replicate(load_profiles(), 60)       # 60 devices with distinct MACs/serials
 
+    with run_lab_in_process(profiles, base="127.30.2.10") as lab:  # child process: for
+        ...                                                         # benchmarks (no GIL share)
+
 `PortPlan.standard()` gives 80/443/554/3702/37020/37810 (root or a namespace).  In a network
 namespace run one device per namespace:
 `python -m scanners.lab --profile NAME --address IP --ports standard --multicast [--mdns]`
 (see `tests/lab/netns.py`).  Profiles are documented in `fixtures/devices/README.md`.
 """
 
-from scanners.lab.core import Lab, LabThread, run_lab_in_thread
+from scanners.lab.core import Lab, LabThread, run_lab_in_process, run_lab_in_thread
 from scanners.lab.device import SimDevice
 from scanners.lab.errors import LabError
 from scanners.lab.ports import PortPlan
 from scanners.lab.profiles import DeviceProfile, Expected, load_profiles, replicate
 
 __all__ = ["DeviceProfile", "Expected", "Lab", "LabError", "LabThread", "PortPlan",
-           "SimDevice", "load_profiles", "replicate", "run_lab_in_thread"]
+           "SimDevice", "load_profiles", "replicate", "run_lab_in_process",
+           "run_lab_in_thread"]

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
+import queue
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 
@@ -272,3 +277,65 @@ def run_lab_in_thread(profiles: Sequence[DeviceProfile], base: str = "127.77.0.1
     """Sync face: `with run_lab_in_thread(load_profiles()) as lab: ...` (loopback lab)."""
     with LabThread(Lab.loopback(profiles, base, ports, mdns=mdns)) as lab:
         yield lab
+
+
+@contextlib.contextmanager
+def run_lab_in_process(profiles: Sequence[DeviceProfile], base: str = "127.77.0.10",
+                       ports: PortPlan | None = None, *, mdns: bool = False,
+                       timeout: float = 60.0) -> Iterator[Lab]:
+    """A loopback lab served by a separate `python -m scanners.lab` process.
+
+    For benchmarks: the simulator does not compete with the scanner for the GIL.  Yields a
+    (not started) `Lab` whose `devices` describe what the child process serves.
+    """
+    lab = Lab.loopback(profiles, base, ports, mdns=mdns)
+    plan = lab.port_plan
+    if plan not in (PortPlan.standard(), PortPlan.unprivileged()):
+        raise LabError("run_lab_in_process supports PortPlan.standard() or .unprivileged()")
+    argv = [sys.executable, "-m", "scanners.lab", "--ports",
+            "standard" if plan == PortPlan.standard() else "unprivileged"]
+    if mdns:
+        argv.append("--mdns")
+    for device in lab.devices:
+        name, _, variant = device.name.partition("#")
+        argv += ["--profile", name, "--address", device.address, "--variant", variant or "0"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # argv is our own interpreter and validated profile names/addresses: no shell involved.
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE,  # noqa: S603
+                               stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        waiting = {d.address for d in lab.devices}
+        deadline = time.monotonic() + timeout
+        while waiting:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise LabError(f"simulator not ready after {timeout:.0f} s") from None
+            if not line:
+                err = process.stderr.read() if process.stderr else ""
+                raise LabError(f"simulator exited: {err.strip()[-500:]}")
+            if line.startswith("READY"):
+                waiting.discard(line.split()[2])
+        yield lab
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
