@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from plugin.errors import EntityscanError
 
@@ -29,6 +30,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """entityscan: scan for and screen equipment from restricted manufacturers."""
+
+
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
@@ -40,20 +48,21 @@ def main(argv: list[str] | None = None) -> int:
         # code of a typer.Exit instead of calling sys.exit itself.
         result = app(args=argv, standalone_mode=False)
     except EntityscanError as exc:
-        Console(stderr=True).print(f"[bold red]entityscan: error:[/] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]entityscan: error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except typer.Abort:
+        return 130
+    except Exception as exc:
+        # typer vendors click: its usage errors carry `show()` and an `exit_code`.
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
             return 2
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
         raise
     return result if isinstance(result, int) else 0
 
