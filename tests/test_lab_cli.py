@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
-from scanners.lab import load_profiles, replicate, run_lab_in_process
+from scanners.lab import Lab, LabError, load_profiles, replicate, run_lab_in_process
 from tests.conftest import ROOT
 
 
@@ -45,3 +46,13 @@ def test_run_lab_in_process() -> None:
             httpx.Client(timeout=5) as client:
         servers = [client.get(d.url("http", "/")).headers.get("server") for d in lab.devices]
     assert servers == ["App-webs/", "nginx/1.22.1"] * 2
+
+
+def test_lab_refuses_addresses_it_must_not_use() -> None:
+    profiles = load_profiles(["plain-web", "dahua-ipc"])
+    with pytest.raises(LabError, match=r"leave 127\.0\.0\.0/8"):
+        Lab.loopback(profiles, base="10.230.0.10")
+    with pytest.raises(LabError, match=r"leave 127\.0\.0\.0/8"):
+        Lab.loopback(profiles, base="127.255.255.255")
+    with pytest.raises(LabError, match="two devices on 127.30.5.40"):
+        Lab([(profiles[0], "127.30.5.40"), (profiles[1], "127.30.5.40")])
