@@ -54,5 +54,5 @@ def test_lab_refuses_addresses_it_must_not_use() -> None:
         Lab.loopback(profiles, base="10.230.0.10")
     with pytest.raises(LabError, match=r"leave 127\.0\.0\.0/8"):
         Lab.loopback(profiles, base="127.255.255.255")
-    with pytest.raises(LabError, match="two devices on 127.30.5.40"):
+    with pytest.raises(LabError, match=r"two devices on 127\.30\.5\.40"):
         Lab([(profiles[0], "127.30.5.40"), (profiles[1], "127.30.5.40")])
