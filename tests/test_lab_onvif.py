@@ -202,3 +202,11 @@ def test_non_probes_and_garbage_get_no_answer(lab: Lab) -> None:
     (root,) = probe(lab, "dahua-ipc", None)
     assert udp_exchange(CLIENT, (dev.address, dev.ports["wsd"]), SafeET.tostring(root),
                         wait=0.2) == []
+
+
+def test_onvif_without_a_web_ui(lab: Lab) -> None:
+    """IMOU has no web pages, yet its ONVIF service answers on the HTTP port."""
+    dev = lab.device("imou-cam")
+    assert HTTP.get(dev.url("http", "/")).status_code == 404
+    status, root = post(lab, "imou-cam", soap("GetDeviceInformation", *CREDS))
+    assert status == 200 and root.findtext(".//tds:Manufacturer", namespaces=NS) == "IMOU"

@@ -19,7 +19,7 @@ from scanners.lab import netns, tcp, udp
 from scanners.lab.device import SimDevice
 from scanners.lab.errors import LabError
 from scanners.lab.mdns import MdnsAdvertiser
-from scanners.lab.ports import PortPlan
+from scanners.lab.ports import PortPlan, ports_for
 from scanners.lab.profiles import DeviceProfile
 
 BACKLOG = 512  # the default small accept queue drops SYNs under a concurrent scan
@@ -85,21 +85,7 @@ class Lab:
                    multicast=False, mdns=mdns)
 
     def _ports_for(self, profile: DeviceProfile) -> dict[str, int]:
-        plan = self.port_plan
-        ports: dict[str, int] = {}
-        if profile.http is not None:
-            ports["http"] = plan.http
-        if profile.http is not None and profile.tls is not None:
-            ports["https"] = plan.https
-        if profile.rtsp is not None:
-            ports["rtsp"] = plan.rtsp
-        if profile.onvif is not None:
-            ports["wsd"] = plan.wsd
-        if profile.sadp is not None:
-            ports["sadp"] = plan.sadp
-        if profile.dhip is not None:
-            ports["dhip"] = plan.dhip
-        return ports
+        return ports_for(profile, self.port_plan)
 
     # -- lookups -------------------------------------------------------------------------
     def device(self, name: str) -> SimDevice:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from scanners.lab.profiles import DeviceProfile
 
 
 class PortPlan(BaseModel):
@@ -28,3 +33,17 @@ class PortPlan(BaseModel):
 
     def as_dict(self) -> dict[str, int]:
         return self.model_dump()
+
+
+def ports_for(profile: DeviceProfile, plan: PortPlan) -> dict[str, int]:
+    """The protocols a profile serves and their ports (ONVIF SOAP rides on HTTP)."""
+    wanted = {
+        "http": profile.http is not None or profile.onvif is not None,
+        "https": profile.http is not None and profile.tls is not None,
+        "rtsp": profile.rtsp is not None,
+        "wsd": profile.onvif is not None,
+        "sadp": profile.sadp is not None,
+        "dhip": profile.dhip is not None,
+    }
+    ports = plan.as_dict()
+    return {key: ports[key] for key, serves in wanted.items() if serves}

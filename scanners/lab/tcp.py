@@ -126,12 +126,12 @@ def _http_response(device: SimDevice, status: int, headers: list[tuple[str, str]
 def _route(device: SimDevice, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
     profile = device.profile
     spec = profile.http
-    if spec is None:
-        return 404, [], b""
     if request.path == onvif.SERVICE_PATH and profile.onvif is not None:
         if request.method != "POST":
             return 405, [("Allow", "POST")], b""
         return onvif.handle_soap(device, request.headers, request.body)
+    if spec is None:  # a device with ONVIF but no web UI
+        return 404, [], b""
     path_spec = spec.paths.get(request.target) or spec.paths.get(request.path)
     if path_spec is None:
         return 404, [("Content-Type", "text/html")], spec.not_found_body.encode()

@@ -45,6 +45,7 @@ from pathlib import Path
 import pytest
 
 from scanners.lab import DeviceProfile, PortPlan
+from scanners.lab.ports import ports_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "es-sim-"
@@ -195,11 +196,7 @@ class NetnsLab:
             time.sleep(0.05)
 
     def _ports_for(self, profile: DeviceProfile) -> dict[str, int]:
-        plan = self.port_plan.as_dict()
-        wanted = {"http": profile.http, "https": profile.http and profile.tls,
-                  "rtsp": profile.rtsp, "wsd": profile.onvif, "sadp": profile.sadp,
-                  "dhip": profile.dhip}
-        return {k: plan[k] for k, v in wanted.items() if v is not None}
+        return ports_for(profile, self.port_plan)
 
     def _device_args(self, device: NetnsDevice) -> list[str]:
         base, _, variant = device.name.partition("#")
