@@ -118,7 +118,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(lab: Lab) -> None:
 
 
 def test_many_concurrent_connections_are_all_served(lab: Lab) -> None:
-    devices = [d for d in lab.devices if "http" in d.ports and d.profile.hostile is None]
+    devices = [d for d in lab.devices if d.profile.http is not None and d.profile.hostile is None]
 
     async def fetch(address: str, port: int) -> bytes:
         reader, writer = await asyncio.open_connection(address, port)
