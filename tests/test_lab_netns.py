@@ -35,6 +35,8 @@ def addresses_where(lab: NetnsLab, predicate) -> set[str]:
 
 def test_lab_has_enough_distinct_devices(lab: NetnsLab) -> None:
     assert len(lab.devices) == DEVICE_COUNT
+    hik = lab.device("hikvision-ipc")
+    assert hik.url() == f"http://{hik.address}:80/" and hik.expected.maker == "Hikvision"
     assert len({d.mac for d in lab.devices}) == DEVICE_COUNT
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert all(d.namespace in listed for d in lab.devices)

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import pytest
 
-from scanners.lab import DeviceProfile, PortPlan
+from scanners.lab import DeviceProfile, Expected, PortPlan
 from scanners.lab.ports import ports_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,12 +102,25 @@ def cleanup_stale() -> list[str]:
 
 @dataclass(frozen=True)
 class NetnsDevice:
+    """Like `scanners.lab.SimDevice`, plus the device's namespace."""
+
     name: str
     namespace: str
     address: str
     mac: str
     ports: dict[str, int]
     profile: DeviceProfile
+
+    @property
+    def serial(self) -> str:
+        return self.profile.serial
+
+    @property
+    def expected(self) -> Expected:
+        return self.profile.expected
+
+    def url(self, protocol: str = "http", path: str = "/") -> str:
+        return f"{protocol}://{self.address}:{self.ports[protocol]}{path}"
 
 
 class NetnsLab:
