@@ -113,7 +113,7 @@ def parse_text(text: str, path: str = "<text>", default_host: str = "localhost")
                 raise LsusbFormatError(
                     path, number, f"malformed device line {_show(line)} (expected "
                                   "`Bus NNN Device NNN: ID vvvv:pppp [names]`)")
-            if drafts and _VERBOSE_TOP.match(stripped):
+            if _VERBOSE_TOP.match(stripped):
                 verbose = True
                 top_section = stripped.rstrip(":")
                 continue

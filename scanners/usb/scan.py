@@ -104,15 +104,17 @@ def scan_lsusb_files(paths: Iterable[Path], signatures: UsbSignatures | None = N
     devices: list[Any] = []
     errors: list[ScanError] = []
     hosts: dict[str, str] = {}
+    unreadable: list[str] = []
     files = expand_paths(paths)
     for path in files:
         try:
             parsed = lsusb.read_file(path)
         except LsusbFormatError as exc:
             errors.append(ScanError(target=str(path), probe="lsusb", message=str(exc)))
+            unreadable.append(str(path))
             continue
         if parsed.host in hosts:
-            errors.append(ScanError(target=str(path), probe="lsusb",
+            errors.append(ScanError(target=str(path), probe="lsusb-host",
                                     message=f"{path}: host {parsed.host!r} also comes from "
                                             f"{hosts[parsed.host]}; both files are screened"))
         hosts.setdefault(parsed.host, str(path))
@@ -120,6 +122,7 @@ def scan_lsusb_files(paths: Iterable[Path], signatures: UsbSignatures | None = N
     return Inventory(kind="usb", targets=list(hosts), started=started,
                      finished=datetime.now(UTC),
                      parameters={"source": "lsusb", "files": [str(p) for p in files],
+                                 "unreadable_files": unreadable,
                                  "include_root_hubs": include_root_hubs,
                                  "usb_ids": names.location},
                      devices=devices, errors=errors)
