@@ -249,8 +249,12 @@ def identify(record: UsbRecord, signatures: UsbSignatures, names: VendorNames) -
 
     brand: str | None = None
     fired: set[str] = set()  # one rule votes once: lsusb repeats iProduct in its description
+    # lsusb's description starts with the registry's vendor name when it knows the VID: that
+    # part repeats the VID evidence, so only the rest is the device's own text.
+    registry_names = [n for n in (vendor_name, vendor.name if vendor else None) if n]
+    description_rest = _strip_prefix(record.description, registry_names)
     for attr, field_name in _STRING_FIELDS:
-        value = getattr(record, attr)
+        value = description_rest if attr == "description" else getattr(record, attr)
         if not value:
             continue
         hits = [rule for rule in signatures.strings
@@ -269,7 +273,7 @@ def identify(record: UsbRecord, signatures: UsbSignatures, names: VendorNames) -
                                  kind="label"))
 
     product_name = names.product(record.vid, record.pid)
-    model = record.product or product_name or _description_product(record, vendor_name)
+    model = record.product or product_name or description_rest
     extra: dict[str, Any] = {
         "bus": record.bus, "device_number": record.device_number,
         "port_path": record.port_path, "usb_serial": record.serial,
@@ -287,13 +291,13 @@ def identify(record: UsbRecord, signatures: UsbSignatures, names: VendorNames) -
     )
 
 
-def _description_product(record: UsbRecord, vendor_name: str | None) -> str | None:
+def _strip_prefix(text: str | None, prefixes: Sequence[str]) -> str | None:
     """lsusb prints "<vendor> <product>"; with a known vendor name the rest is the product."""
-    text = record.description
     if not text:
         return None
-    if vendor_name and text.startswith(vendor_name):
-        return text[len(vendor_name):].strip() or None
+    for prefix in prefixes:
+        if text.casefold().startswith(prefix.casefold()):
+            return text[len(prefix):].strip() or None
     return text
 
 
