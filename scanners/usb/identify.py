@@ -286,7 +286,7 @@ def identify(record: UsbRecord, signatures: UsbSignatures, names: VendorNames) -
         brand=brand or record.manufacturer,
         model=model, firmware=record.bcd_device,
         device_class=signatures.classify(record, vendor),
-        errors=list(record.notes), evidence=evidence,
+        readable=not record.vanished, errors=list(record.notes), evidence=evidence,
         **{k: v for k, v in extra.items() if v is not None},
     )
 

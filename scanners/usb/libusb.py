@@ -95,6 +95,7 @@ def _read_device(device: Any, host: str) -> tuple[UsbRecord, bool]:
 
     notes: list[str] = []
     permission_denied = False
+    vanished = False
     interfaces: list[Interface] = []
     try:
         for config in device:
@@ -103,6 +104,7 @@ def _read_device(device: Any, host: str) -> tuple[UsbRecord, bool]:
                                             interface.bInterfaceSubClass,
                                             interface.bInterfaceProtocol))
     except usb.core.USBError as exc:
+        vanished = _errno(exc) in _GONE_ERRNOS
         notes.append(f"interface descriptors unreadable: {_describe(exc)}")
 
     port_path = None
@@ -123,6 +125,7 @@ def _read_device(device: Any, host: str) -> tuple[UsbRecord, bool]:
         except usb.core.USBError as exc:
             langids = ()
             permission_denied = _errno(exc) in _PERMISSION_ERRNOS
+            vanished |= _errno(exc) in _GONE_ERRNOS
             notes.append(f"strings unreadable through libusb: {_describe(exc)}")
         except ValueError as exc:  # a malformed language table
             langids = ()
@@ -140,6 +143,7 @@ def _read_device(device: Any, host: str) -> tuple[UsbRecord, bool]:
                 permission_denied |= _errno(exc) in _PERMISSION_ERRNOS
                 notes.append(f"{name} string unreadable through libusb: {_describe(exc)}")
                 if _errno(exc) in _GONE_ERRNOS:
+                    vanished = True
                     break
             except (ValueError, UnicodeDecodeError) as exc:
                 notes.append(f"{name} string unreadable through libusb: {exc}")
@@ -153,6 +157,7 @@ def _read_device(device: Any, host: str) -> tuple[UsbRecord, bool]:
         device_protocol=device.bDeviceProtocol, interfaces=tuple(interfaces),
         manufacturer=strings["manufacturer"], product=strings["product"],
         serial=strings["serial"], bcd_device=_bcd(device.bcdDevice), notes=tuple(notes),
+        vanished=vanished,
     )
     return record, permission_denied
 

@@ -36,6 +36,7 @@ class UsbRecord:
         default=None, metadata={"doc": "the names lsusb printed after `ID vvvv:pppp`"})
     bcd_device: str | None = None
     notes: tuple[str, ...] = field(default=(), metadata={"doc": "what could not be read, and why"})
+    vanished: bool = field(default=False, metadata={"doc": "unplugged while being read"})
     line: int | None = field(default=None, metadata={"doc": "first line in an lsusb file"})
 
     @property

@@ -1,7 +1,7 @@
 """Writes umockdev device descriptions (`*.umockdev`) for fake USB devices.
 
 `fixtures/usb/umockdev/edge-host.umockdev` is this module's output (a test checks they agree);
-regenerate with `python -m tests.usb.umockdev_devices`.  The format is what `umockdev-record`
+regenerate with `python -m tests.usb_scanner.umockdev_devices`.  The format is what `umockdev-record`
 writes: `P:` sysfs path, `N:` device node with its contents (the descriptors libusb reads),
 `E:` udev properties, `A:` sysfs attributes (`\\n` is the newline real sysfs files end with),
 `H:` binary attributes in hex.
