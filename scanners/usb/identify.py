@@ -180,39 +180,41 @@ def _load_names(path: str) -> VendorNames:
     vendors: dict[int, str] = {}
     products: dict[tuple[int, int], str] = {}
     with open(path, encoding="utf-8", errors="replace") as handle:
-        if path.endswith(".hwdb"):
-            key: tuple[int, int | None] | None = None
-            for line in handle:
-                match = _HWDB_MATCH.match(line.rstrip("\n"))
-                if match:
-                    key = (int(match[1], 16), int(match[2], 16) if match[2] else None)
-                    continue
-                stripped = line.strip()
-                if key is None or "=" not in stripped:
-                    key = None if not stripped else key
-                    continue
-                name, _, value = stripped.partition("=")
-                if name == "ID_VENDOR_FROM_DATABASE" and key[1] is None:
-                    vendors[key[0]] = value
-                elif name == "ID_MODEL_FROM_DATABASE" and key[1] is not None:
-                    products[(key[0], key[1])] = value
-        else:
-            vid: int | None = None
-            for line in handle:
-                if line.startswith("#") or not line.strip():
-                    continue
-                if line.startswith("\t\t"):
-                    continue  # interface lines
-                if line.startswith("\t"):
-                    product = _USB_IDS_PRODUCT.match(line)
-                    if product and vid is not None:
-                        products[(vid, int(product[1], 16))] = product[2]
-                    continue
-                vendor = _USB_IDS_VENDOR.match(line)
-                if not vendor:
-                    break  # the class, HID and language sections follow the vendor list
-                vid = int(vendor[1], 16)
-                vendors[vid] = vendor[2]
+        lines = handle.read().splitlines(keepends=True)
+    first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    if first.startswith("usb:"):  # systemd hwdb text, generated from usb.ids
+        key: tuple[int, int | None] | None = None
+        for line in lines:
+            match = _HWDB_MATCH.match(line.rstrip("\n"))
+            if match:
+                key = (int(match[1], 16), int(match[2], 16) if match[2] else None)
+                continue
+            stripped = line.strip()
+            if key is None or "=" not in stripped:
+                key = None if not stripped else key
+                continue
+            name, _, value = stripped.partition("=")
+            if name == "ID_VENDOR_FROM_DATABASE" and key[1] is None:
+                vendors[key[0]] = value
+            elif name == "ID_MODEL_FROM_DATABASE" and key[1] is not None:
+                products[(key[0], key[1])] = value
+    else:
+        vid: int | None = None
+        for line in lines:
+            if line.startswith("#") or not line.strip():
+                continue
+            if line.startswith("\t\t"):
+                continue  # interface lines
+            if line.startswith("\t"):
+                product = _USB_IDS_PRODUCT.match(line)
+                if product and vid is not None:
+                    products[(vid, int(product[1], 16))] = product[2]
+                continue
+            vendor = _USB_IDS_VENDOR.match(line)
+            if not vendor:
+                break  # the class, HID and language sections follow the vendor list
+            vid = int(vendor[1], 16)
+            vendors[vid] = vendor[2]
     return VendorNames(vendors, products, path)
 
 

@@ -1,10 +1,10 @@
 """Writes umockdev device descriptions (`*.umockdev`) for fake USB devices.
 
 `fixtures/usb/umockdev/edge-host.umockdev` is this module's output (a test checks they agree);
-regenerate with `python -m tests.usb_scanner.umockdev_devices`.  The format is what `umockdev-record`
-writes: `P:` sysfs path, `N:` device node with its contents (the descriptors libusb reads),
-`E:` udev properties, `A:` sysfs attributes (`\\n` is the newline real sysfs files end with),
-`H:` binary attributes in hex.
+regenerate with `python -m tests.usb_scanner.umockdev_devices`.  The format is what
+`umockdev-record` writes: `P:` sysfs path, `N:` device node with its contents (the
+descriptors libusb reads), `E:` udev properties, `A:` sysfs attributes (`\\n` is the
+newline real sysfs files end with), `H:` binary attributes in hex.
 """
 
 from __future__ import annotations
