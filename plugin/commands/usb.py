@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from plugin.errors import InputError
 
@@ -73,11 +72,11 @@ def run(files: list[Path], from_lsusb: bool, list_paths: list[Path], fmt: str,
     except UsbError as exc:
         raise InputError(str(exc)) from exc
 
-    stderr = Console(stderr=True, highlight=False)
+    # Plain lines (no wrapping): a file:line reference must stay on one line for editors.
     unreadable = inventory.parameters.get("unreadable_files") or []
     for error in inventory.errors:
         label = "error" if error.target in unreadable else "warning"
-        stderr.print(f"entityscan usb: {label}: {error.message}", markup=False)
+        typer.echo(f"entityscan usb: {label}: {error.message}", err=True)
 
     context = ScreeningContext.load(list_paths=tuple(list_paths))
     findings = screen_inventory(inventory, context)
@@ -85,9 +84,9 @@ def run(files: list[Path], from_lsusb: bool, list_paths: list[Path], fmt: str,
     write_output(document, fmt, output)
 
     if unreadable:
-        stderr.print(f"entityscan usb: {len(unreadable)} of "
-                     f"{len(inventory.parameters.get('files') or [])} files could not be read; "
-                     "the other hosts were screened", markup=False)
+        typer.echo(f"entityscan usb: {len(unreadable)} of "
+                   f"{len(inventory.parameters.get('files') or [])} files could not be read; "
+                   "the other hosts were screened", err=True)
         return 2
     threshold = _RANK[fail_on]
     return 1 if any(_RANK.get(_verdict(f), 0) >= threshold for f in findings) else 0
