@@ -65,8 +65,8 @@ def test_error_strings_and_interface_association_are_handled() -> None:
     text = """Bus 001 Device 007: ID 2bdf:0281 SN0002 HIK 2K USB CAMERA
 Device Descriptor:
   bDeviceClass          239 Miscellaneous Device
-  idVendor           0x2bdf 
-  idProduct          0x0281 
+  idVendor           0x2bdf
+  idProduct          0x0281
   iManufacturer           1 (error)
   iProduct                2 (error)
   iSerial                 3 (error)
