@@ -87,7 +87,7 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     (["usb", "--from-lsusb"], "needs at least one"),
     (["usb", "--from-lsusb", "/nonexistent/host.txt"], "no such file"),
     (["usb", "--from-lsusb", str(FLEET), "--format", "xml"], "--format 'xml'"),
-    (["usb", "--from-lsusb", str(FLEET), "--fail-on", "clear"], "--fail-on 'clear'"),
+    (["usb", "--from-lsusb", str(FLEET), "--fail-on", "bogus"], "--fail-on must be"),
 ])
 def test_usage_errors_exit_2(args: list[str], fragment: str,
                              capsys: pytest.CaptureFixture[str]) -> None:
