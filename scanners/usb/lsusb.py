@@ -19,7 +19,6 @@ _HOST_SUFFIXES = (".txt", ".lsusb", ".log", ".out")
 _HOST_LINE = re.compile(r"^\s*#\s*host\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _BUS_LINE = re.compile(r"^Bus (\d{1,3}) Device (\d{1,3}): ID ([0-9a-fA-F]{4}):([0-9a-fA-F]{4})"
                        r"(?:\s+(.*?))?\s*$")
-_KEY_VALUE = re.compile(r"^\s+([A-Za-z][\w()]*)\s*(.*?)\s*$")
 _HEX_ID = re.compile(r"^0x([0-9a-fA-F]{4})\b")
 _NUMBER = re.compile(r"^(\d+)(?:\s+(.*))?$")
 _BCD = re.compile(r"^\d{1,2}\.\d{2}$")
@@ -32,6 +31,8 @@ _STRING_KEYS = {"iManufacturer": "manufacturer", "iProduct": "product", "iSerial
 _DEVICE_KEYS = {"bDeviceClass": "device_class", "bDeviceSubClass": "device_subclass",
                 "bDeviceProtocol": "device_protocol"}
 _INTERFACE_KEYS = ("bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol")
+_WANTED_KEYS = frozenset(("idVendor", "idProduct", "bcdDevice", *_STRING_KEYS, *_DEVICE_KEYS,
+                          *_INTERFACE_KEYS))
 
 
 @dataclass
@@ -137,10 +138,10 @@ def _parse_descriptor_line(draft: _Draft, line: str, stripped: str, top_section:
     if stripped == "Interface Descriptor:":
         draft.interfaces.append([-1, 0, 0])
         return
-    match = _KEY_VALUE.match(line)
-    if not match:
-        return  # class-specific descriptor text: nothing we use
-    key, value = match[1], match[2]
+    key, _, value = stripped.partition(" ")
+    if key not in _WANTED_KEYS:
+        return  # endpoints, class-specific descriptors ...: nothing we use
+    value = value.strip()
     if key in ("idVendor", "idProduct"):
         hex_id = _HEX_ID.match(value)
         if not hex_id:
