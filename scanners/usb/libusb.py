@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanners.usb.records import Interface, UsbRecord
+from scanners.usb.records import Interface, UsbRecord, printable
 
 # Control transfers to a stalled device time out after this many milliseconds (pyusb's default
 # is 1000 ms per request; three strings per device).
@@ -185,8 +185,7 @@ def _describe(exc: Any) -> str:
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.replace("\x00", "").strip()
-    return value or None
+    return printable(value.replace("\x00", ""))
 
 
 def _bcd(value: int | None) -> str | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanners.usb.errors import LsusbFormatError
-from scanners.usb.records import Interface, UsbRecord
+from scanners.usb.records import Interface, UsbRecord, printable
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # `lsusb -v` of a big host is well under 1 MiB
 _HOST_SUFFIXES = (".txt", ".lsusb", ".log", ".out")
@@ -79,7 +79,7 @@ def read_file(path: Path) -> LsusbHost:
         raise LsusbFormatError(path, None, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: "
                                            "not an lsusb listing")
     # Device strings are not always UTF-8; a stray byte must not cost the host its audit.
-    return parse_text(raw.decode("utf-8", errors="replace"), path=str(path),
+    return parse_text(raw.decode("utf-8-sig", errors="replace"), path=str(path),
                       default_host=host_from_path(path))
 
 
@@ -194,10 +194,11 @@ def _finish(draft: _Draft, host: str, fmt: str) -> UsbRecord:
         device_subclass=_opt_int(values.get("device_subclass")),
         device_protocol=_opt_int(values.get("device_protocol")),
         interfaces=interfaces,
-        manufacturer=_opt_str(values.get("manufacturer")),
-        product=_opt_str(values.get("product")),
-        serial=_opt_str(values.get("serial")),
-        description=draft.description, bcd_device=_opt_str(values.get("bcd_device")),
+        manufacturer=printable(_opt_str(values.get("manufacturer"))),
+        product=printable(_opt_str(values.get("product"))),
+        serial=printable(_opt_str(values.get("serial"))),
+        description=printable(draft.description),
+        bcd_device=_opt_str(values.get("bcd_device")),
         notes=tuple(draft.notes), line=draft.line,
     )
 

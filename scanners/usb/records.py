@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(value: str | None) -> str | None:
+    """A device string made safe to show: control characters (terminal escapes, NULs) become
+    visible `\\xNN` text; surrounding whitespace goes; empty becomes None."""
+    if value is None:
+        return None
+    value = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value.strip())
+    return value or None
 
 
 @dataclass(frozen=True)

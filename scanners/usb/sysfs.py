@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanners.usb.records import Interface, UsbRecord
+from scanners.usb.records import Interface, UsbRecord, printable
 
 DEFAULT_ROOT = Path("/sys/bus/usb/devices")
 _MAX_ATTRIBUTE_BYTES = 4096  # sysfs attributes are one page at most
@@ -70,8 +70,7 @@ def _text(entry: Path, attribute: str) -> str | None:
             raw = handle.read(_MAX_ATTRIBUTE_BYTES)
     except OSError:
         return None
-    value = raw.decode("utf-8", errors="replace").replace("\x00", "").strip()
-    return value or None
+    return printable(raw.decode("utf-8", errors="replace").replace("\x00", ""))
 
 
 def _hex(entry: Path, attribute: str) -> int | None:

@@ -158,3 +158,13 @@ def test_duplicate_host_names_are_kept_and_reported(tmp_path: Path) -> None:
     inventory = scan_lsusb_files([tmp_path], names=NAMES)
     assert len(inventory.devices) == 2 and inventory.parameters["unreadable_files"] == []
     assert any("also comes from" in e.message for e in inventory.errors)
+
+
+def test_hostile_strings_and_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "evil.txt"
+    path.write_bytes(b"\xef\xbb\xbf# host: evil\r\n"
+                     b"Bus 001 Device 002: ID 2bdf:0281 [/] HIK\x1b[2J 2K\x07\r\n")
+    parsed = read_file(path)
+    assert parsed.host == "evil", "a UTF-8 byte order mark does not hide the host line"
+    (record,) = parsed.records
+    assert record.description == "[/] HIK\\x1b[2J 2K\\x07", "control characters made visible"

@@ -82,6 +82,15 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert "entityscan usb — 4 devices" in out and "flagged 1 · review 0 · clear 3" in out
 
 
+def test_table_survives_hostile_device_strings(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "evil.txt"
+    path.write_bytes(b"# host: evil\nBus 001 Device 002: ID 2bdf:0281 [/] [bold]HIK\x1b[2J\n")
+    assert main(["usb", "--from-lsusb", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b[2J" not in out and "flagged 1" in out
+
+
 @pytest.mark.parametrize(("args", "fragment"), [
     (["usb", str(FLEET / "reception-pc.txt")], "need --from-lsusb"),
     (["usb", "--from-lsusb"], "needs at least one"),
