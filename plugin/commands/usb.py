@@ -39,9 +39,9 @@ def usb(
 ) -> int:
     """Screen USB devices (cameras, LTE/5G modems ...) on this host or from lsusb files.
 
-    Exit codes: 0 nothing at or above --fail-on, 1 devices at or above it, 2 usage or input
-    error — also when some lsusb files could not be read (the other hosts are still screened
-    and written).
+    Exit 0: nothing at or above --fail-on. Exit 1: devices at or above it.
+
+    Exit 2: usage or input error, also when some lsusb files were unreadable (rest screened).
     """
     # Imported here so other commands never pay for pyusb and the USB tables.
     from plugin.output import exit_code, scan_document, write_output
