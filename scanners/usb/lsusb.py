@@ -118,6 +118,10 @@ def parse_text(text: str, path: str = "<text>", default_host: str = "localhost")
                 verbose = True
                 top_section = stripped.rstrip(":")
                 continue
+            if line.startswith("/:  Bus ") or line.startswith("T:  Bus="):
+                tool = "lsusb -t" if line.startswith("/:") else "usb-devices"
+                raise LsusbFormatError(path, number, f"`{tool}` output is not supported: "
+                                                     "collect `lsusb` or `lsusb -v` instead")
             raise LsusbFormatError(path, number, f"unexpected text {_show(line)}: not `lsusb` "
                                                  "or `lsusb -v` output")
         if not drafts:

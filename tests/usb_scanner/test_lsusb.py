@@ -120,6 +120,10 @@ def test_other_bad_inputs(tmp_path: Path) -> None:
                          "  bDeviceClass          999 Nonsense\n")
     with pytest.raises(LsusbFormatError, match=r"bad-class.txt:3: malformed bDeviceClass"):
         read_file(bad_class)
+    tree = tmp_path / "tree.txt"
+    tree.write_text("/:  Bus 01.Port 1: Dev 1, Class=root_hub, Driver=xhci_hcd/4p, 480M\n")
+    with pytest.raises(LsusbFormatError, match=r"tree.txt:1: `lsusb -t` output is not supported"):
+        read_file(tree)
     orphan = tmp_path / "orphan.txt"
     orphan.write_text("  idVendor           0x2bdf\n")
     with pytest.raises(LsusbFormatError, match=r"orphan.txt:1: descriptor line"):
