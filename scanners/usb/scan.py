@@ -39,6 +39,7 @@ def scan_host(host: str | None = None, backend: Any = None,
     """
     host = host or socket.gethostname()
     started = datetime.now(UTC)
+    names = names if names is not None else VendorNames.load()
     via_libusb = libusb.enumerate_devices(host, backend=backend, find_backend=find_backend)
     via_sysfs = sysfs.read_devices(host, sysfs_root)
     errors = [ScanError(target=host, probe="usb", message=m) for m in via_libusb.problems]
@@ -57,15 +58,18 @@ def scan_host(host: str | None = None, backend: Any = None,
     return Inventory(kind="usb", targets=[host], started=started, finished=datetime.now(UTC),
                      parameters={"source": "libusb" if via_libusb.available else "sysfs",
                                  "include_root_hubs": include_root_hubs,
-                                 "usb_ids": (names or VendorNames.load()).location},
+                                 "usb_ids": names.location},
                      devices=devices, errors=errors)
 
 
 def _merge(from_libusb: Sequence[UsbRecord], from_sysfs: Sequence[UsbRecord]) -> list[UsbRecord]:
-    """libusb records, with missing strings (and port paths) filled in from sysfs."""
+    """libusb records, with missing strings (and port paths) filled in from sysfs; devices only
+    sysfs lists (libusb without access to /dev/bus/usb, e.g. in a container) are kept too."""
     by_address = {(r.bus, r.device_number): r for r in from_sysfs}
     merged = []
+    seen: set[tuple[int | None, int | None]] = set()
     for record in from_libusb:
+        seen.add((record.bus, record.device_number))
         other = by_address.get((record.bus, record.device_number))
         if other is None or (other.vid, other.pid) != (record.vid, record.pid):
             merged.append(record)
@@ -78,6 +82,8 @@ def _merge(from_libusb: Sequence[UsbRecord], from_sysfs: Sequence[UsbRecord]) ->
             notes = (*notes, "strings read from sysfs")
         merged.append(dataclasses.replace(record, **filled, notes=notes,
                                           source="libusb+sysfs" if filled else record.source))
+    merged += [dataclasses.replace(r, notes=(*r.notes, "listed by sysfs only, not by libusb"))
+               for r in from_sysfs if (r.bus, r.device_number) not in seen]
     return merged
 
 

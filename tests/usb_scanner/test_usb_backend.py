@@ -157,3 +157,13 @@ def test_root_hubs_only_on_request() -> None:
     with_hubs = scan_host("h", backend=backend, sysfs_root=NO_SYSFS, include_root_hubs=True)
     assert [d.vid for d in with_hubs.devices] == ["1d6b", "2bdf"]
     assert with_hubs.devices[0].device_class == "usb-hub"
+
+
+def test_devices_only_sysfs_lists_are_kept(tmp_path: Path) -> None:
+    """libusb without access to /dev/bus/usb (a container) lists nothing; sysfs still does."""
+    write_sysfs(tmp_path, "1-3", idVendor="19d2", idProduct="1405", busnum="1", devnum="9",
+                manufacturer="ZTE,Incorporated", product="ZTE WCDMA Technologies MSM")
+    inventory = scan_host("h", backend=ScriptedBackend([hik_camera()]), sysfs_root=tmp_path)
+    zte = next(d for d in inventory.devices if d.vid == "19d2")
+    assert zte.maker == "ZTE" and "listed by sysfs only, not by libusb" in zte.errors
+    assert {d.vid for d in inventory.devices} == {"2bdf", "19d2"}
