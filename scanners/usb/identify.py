@@ -266,7 +266,10 @@ def identify(record: UsbRecord, signatures: UsbSignatures, names: VendorNames) -
             evidence.append(Evidence(probe=probe, field=field_name, value=_clip(value),
                                      indicates=rule.maker, certainty=rule.certainty,
                                      source=rule.source, rule=rule.id, kind="label"))
-            brand = brand or rule.brand
+            # A rule names the brand when it is solid alone, or when the VID agrees ("HIK" on
+            # a 2bdf device); otherwise the device's own manufacturer string is its label.
+            if rule.certainty is Certainty.SOLID or (vendor and vendor.maker == rule.maker):
+                brand = brand or rule.brand
         if not hits and attr != "description":
             evidence.append(Evidence(probe=probe, field=field_name, value=_clip(value),
                                      kind="label"))

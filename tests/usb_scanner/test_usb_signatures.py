@@ -165,3 +165,16 @@ def test_labelled_lsusb_lines_precision_and_recall() -> None:
     assert sum(1 for e in labelled if e["maker"]) >= 12 and len(labelled) >= 30
     assert precision == 1.0, f"precision {precision:.2f}"
     assert recall == 1.0, f"recall {recall:.2f}"
+
+
+def test_brand_from_a_medium_rule_needs_the_vid_to_agree() -> None:
+    on_hikvision_vid = identify(record(0x2BDF, 0x0281, manufacturer="SN0002",
+                                       product="HIK 2K USB CAMERA"), SIGNATURES, NAMES)
+    assert on_hikvision_vid.brand == "Hikvision"
+    elsewhere = identify(record(0x0C45, 0x6366, manufacturer="SN0002",
+                                product="HIK 2K USB CAMERA"), SIGNATURES, NAMES)
+    assert elsewhere.brand == "SN0002", "a medium label alone does not rename the device"
+    assert any(e.rule == "usb-str-hik-token" and e.indicates == "Hikvision"
+               for e in elsewhere.evidence), "but it is still evidence"
+    solid = identify(record(0x0001, manufacturer="Hikrobot"), SIGNATURES, NAMES)
+    assert solid.brand == "Hikrobot"
