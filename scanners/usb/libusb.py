@@ -145,6 +145,8 @@ def _read_device(device: Any, host: str) -> tuple[UsbRecord, bool]:
                 if _errno(exc) in _GONE_ERRNOS:
                     vanished = True
                     break
+                if _errno(exc) == errno.ETIMEDOUT:
+                    break  # a stalled device: one timeout is enough, do not wait out the rest
             except (ValueError, UnicodeDecodeError) as exc:
                 notes.append(f"{name} string unreadable through libusb: {exc}")
         with contextlib.suppress(usb.core.USBError):

@@ -32,6 +32,7 @@ class ScriptedDevice:
     langids: tuple[int, ...] = (0x0409,)
     open_errno: int | None = None  # open_device fails (EACCES: no permission)
     string_errno: int | None = None  # every string request fails (EIO, EPIPE ...)
+    text_errno: int | None = None  # the language table reads, the strings themselves fail
     gone_before_descriptor: bool = False  # unplugged between listing and descriptor read
     gone_after_descriptor: bool = False  # unplugged after its descriptor was read
     string_requests: int = 0
@@ -97,6 +98,8 @@ class ScriptedBackend(usb.backend.IBackend):
         if (wValue >> 8) != USB_DT_STRING:
             raise usb_error(errno.EPIPE, "Pipe error")
         index = wValue & 0xFF
+        if index and dev.text_errno is not None:
+            raise usb_error(dev.text_errno, "Operation timed out")
         if index == 0:
             payload = b"".join(lang.to_bytes(2, "little") for lang in dev.langids)
         elif index in dev.strings:

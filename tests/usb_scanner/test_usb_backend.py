@@ -167,3 +167,11 @@ def test_devices_only_sysfs_lists_are_kept(tmp_path: Path) -> None:
     zte = next(d for d in inventory.devices if d.vid == "19d2")
     assert zte.maker == "ZTE" and "listed by sysfs only, not by libusb" in zte.errors
     assert {d.vid for d in inventory.devices} == {"2bdf", "19d2"}
+
+
+def test_a_stalled_device_costs_one_timeout_not_one_per_string() -> None:
+    backend = ScriptedBackend([hik_camera(text_errno=errno.ETIMEDOUT), huawei_modem()])
+    hik, huawei = enumerate_devices("h", backend=backend).records
+    assert backend.devices[0].string_requests == 2, "language table, then one timed-out string"
+    assert hik.manufacturer is None and any("timed out" in n for n in hik.notes)
+    assert huawei.manufacturer == "HUAWEI_MOBILE", "the next device is read normally"
