@@ -34,7 +34,7 @@ DEFAULT_USB_IDS_PATHS: tuple[Path, ...] = (
 _MAX_VALUE = 200  # evidence values are truncated to this many characters
 
 _STRING_FIELDS = (("manufacturer", "iManufacturer"), ("product", "iProduct"),
-                  ("description", "lsusb description"))
+                  ("description", "description"))
 
 
 @dataclass(frozen=True)
