@@ -24,6 +24,16 @@ pytestmark = pytest.mark.skipif(
     reason="umockdev-run not installed (Debian/Ubuntu: apt-get install umockdev "
            "gir1.2-umockdev-1.0); .ci/run installs it")
 
+def _libusb_missing() -> bool:
+    import usb.backend.libusb1
+
+    return usb.backend.libusb1.get_backend() is None
+
+
+needs_libusb = pytest.mark.skipif(
+    _libusb_missing(), reason="libusb-1.0 not installed (Debian/Ubuntu: apt-get install "
+                              "libusb-1.0-0); .ci/run installs it")
+
 DUMP_SCAN = """
 import json
 from scanners.usb import scan_host
@@ -65,6 +75,7 @@ def test_checked_in_description_is_the_generator_output() -> None:
     assert EDGE_HOST.read_text(encoding="utf-8") == render()
 
 
+@needs_libusb
 def test_pyusb_enumerates_the_fake_bus_through_libusb(libusb_scan: dict[str, Any]) -> None:
     raw = {(r["vid"], r["pid"]): r for r in libusb_scan["raw"]}
     assert set(raw) == {(0x1D6B, 0x0002), (0x2BDF, 0x0281), (0x12D1, 0x1506),
@@ -77,6 +88,7 @@ def test_pyusb_enumerates_the_fake_bus_through_libusb(libusb_scan: dict[str, Any
     assert hik["product"] is None and any("strings unreadable" in n for n in hik["notes"])
 
 
+@needs_libusb
 def test_scan_host_fills_strings_from_sysfs_and_identifies(libusb_scan: dict[str, Any]) -> None:
     inventory = libusb_scan["inventory"]
     assert inventory["kind"] == "usb" and inventory["parameters"]["source"] == "libusb"
