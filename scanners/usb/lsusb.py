@@ -16,9 +16,11 @@ from scanners.usb.records import Interface, UsbRecord, printable
 MAX_FILE_BYTES = 16 * 1024 * 1024  # `lsusb -v` of a big host is well under 1 MiB
 _HOST_SUFFIXES = (".txt", ".lsusb", ".log", ".out")
 
-_HOST_LINE = re.compile(r"^\s*#\s*host\s*:\s*(.*?)\s*$", re.IGNORECASE)
+# No lazy group before `\s*$`: that backtracks quadratically on long runs of spaces.
+_HOST_LINE = re.compile(r"^\s*#\s*host\s*:(.*)$", re.IGNORECASE)
 _BUS_LINE = re.compile(r"^Bus (\d{1,3}) Device (\d{1,3}): ID ([0-9a-fA-F]{4}):([0-9a-fA-F]{4})"
-                       r"(?:\s+(.*?))?\s*$")
+                       r"(?:\s(.*))?$")
+MAX_LINE = 4096  # lsusb lines are short; a longer one is not lsusb text
 _HEX_ID = re.compile(r"^0x([0-9a-fA-F]{4})\b")
 _NUMBER = re.compile(r"^(\d+)(?:\s+(.*))?$")
 _BCD = re.compile(r"^\d{1,2}\.\d{2}$")
@@ -88,17 +90,20 @@ def parse_text(text: str, path: str = "<text>", default_host: str = "localhost")
     lines = text.splitlines()
     host = default_host
     if lines:
-        match = _HOST_LINE.match(lines[0])
+        match = _HOST_LINE.match(lines[0][:MAX_LINE])
         if match:
-            if not match[1]:
+            if not match[1].strip():
                 raise LsusbFormatError(path, 1, "`# host:` line without a host name")
-            host = match[1]
+            host = match[1].strip()
     drafts: list[_Draft] = []
     verbose = False
     top_section = ""
     for number, line in enumerate(lines, start=1):
         if "\x00" in line:
             raise LsusbFormatError(path, number, "binary data (NUL byte): not lsusb text")
+        if len(line) > MAX_LINE:
+            raise LsusbFormatError(path, number, f"line longer than {MAX_LINE} characters: "
+                                                 "not lsusb text")
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -107,7 +112,7 @@ def parse_text(text: str, path: str = "<text>", default_host: str = "localhost")
             if bus:
                 drafts.append(_Draft(line=number, bus=int(bus[1]), device_number=int(bus[2]),
                                      vid=int(bus[3], 16), pid=int(bus[4], 16),
-                                     description=bus[5] or None))
+                                     description=(bus[5] or "").strip() or None))
                 top_section = ""
                 continue
             if line.startswith("Bus "):

@@ -124,6 +124,10 @@ def test_other_bad_inputs(tmp_path: Path) -> None:
     tree.write_text("/:  Bus 01.Port 1: Dev 1, Class=root_hub, Driver=xhci_hcd/4p, 480M\n")
     with pytest.raises(LsusbFormatError, match=r"tree.txt:1: `lsusb -t` output is not supported"):
         read_file(tree)
+    long_line = tmp_path / "long.txt"
+    long_line.write_text("Bus 001 Device 002: ID 2bdf:0281 " + " " * 200_000 + "x\n")
+    with pytest.raises(LsusbFormatError, match=r"long.txt:1: line longer than"):
+        read_file(long_line)
     orphan = tmp_path / "orphan.txt"
     orphan.write_text("  idVendor           0x2bdf\n")
     with pytest.raises(LsusbFormatError, match=r"orphan.txt:1: descriptor line"):
