@@ -25,9 +25,10 @@ _HEX_ID = re.compile(r"^0x([0-9a-fA-F]{4})\b")
 _NUMBER = re.compile(r"^(\d+)(?:\s+(.*))?$")
 _BCD = re.compile(r"^\d{1,2}\.\d{2}$")
 # Unindented lines `lsusb -v` prints besides device lines (usbutils 007..017).
+# stderr lines too, as `lsusb -v 2>&1` collects them (usbutils versions differ in wording).
 _VERBOSE_TOP = re.compile(
-    r"^(?:[A-Z][\w ()/-]*:\s*(?:0x[0-9a-fA-F]+)?|Couldn't open device.*|can't get .*"
-    r"|cannot (?:read|get) .*|Negotiated speed: .*|Device Status: .*)$")
+    r"^(?:[A-Z][\w ()/-]*:\s*(?:0x[0-9a-fA-F]+)?|[Cc]ouldn't .*|[Cc]an't .*|[Cc]annot .*"
+    r"|Unable to .*|Warning: .*|Negotiated speed: .*|Device Status: .*|lsusb: .*|libusb.*)$")
 
 _STRING_KEYS = {"iManufacturer": "manufacturer", "iProduct": "product", "iSerial": "serial"}
 _DEVICE_KEYS = {"bDeviceClass": "device_class", "bDeviceSubClass": "device_subclass",
@@ -89,12 +90,15 @@ def parse_text(text: str, path: str = "<text>", default_host: str = "localhost")
     """Parse `lsusb` or `lsusb -v` text; raise `LsusbFormatError` at the first bad line."""
     lines = text.splitlines()
     host = default_host
-    if lines:
-        match = _HOST_LINE.match(lines[0][:MAX_LINE])
+    for number, line in enumerate(lines, start=1):  # the leading comment block
+        if not line.lstrip().startswith("#"):
+            break
+        match = _HOST_LINE.match(line[:MAX_LINE])
         if match:
             if not match[1].strip():
-                raise LsusbFormatError(path, 1, "`# host:` line without a host name")
+                raise LsusbFormatError(path, number, "`# host:` line without a host name")
             host = match[1].strip()
+            break
     drafts: list[_Draft] = []
     verbose = False
     top_section = ""

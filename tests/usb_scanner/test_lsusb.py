@@ -176,3 +176,21 @@ def test_hostile_strings_and_byte_order_mark(tmp_path: Path) -> None:
     assert parsed.host == "evil", "a UTF-8 byte order mark does not hide the host line"
     (record,) = parsed.records
     assert record.description == "[/] HIK\\x1b[2J 2K\\x07", "control characters made visible"
+
+
+def test_stderr_lines_collected_with_the_listing_are_tolerated() -> None:
+    text = """# collected by the nightly audit job
+# host: gw-old-1
+lsusb: cannot open "/var/lib/usbutils/usb.ids", No such file or directory
+Bus 001 Device 003: ID 12d1:1506
+libusb couldn't open USB device /dev/bus/usb/001/003: Permission denied.
+libusb requires write access to USB device nodes.
+Couldn't get configuration descriptor 0, some information will be missing
+Device Descriptor:
+  idVendor           0x12d1
+  iManufacturer           1
+"""
+    parsed = parse_lsusb(text, "gw-old-1.txt", "fallback")
+    assert parsed.host == "gw-old-1" and parsed.format == "lsusb -v"
+    (modem,) = parsed.records
+    assert modem.vid == 0x12D1 and modem.notes
