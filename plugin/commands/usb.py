@@ -26,7 +26,7 @@ def usb(
              "stands for its files).")] = None,
     from_lsusb: Annotated[bool, typer.Option(
         "--from-lsusb", help="Screen lsusb text collected from a fleet instead of this host's "
-                             "USB bus. Host name: a `# host: NAME` first line, else the file "
+                             "USB bus. Host name: a `# host: NAME` line at the top, else the file "
                              "name.")] = False,
     lists: ListOption = None,
     relations: RelationsOption = None,

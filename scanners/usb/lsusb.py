@@ -1,6 +1,6 @@
 """Parse `lsusb` and `lsusb -v` text collected from a fleet: one file per host.
 
-The host name comes from a `# host: NAME` first line, else from the file name.  A malformed file
+The host name comes from a `# host: NAME` line at the top, else from the file name.  A malformed file
 raises `LsusbFormatError` naming the file and the line; callers screen the other hosts anyway.
 """
 
