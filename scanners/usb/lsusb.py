@@ -1,7 +1,8 @@
 """Parse `lsusb` and `lsusb -v` text collected from a fleet: one file per host.
 
-The host name comes from a `# host: NAME` line at the top, else from the file name.  A malformed file
-raises `LsusbFormatError` naming the file and the line; callers screen the other hosts anyway.
+The host name comes from a `# host: NAME` line at the top, else from the file name.  A malformed
+file raises `LsusbFormatError` naming the file and the line; callers screen the other hosts
+anyway.
 """
 
 from __future__ import annotations
