@@ -237,9 +237,13 @@ def identify(record: UsbRecord, signatures: UsbSignatures, names: VendorNames) -
     vendor = signatures.vendors.get(record.vid_hex)
     vendor_name = names.vendor(record.vid)
     if vendor:
+        # A USB device has no protocol to ask; its VID is written into the firmware's
+        # descriptor by whoever built the device, and OEM relabels keep it.  So a curated VID
+        # of a listed maker is platform evidence, weighed by its own certainty (2e03 Dahua is
+        # medium -> review); an OUI on a network card is only a registrant hint.
         evidence.append(Evidence(probe=probe, field="idVendor", value=f"0x{record.vid_hex}",
                                  indicates=vendor.maker, certainty=vendor.certainty,
-                                 source=vendor.source, rule=vendor.id, kind="registrant"))
+                                 source=vendor.source, rule=vendor.id, kind="platform"))
     if vendor_name:
         # The registry name is the maker for vendors we do not curate; for curated ones it is
         # description only (one VID must not vote twice).

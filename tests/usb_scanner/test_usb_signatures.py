@@ -40,7 +40,7 @@ def test_vendor_rule_examples_identify_their_maker(rule_id: str, example: str) -
     assert rule_id in rules
     rule = next(r for r in SIGNATURES.vendors.values() if r.id == rule_id)
     vid_evidence = next(e for e in device.evidence if e.rule == rule_id)
-    assert (vid_evidence.kind, vid_evidence.indicates) == ("registrant", rule.maker)
+    assert (vid_evidence.kind, vid_evidence.indicates) == ("platform", rule.maker)
     assert vid_evidence.source and vid_evidence.certainty == rule.certainty
 
 
