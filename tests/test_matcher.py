@@ -153,6 +153,14 @@ def test_device_attribution_beats_the_label(matcher: Matcher) -> None:
     assert matcher.screen_device(weak).verdict is Verdict.REVIEW
 
 
+def test_device_label_alone_is_review(matcher: Matcher) -> None:
+    label_only = Device(addresses=["127.0.0.8"], brand="HIKVISION", confidence=0.2,
+                        maker="Hikvision")
+    finding = matcher.screen_device(label_only)
+    assert finding.verdict is Verdict.REVIEW
+    assert "label alone is weak evidence" in " ".join(finding.reasons)
+
+
 def test_user_relation_overrides_bundled(tmp_path) -> None:  # type: ignore[no-untyped-def]
     override = tmp_path / "rel.yaml"
     override.write_text("relations:\n  - brand: ANNKE\n    maker: Hikvision\n"

@@ -420,13 +420,28 @@ class Matcher:
                                              features={"attribution_confidence": conf},
                                              why=why))
         if device.brand and device.brand.strip():
-            hits.extend(self._screen_name("brand", device.brand.strip()[:200]))
+            hits.extend(self._label_hits(device, self._screen_name("brand",
+                                                                   device.brand.strip()[:200])))
         if device.model and device.model.strip():
             hits.extend(self._screen_part("model", device.model.strip()[:200]))
         finding = self._finding(device.key(), "device", hits)
         if not device.readable and finding.verdict is Verdict.CLEAR:
             finding.reasons.append("device could not be read: " + "; ".join(device.errors[:3]))
         return finding
+
+    def _label_hits(self, device: Device, hits: Iterable[_Hit]) -> list[_Hit]:
+        """A label a device shows (title, ONVIF Manufacturer, DHIP Vendor) is the weakest
+        evidence: it flags only when the scanner's own attribution agrees on the maker."""
+        agreed = (device.maker if device.confidence >= self.policy.flag_attribution
+                  else None)
+        out: list[_Hit] = []
+        for hit in hits:
+            if hit.verdict is Verdict.FLAGGED and hit.maker != agreed:
+                note = "; a device label alone is weak evidence, so review"
+                hit = _Hit(hit.match, Verdict.REVIEW, hit.maker,
+                           hit.reason + note if hit.reason else "")
+            out.append(hit)
+        return out
 
     def screen_items(self, items: Iterable[LineItem]) -> list[Finding]:
         return [self.screen_item(item) for item in items]
