@@ -181,7 +181,8 @@ class Veto:
 
 
 def test_screen_device_veto() -> None:
-    devices = [Device(serial="LAB-0001", brand="EZVIZ"), Device(serial="X", brand="EZVIZ")]
+    devices = [Device(serial=serial, brand="EZVIZ", maker="Hikvision", confidence=0.95,
+                      reasons=["SADP answered"]) for serial in ("LAB-0001", "X")]
     lab, other = screen_inventory(Inventory(devices=devices), ctx_with(Veto()))
     assert lab.verdict is Verdict.CLEAR and "isolated test bench" in lab.reasons[0]
     assert other.verdict is Verdict.FLAGGED
