@@ -163,3 +163,18 @@ def test_lists_update_rescreens_the_stored_inventory(tmp_path: Path, ctx: Screen
     # nothing changes the second time
     assert main(["rescreen", "-f", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["changed"] == []
+
+
+def test_usb_save_stores_the_fleet_inventory(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'usb.db'}"
+    fleet = [str(ROOT / "fixtures" / "lsusb" / name) for name in ("kiosk-7.txt",
+                                                                   "reception-pc.txt")]
+    code = main(["usb", "--from-lsusb", *fleet, "--save", "--db", db, "-f", "json",
+                 "-o", str(tmp_path / "usb.json")])
+    assert code in (0, 1)
+    assert "saved as scan 1" in capsys.readouterr().err
+    with Store(db) as store:
+        (scan,) = store.list_scans()
+        assert scan["kind"] == "usb" and scan["device_count"] > 0
+        assert store.count("devices") == scan["device_count"]

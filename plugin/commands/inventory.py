@@ -202,6 +202,21 @@ def rescreen_command(
     return 1 if any(c["after"] == "flagged" for c in report.changes) else 0
 
 
+def save_inventory(inventory: Any, db: str | None, data_dir: Path | None,
+                   lists: list[Path] | None, relations: list[Path] | None) -> int:
+    """`--save` of the scan commands: screen with plugins, store, report the diff."""
+    from plugin.operations import import_scan
+
+    ctx = load_context(lists, relations, data_dir, None, db)
+    with open_store(db, data_dir) as store:
+        saved = import_scan(inventory, ctx, store, actor=_actor(),
+                            source=f"entityscan {inventory.kind}")
+    console = Console(stderr=True)
+    console.print(f"saved as scan {saved.scan_id} (audit {saved.audit_id})", highlight=False)
+    print_diff(saved.diff, console)
+    return saved.scan_id
+
+
 def rescreen_after_update(db: str | None, data_dir: Path | None) -> int:
     """Called by `lists update`: rescreen the stored inventory when there is a store."""
     import os

@@ -14,8 +14,8 @@ from plugin.schedule import Timing, check_cron, cron_line, parse_interval, run_l
 
 def schedule(
     command: Annotated[list[str] | None, typer.Argument(
-        help="The entityscan command to run each time, after `--` (e.g. `-- scan "
-             "10.1.0.0/24 --save`, or `-- store import site.json`).", show_default=False)
+        help="The entityscan command to run each time, after `--` (e.g. `-- usb --save`, "
+             "or `-- store import site.json`).", show_default=False)
     ] = None,
     every: Annotated[str | None, typer.Option(help="Interval: 30m, 24h, 1h30m, 7d.")] = None,
     cron: Annotated[str | None, typer.Option(help="Cron expression, e.g. '0 2 * * *'.")] = None,
@@ -34,7 +34,7 @@ def schedule(
     argv = list(command or [])
     if not argv:
         raise InputError("give the command to schedule after `--`, e.g. "
-                         "`entityscan schedule --every 24h -- scan 10.1.0.0/24 --save`")
+                         "`entityscan schedule --every 24h -- usb --save`")
     if argv[0] in ("schedule", "serve"):
         raise InputError(f"`{argv[0]}` runs forever; it cannot be scheduled")
     timing = Timing(every=parse_interval(every) if every else None,
