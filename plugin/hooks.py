@@ -157,14 +157,22 @@ def contributed_patterns(pm: pluggy.PluginManager) -> list[Any]:
     return list(by_id.values())
 
 
-def signature_files(pm: pluggy.PluginManager) -> list[Path]:
-    """Signature rule files contributed by plugins, de-duplicated, in call order."""
+def signature_dirs(pm: pluggy.PluginManager) -> list[Path]:
+    """Signature directories contributed by plugins, de-duplicated, in call order."""
     seen: dict[Path, None] = {}
-    for name, paths in _results(pm, "entityscan_signature_files", settings=settings_of(pm)):
-        _expect_sequence(name, "entityscan_signature_files", paths)
+    for name, paths in _results(pm, "entityscan_signature_dirs", settings=settings_of(pm)):
+        _expect_sequence(name, "entityscan_signature_dirs", paths)
         for path in paths:
             seen.setdefault(Path(path).resolve(), None)
     return list(seen)
+
+
+def signatures(pm: pluggy.PluginManager) -> Any:
+    """The scanner's compiled rule set: bundled rules plus every plugin's directories."""
+    from scanners.signatures import load_signatures
+    from scanners.signatures.engine import RULES_DIR
+
+    return load_signatures([RULES_DIR, *signature_dirs(pm)])
 
 
 def amendments(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any
@@ -222,4 +230,4 @@ def notify_inventory_changed(pm: pluggy.PluginManager | None, diff: dict[str, An
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginError", "PluginInfo", "Settings", "describe_plugins",
            "hookimpl", "make_plugin_manager", "notify_findings", "notify_inventory_changed",
-           "notify_scan_completed", "signature_files"]
+           "notify_scan_completed", "signature_dirs", "signatures"]

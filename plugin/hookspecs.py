@@ -84,15 +84,19 @@ def entityscan_patterns(settings: Settings) -> Sequence[PartPattern] | None:
 
 
 @hookspec
-def entityscan_signature_files(settings: Settings) -> Sequence[Path] | None:
-    """Contribute device-fingerprint signature files (YAML rule files for the scanner).
+def entityscan_signature_dirs(settings: Settings) -> Sequence[Path] | None:
+    """Contribute device-fingerprint signature directories (recog-style YAML rule files).
 
-    Called: by `plugin.hooks.signature_files(pm)`, which the network scanner's front end calls
-    once per scan to extend its bundled rules (the scanner itself never imports `plugin`; the
-    CLI passes the paths down).
+    Called: by `plugin.hooks.signatures(pm)`, which a scan front end calls once per scan to
+    build the scanner's rule set (the scanner itself never imports `plugin`; the front end
+    passes the compiled `Signatures` down).
     Arguments: `settings`.
-    Returns: a sequence of paths to rule files in the scanner's signature format, or None.
-    Combined: concatenated in plugin call order, duplicates (same resolved path) removed.
+    Returns: a sequence of directories holding `<kind>.yaml` files in the format of
+    `scanners/signatures/`, or None.
+    Combined: the bundled directory first, then plugin directories in call order; a later
+    file for the same kind replaces the earlier one whole (the scanner's own override rule),
+    so a plugin ships the complete file for a kind it extends.  An invalid file stops the scan
+    with its path, rule id and field named.
     """
 
 

@@ -23,7 +23,8 @@ from plugin.hooks import (
     notify_findings,
     notify_inventory_changed,
     notify_scan_completed,
-    signature_files,
+    signature_dirs,
+    signatures,
 )
 from plugin.hooktypes import AddedMatch, Amendment, FindingEvent, Settings
 from plugin.lists import ListSet, ListSource
@@ -122,14 +123,39 @@ class SignaturePlugin:
         self.paths = paths
 
     @hookimpl
-    def entityscan_signature_files(self, settings: Settings) -> list[Path]:
+    def entityscan_signature_dirs(self, settings: Settings) -> list[Path]:
         return self.paths
 
 
-def test_signature_files_are_collected_without_duplicates(tmp_path: Path) -> None:
-    a, b = tmp_path / "http.yaml", tmp_path / "rtsp.yaml"
-    pm = make_plugin_manager(NO_EP, [SignaturePlugin([a, b]), SignaturePlugin([a])])
-    assert sorted(signature_files(pm)) == sorted([a.resolve(), b.resolve()])
+IN_HOUSE_RULE = """rules:
+  - id: inhouse-acmecam-webs
+    pattern: '^AcmeCam-Webs$'
+    indicates: Hikvision
+    kind: platform
+    certainty: medium
+    description: In-house finding, AcmeCam relabels run the Hikvision web stack.
+    source: "in-house teardown PR-2291"
+    examples:
+      - value: AcmeCam-Webs
+"""
+
+
+def test_signature_dirs_extend_the_scanner_rules(tmp_path: Path) -> None:
+    from scanners.signatures.engine import RULES_DIR
+
+    bundled = (RULES_DIR / "http_server.yaml").read_text(encoding="utf-8")
+    (tmp_path / "http_server.yaml").write_text(
+        bundled.replace("rules:\n", IN_HOUSE_RULE, 1), encoding="utf-8")
+    pm = make_plugin_manager(NO_EP, [SignaturePlugin([tmp_path]), SignaturePlugin([tmp_path])])
+    assert signature_dirs(pm) == [tmp_path.resolve()]
+    rules = signatures(pm)
+    (evidence,) = rules.evaluate("http_server", "AcmeCam-Webs", probe="http", field="Server")
+    assert evidence.indicates == "Hikvision" and evidence.rule == "http_server/inhouse-acmecam-webs"
+    assert rules.evaluate("http_server", "DNVRS-Webs", probe="http", field="Server")
+    assert "kind" in (RULES_DIR / "sadp.yaml").read_text() and "sadp" in rules.kinds()
+    (tmp_path / "http_server.yaml").write_text("kind: http_server\nrules: [{id: x}]\n")
+    with pytest.raises(Exception, match="http_server.yaml"):
+        signatures(pm)
 
 
 def _match(value: str) -> Match:
