@@ -61,9 +61,10 @@ class ScreeningContext:
                                      _user_relations(relation_paths))
         patterns = contributed_patterns(hooks)
         if pattern_paths:
-            bundled_ids = {p.id for p in load_patterns()}
+            # user files may add rules or replace a bundled rule by id
+            bundled = {(p.id, p.model_dump_json()) for p in load_patterns()}
             user = [p for p in load_patterns([Path(p) for p in pattern_paths])
-                    if p.id not in bundled_ids]
+                    if (p.id, p.model_dump_json()) not in bundled]
             by_id = {p.id: p for p in patterns}
             by_id.update({p.id: p for p in user})
             patterns = list(by_id.values())

@@ -362,3 +362,19 @@ def test_settings_come_from_the_environment_not_globals() -> None:
     assert "s3cret" not in repr(settings)
     assert settings.disabled == {"builtin.webhook"}
     assert SimpleNamespace  # used for typing in other tests
+
+
+def test_pattern_files_can_replace_a_bundled_rule_with_plugins_on(tmp_path: Path) -> None:
+    import yaml
+
+    from plugin.matcher import load_patterns
+
+    first = next(p for p in load_patterns() if p.examples and p.maker == "Hikvision")
+    replaced = {**first.model_dump(mode="json"), "maker": "Dahua"}
+    override = tmp_path / "patterns.yaml"
+    override.write_text(yaml.safe_dump({"patterns": [replaced]}), encoding="utf-8")
+    item = LineItem(id="1", part_number=first.examples[0])
+    plain = ScreeningContext.load(hooks=make_plugin_manager(NO_EP))
+    assert screen_items([item], plain)[0].maker == "Hikvision"
+    ctx = ScreeningContext.load(pattern_paths=[override], hooks=make_plugin_manager(NO_EP))
+    assert screen_items([item], ctx)[0].maker == "Dahua"

@@ -73,7 +73,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 PROTECTED = [("POST", "/v1/screen"), ("POST", "/v1/inventory"), ("GET", "/v1/lists"),
              ("GET", "/v1/devices"), ("GET", "/v1/findings"), ("GET", "/v1/scans/1/diff"),
-             ("POST", "/v1/decisions"), ("GET", "/v1/decisions")]
+             ("POST", "/v1/decisions"), ("GET", "/v1/decisions"), ("GET", "/v1/audit/1")]
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
@@ -104,9 +104,12 @@ def test_screen_batch_findings_decisions_and_audit(service: Service) -> None:
     assert results["PO-1/3"]["decision"] in ("review", "block")
     assert {x["audit_id"] for x in doc["results"]} == {doc["audit_id"]}
     assert doc["lists_content_hash"] == service.ctx.lists.content_hash
-    entry = service.store.audit_entry(doc["audit_id"])
-    assert entry is not None and entry["actor"].startswith("token:erp#")
+    entry = service.get(f"/v1/audit/{doc['audit_id']}").json()
+    assert entry["actor"].startswith("token:erp#") and entry["action"] == "screen"
     assert entry["inputs"]["items"][0]["extra"] == {"cost_centre": "F-12"}
+    assert [r["decision"] for r in entry["result"]["results"]][:2] == ["block", "allow"]
+    assert entry["lists_content_hash"] == doc["lists_content_hash"]
+    assert service.get("/v1/audit/99999999").status_code == 404
     # the reaction hook ran after the response, with the audit id
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not any(

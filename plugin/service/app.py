@@ -26,6 +26,7 @@ from plugin.operations import import_scan, screen_batch
 from plugin.output import summarise
 from plugin.screening import ScreeningContext
 from plugin.service.models import (
+    AuditEntry,
     DecisionOut,
     DeviceResult,
     ErrorBody,
@@ -290,6 +291,15 @@ def create_app(store: Store, ctx: ScreeningContext, *,
         if scan_id < 1 or scan_id > 2**31 - 1:
             raise HTTPException(404, f"no saved scan with id {scan_id}")
         return store.diff(against, scan_id)
+
+    @app.get("/v1/audit/{audit_id}", response_model=AuditEntry,
+             responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["audit"])
+    def audit(audit_id: int, who: Actor) -> AuditEntry:
+        """One audit entry: inputs, lists content hash, results and who asked."""
+        entry = store.audit_entry(audit_id) if 0 < audit_id < 2**31 else None
+        if entry is None:
+            raise HTTPException(404, f"no audit entry with id {audit_id}")
+        return AuditEntry.model_validate(entry)
 
     @app.post("/v1/decisions", response_model=DecisionOut, status_code=201,
               responses=ERRORS, tags=["decisions"])

@@ -166,3 +166,14 @@ class Health(BaseModel):
 class ErrorBody(BaseModel):
     error: str
     details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str = Field(description="screen | inventory | rescreen")
+    lists_content_hash: str
+    scan_id: int | None
+    inputs: dict[str, Any]
+    result: dict[str, Any]
