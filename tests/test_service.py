@@ -274,3 +274,25 @@ def test_serve_and_tokens_commands_end_to_end(tmp_path: Path) -> None:
     listed = json.loads(run_cli("tokens", "list", "--db", db, "-f", "json").stdout)
     assert listed[0]["revoked_at"] and run_cli("tokens", "revoke", "erp",
                                                 "--db", db).returncode == 2
+
+
+def test_a_lists_update_is_swapped_in_without_restart(tmp_path: Path) -> None:
+    from plugin.lists.registry import update_lists
+    from plugin.service.refresh import ContextSource
+
+    data = tmp_path / "data"
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    _, token = store.add_token("r")
+    contexts = ContextSource(lambda: ScreeningContext.load(data_dir=data), data, check_every=0)
+    item = {"items": [{"id": "1", "supplier": "Institute of Fluid Physics"}]}
+    headers = {"Authorization": f"Bearer {token}"}
+    with running(create_app(store, contexts), "127.60.5.3") as base:
+        before = httpx.post(base + "/v1/screen", json=item, headers=headers).json()
+        assert before["results"][0]["verdict"] == "clear"
+        update_lists(ROOT / "fixtures" / "lists" / "csl_sample.csv", data)
+        after = httpx.post(base + "/v1/screen", json=item, headers=headers).json()
+        assert after["results"][0]["verdict"] != "clear"
+        assert after["lists_content_hash"] != before["lists_content_hash"]
+        lists = httpx.get(base + "/v1/lists", headers=headers).json()
+        assert lists["lists_content_hash"] == after["lists_content_hash"]
+    store.close()

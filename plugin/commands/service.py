@@ -48,15 +48,21 @@ def serve(
     data_dir: DataDirOption = None,
     plugin: PluginOption = None,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body, MiB.")] = 8.0,
+    lists_check: Annotated[float, typer.Option(
+        "--lists-check-seconds", min=0,
+        help="How often to look for an updated list copy (`lists update`) and swap it in.")
+    ] = 30.0,
 ) -> int:
     """Run the HTTP screening service (FastAPI/uvicorn) in the foreground."""
     from plugin.service import serve as run
+    from plugin.service.refresh import ContextSource
 
-    store = open_store(db, data_dir)
-    ctx = load_context(lists, relations, data_dir, plugin, db)
     if max_body_mb <= 0:
         raise InputError("--max-body-mb must be positive")
-    run(store, ctx, host, port, max_body_bytes=int(max_body_mb * 1024 * 1024))
+    store = open_store(db, data_dir)
+    contexts = ContextSource(lambda: load_context(lists, relations, data_dir, plugin, db),
+                             data_dir, check_every=lists_check)
+    run(store, contexts, host, port, max_body_bytes=int(max_body_mb * 1024 * 1024))
     return 0
 
 

@@ -39,6 +39,7 @@ from plugin.service.models import (
     StoredDevice,
     StoredFinding,
 )
+from plugin.service.refresh import ContextSource
 from plugin.store import Store, StoreError
 
 log = logging.getLogger("entityscan.service")
@@ -152,14 +153,17 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(store: Store, ctx: ScreeningContext, *,
+def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
+    """The app over `store`; `ctx` is a fixed context or a `ContextSource` that follows
+    `entityscan lists update`."""
+    source = ctx if isinstance(ctx, ContextSource) else ContextSource.fixed(ctx)
     app = FastAPI(title="entityscan", version="1", dependencies=[Depends(strict_query)],
                   description="Screen procurement line items and scanned inventory against "
                               "restricted-party lists; every answer is audited.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.state.store = store
-    app.state.ctx = ctx
+    app.state.contexts = source
 
 
     @app.exception_handler(StarletteHTTPException)
@@ -190,13 +194,14 @@ def create_app(store: Store, ctx: ScreeningContext, *,
     @app.get("/healthz", response_model=Health, tags=["service"])
     def healthz() -> Health:
         """Liveness (no token needed)."""
-        return Health(status="ok", lists_content_hash=ctx.lists.content_hash)
+        return Health(status="ok", lists_content_hash=source.current().lists.content_hash)
 
     @app.post("/v1/screen", response_model=ScreenResponse, responses=ERRORS, tags=["screening"])
     def screen(body: ScreenRequest, who: Actor, background: BackgroundTasks) -> ScreenResponse:
         """Screen 1 to 1,000 line items: a finding and a decision per item, one audit id."""
         items = [i.to_line_item() for i in body.items]
-        batch = screen_batch(items, ctx, store, actor=who, source="service", notify=False)
+        batch = screen_batch(items, source.current(), store, actor=who, source="service",
+                             notify=False)
         background.add_task(batch.notify)
         return _screen_response(batch)
 
@@ -215,6 +220,7 @@ def create_app(store: Store, ctx: ScreeningContext, *,
                   background: BackgroundTasks) -> InventoryResponse:
         """Store and screen a scan or USB JSON document posted by a site."""
         doc = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        ctx = source.current()
         saved = import_scan(doc, ctx, store, actor=who, source="POST /v1/inventory",
                             notify=False)
         background.add_task(saved.notify)
@@ -233,6 +239,7 @@ def create_app(store: Store, ctx: ScreeningContext, *,
     @app.get("/v1/lists", response_model=ListsResponse, responses=ERRORS, tags=["lists"])
     def lists(who: Actor) -> ListsResponse:
         """The lists in use: sources, counts, dates and the content hash."""
+        ctx = source.current()
         return ListsResponse(lists_content_hash=ctx.lists.content_hash,
                              entries=len(ctx.lists), relations=len(ctx.relations),
                              sources=ctx.lists.describe())

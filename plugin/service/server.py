@@ -6,6 +6,7 @@ import ipaddress
 
 from plugin.errors import InputError
 from plugin.screening import ScreeningContext
+from plugin.service.refresh import ContextSource
 from plugin.store import Store
 
 
@@ -26,7 +27,8 @@ def check_bind(host: str, store: Store) -> None:
                          f"with `entityscan tokens add NAME` first (or bind 127.0.0.1)")
 
 
-def serve(store: Store, ctx: ScreeningContext, host: str = "127.0.0.1", port: int = 8077,
+def serve(store: Store, ctx: ScreeningContext | ContextSource, host: str = "127.0.0.1",
+          port: int = 8077,
           *, max_body_bytes: int | None = None, log_level: str = "info") -> None:
     import uvicorn
 

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import platformdirs
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -30,10 +29,11 @@ class StoreError(EntityscanError):
 
 
 def data_dir(explicit: Path | None = None) -> Path:
-    if explicit is not None:
-        return Path(explicit)
-    env = os.environ.get("ENTITYSCAN_DATA_DIR")
-    return Path(env) if env else Path(platformdirs.user_data_dir("entityscan"))
+    """The same folder the installed lists use (`--data-dir`, ENTITYSCAN_DATA_DIR, else the
+    platform's user data directory)."""
+    from plugin.lists.registry import resolve_data_dir
+
+    return resolve_data_dir(explicit)
 
 
 def default_url(explicit_data_dir: Path | None = None) -> str:
