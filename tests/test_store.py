@@ -15,10 +15,14 @@ from sqlalchemy.exc import DBAPIError
 
 from plugin.decisions import DecisionIn
 from plugin.errors import InputError
+from plugin.hooks import hookimpl, make_plugin_manager
+from plugin.hooktypes import Settings
 from plugin.model import LineItem
-from plugin.operations import import_scan, screen_batch
+from plugin.operations import import_scan, rescreen, screen_batch
 from plugin.screening import ScreeningContext
 from plugin.store import Store, StoreError, default_url, inventory_from_document
+
+CSL_SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "lists" / "csl_sample.csv"
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +231,44 @@ def test_concurrent_processes_lose_nothing(url: str) -> None:
         proc.join(timeout=240)
     assert [p.exitcode for p in procs] == [0, 0]
     _check_nothing_lost(url, 2)
+
+
+class Reactions:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, object]] = []
+
+    @hookimpl
+    def entityscan_scan_completed(self, scan_id, document, settings) -> None:
+        self.seen.append(("scan", (scan_id, document["scan_id"], document["summary"])))
+
+    @hookimpl
+    def entityscan_inventory_changed(self, diff, settings) -> None:
+        self.seen.append(("changed", diff))
+
+    @hookimpl
+    def entityscan_findings(self, events, context, settings) -> None:
+        self.seen.append(("findings", (context["source"], [e.finding.subject for e in events])))
+
+
+def test_saving_and_rescreening_fire_the_reaction_hooks(tmp_path: Path) -> None:
+    reactions = Reactions()
+    pm = make_plugin_manager(Settings(load_entrypoints=False), [reactions])
+    ctx = ScreeningContext.load(hooks=pm)
+    device = axis("ac:cc:8e:00:50:01", "127.60.9.20")
+    device.brand, device.maker, device.model = "Institute of Fluid Physics", None, None
+    with Store(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        saved = import_scan(scan_doc([device], ctx), ctx, store, actor="t")
+        kinds = [k for k, _ in reactions.seen]
+        assert kinds == ["scan", "changed"]  # a new (clear) device: no findings event
+        assert reactions.seen[0][1] == (saved.scan_id, saved.scan_id,
+                                        saved.document["summary"])
+        reactions.seen.clear()
+        wider = ScreeningContext.load(list_paths=[CSL_SAMPLE], hooks=pm)
+        report = rescreen(store, wider, actor="t")
+        assert [c["key"] for c in report.changes] == ["mac:ac:cc:8e:00:50:01"]
+        (changed,) = [v for k, v in reactions.seen if k == "changed"]
+        assert changed["reason"] == "rescreen"  # type: ignore[index]
+        assert changed["changed"][0]["changes"]["verdict"][0] == "clear"  # type: ignore[index]
+        assert ("findings", ("rescreen", ["mac:ac:cc:8e:00:50:01"])) in reactions.seen
+        reactions.seen.clear()
+        assert rescreen(store, wider, actor="t").changes == [] and reactions.seen == []
