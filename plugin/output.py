@@ -69,6 +69,10 @@ def scan_document(inventory: Inventory, findings: Sequence[Finding],
              "rule": e.rule}
             for e in device.evidence]
         record.update(_result(finding))
+        # `maker` is the listed maker the finding names, else the scanner's attribution (a
+        # clear Axis camera still shows Axis); `attributed_maker` is always the scanner's.
+        record["maker"] = finding.maker or device.maker
+        record["attributed_maker"] = device.maker
         devices.append(record)
     return {"schema": SCAN_SCHEMA, "kind": inventory.kind,
             "generated": datetime.now(UTC).isoformat(),
@@ -198,9 +202,21 @@ def atomic_write(path: Path, text: str) -> None:
         raise InputError(f"{path}: cannot write output: {exc}") from exc
 
 
+def _html(doc: dict[str, Any]) -> str:
+    from plugin.reports import render_html  # imported on use: jinja2 loads only for html
+
+    return render_html(doc)
+
+
+def _cyclonedx(doc: dict[str, Any]) -> str:
+    from plugin.reports import render_cyclonedx
+
+    return render_cyclonedx(doc)
+
+
 RENDERERS: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
-    SCREEN_SCHEMA: {"csv": screen_csv},
-    SCAN_SCHEMA: {"csv": scan_csv},
+    SCREEN_SCHEMA: {"csv": screen_csv, "html": _html, "cyclonedx": _cyclonedx},
+    SCAN_SCHEMA: {"csv": scan_csv, "html": _html, "cyclonedx": _cyclonedx},
 }
 TABLES: dict[str, Callable[[dict[str, Any], Console], None]] = {
     SCREEN_SCHEMA: screen_table, SCAN_SCHEMA: scan_table}
