@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from fixtures import __file__ as _fixtures_init  # noqa: F401  (fixtures is importable)
 from plugin.lineitems import read_line_items
 from plugin.output import scan_document, screen_document
 from plugin.screening import ScreeningContext, screen_inventory, screen_items
