@@ -27,8 +27,8 @@ def report(
 ) -> int:
     """Render a saved scan or screen document as an HTML page, CSV, CycloneDX BOM or table.
 
-    The document is checked against its published JSON Schema first; a broken one is refused
-    with the file and the field named, and nothing is written.
+    The document is checked against its JSON Schema first; a broken one is refused, naming
+    the file and the field, and nothing is written.
     """
     if fmt not in REPORT_FORMATS:
         raise InputError(f"unknown --format {fmt!r} (choose from {', '.join(REPORT_FORMATS)})")
