@@ -186,12 +186,14 @@ def _scan_row(device: dict[str, Any]) -> dict[str, Any]:
             ("USB id", f"{device.get('vid')}:{device.get('pid')}" if device.get("vid") else None),
             ("Serial", device.get("serial")), ("Label (brand)", device.get("brand")),
             ("Attributed maker", device.get("attributed_maker", device.get("maker"))),
-            ("Attribution confidence", _confidence(device)),
+            ("Attribution confidence", _number(device.get("confidence"))
+             if device.get("attributed_maker", device.get("maker")) else None),
             ("Platform", device.get("platform")), ("Class", device.get("device_class")),
             ("Model", device.get("model")), ("Firmware", device.get("firmware")),
             ("Readable", None if readable else "no — the device did not answer in full"),
         ]),
         "attribution_reasons": [str(r) for r in device.get("attribution_reasons") or []],
+        "attributed_maker": device.get("attributed_maker", device.get("maker")),
         "evidence": [dict(e) for e in device.get("evidence") or []],
         "device_errors": [str(e) for e in device.get("errors") or []],
     })
@@ -220,6 +222,7 @@ def _screen_row(result: dict[str, Any]) -> dict[str, Any]:
         ],
         "facts": _facts([(str(k), v) for k, v in extra.items()]),
         "attribution_reasons": [],
+        "attributed_maker": None,
         "evidence": [],
         "device_errors": [],
     })
@@ -235,6 +238,10 @@ def _confidence(device: dict[str, Any]) -> str | None:
     if not device.get("maker") or not isinstance(confidence, int | float):
         return None
     return f"confidence {confidence:.2f}"
+
+
+def _number(value: Any) -> str | None:
+    return f"{value:.2f}" if isinstance(value, int | float) else None
 
 
 def _chart(by_maker: list[tuple[str, dict[str, int]]]) -> dict[str, Any]:
