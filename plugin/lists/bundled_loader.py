@@ -8,6 +8,7 @@ One YAML file per list: `list`, `list_name`, `source_url`, `citation` (default f
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,12 @@ from pydantic import ValidationError
 
 from plugin.errors import ListError
 from plugin.model import ListEntry
+
+# A YAML flow list splits on commas: `[Acme Co., Ltd.]` becomes "Acme Co." and "Ltd.".  An
+# alias that is only a legal form is that mistake, never a real name.
+_BARE_LEGAL_FORM = re.compile(
+    r"^(?:co|corp|inc|ltd|llc|limited|company|corporation|gmbh|s\.?a|plc|jsc)\.?$",
+    re.IGNORECASE)
 
 
 def parse_bundled_document(doc: Any, where: str) -> list[ListEntry]:
@@ -31,6 +38,11 @@ def parse_bundled_document(doc: Any, where: str) -> list[ListEntry]:
             raise ListError(f"{where}: entry {index} is not a mapping")
         record = {k: v for k, v in defaults.items() if v is not None} | raw
         record["aliases"] = tuple(record.get("aliases") or ())
+        for alias in record["aliases"]:
+            if isinstance(alias, str) and _BARE_LEGAL_FORM.match(alias.strip()):
+                raise ListError(f"{where}: entry {index} ({raw.get('id', '?')}), field "
+                                f"`aliases`: {alias!r} is only a legal form; quote names that "
+                                'contain commas (aliases: ["Acme Co., Ltd."])')
         try:
             entries.append(ListEntry.model_validate(record))
         except ValidationError as exc:
