@@ -17,6 +17,7 @@ from _report_samples import HOSTILE, scan_doc, screen_doc, usb_doc
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from plugin import reports
 from plugin.cli import main
 from plugin.output import SCAN_CSV_COLUMNS, SCREEN_CSV_COLUMNS, render_text
 from plugin.reports import document_errors, load_document, schema_for, schema_path
@@ -73,12 +74,19 @@ def test_cli_json_outputs_validate(tmp_path: Path) -> None:
     (lambda d: d.pop("errors"), "$"),
     (lambda d: d["devices"][0].update(score=101), "$.devices[0].score"),
 ])
+@pytest.mark.parametrize("fast", [True, False], ids=["jsonschema-rs", "jsonschema"])
 def test_schema_catches_broken_scan_documents(documents: dict[str, dict[str, Any]], mutate: Any,
-                                              where: str) -> None:
+                                              where: str, fast: bool,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    if fast and reports._fast_validator("entityscan.scan/1") is None:
+        pytest.skip("jsonschema-rs is not installed (optional accelerator)")
+    if not fast:
+        monkeypatch.setattr(reports, "_fast_validator", lambda name: None)
     doc = copy.deepcopy(documents["network"])
     mutate(doc)
     errors = document_errors(doc)
     assert errors and any(e.startswith(f"at {where}:") for e in errors), errors
+    assert document_errors(documents["network"]) == []
 
 
 def test_schema_catches_broken_screen_documents(documents: dict[str, dict[str, Any]]) -> None:
@@ -162,6 +170,7 @@ def test_cyclonedx_devices(documents: dict[str, dict[str, Any]]) -> None:
     by_ref = {c["bom-ref"]: c for c in bom["components"]}
     assert set(by_ref) == {d["id"] for d in doc["devices"]}
     assert all(c["type"] == "device" for c in bom["components"])
+    assert {d["ref"] for d in bom["dependencies"]} == set(by_ref)  # as the library writes it
     hik = by_ref["mac:bc:ad:28:11:22:33"]
     assert hik["manufacturer"]["name"] == "Hikvision"
     assert hik["name"] == "DS-2CD2143G2-I" and hik["version"] == "V5.7.3 build 220112"

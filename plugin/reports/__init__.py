@@ -55,6 +55,20 @@ def _validator(name: str) -> Draft202012Validator:
                                 format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@cache
+def _fast_validator(name: str) -> Any:
+    """jsonschema-rs, when installed (schemathesis brings it), answers "valid?" some hundred
+    times faster than jsonschema on a large scan; jsonschema still words every error."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    try:
+        return jsonschema_rs.validator_for(schema_for(name), validate_formats=True)
+    except Exception:  # an incompatible build: fall back to the pure-Python validator
+        return None
+
+
 def document_errors(doc: Any) -> list[str]:
     """Every way `doc` breaks its schema, as `at <json path>: <message>` lines (empty if valid)."""
     if not isinstance(doc, dict):
@@ -62,6 +76,9 @@ def document_errors(doc: Any) -> list[str]:
     name = doc.get("schema")
     if name not in SCHEMA_FILES:
         return [f"at $.schema: {name!r} is not one of {', '.join(SCHEMA_FILES)}"]
+    fast = _fast_validator(name)
+    if fast is not None and fast.is_valid(doc):
+        return []
     errors = sorted(_validator(name).iter_errors(doc), key=lambda e: list(e.absolute_path))
     return [f"at {e.json_path}: {e.message[:300]}" for e in errors]
 
