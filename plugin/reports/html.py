@@ -28,6 +28,8 @@ CHART_LABEL_WIDTH = 180
 CHART_BAR_HEIGHT = 22
 CHART_GAP = 8
 CHART_MAX_MAKERS = 20
+# Enough for every field, reason and evidence value of a device; bounds a hostile banner.
+SEARCH_TEXT_LIMIT = 8000
 
 
 @cache
@@ -35,7 +37,22 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("plugin.reports", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = readable_time
     return env
+
+
+def readable_time(value: Any) -> str:
+    """`2026-11-26T07:28:30.842054+00:00` -> `2026-11-26 07:28:30 UTC`; anything else as is."""
+    if not isinstance(value, str) or not value:
+        return "—" if value in (None, "") else str(value)
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC)
+        return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @cache
@@ -138,7 +155,7 @@ def _common_row(subject: dict[str, Any], site: str) -> dict[str, Any]:
         "matches": matches,
         "lists": common.list_codes(subject),
         "citations": common.citations(subject),
-        "search": " ".join(common.iter_text(subject)).lower()[:20_000],
+        "search": " ".join(common.iter_text(subject)).lower()[:SEARCH_TEXT_LIMIT],
     }
 
 
