@@ -122,6 +122,19 @@
   }
   document.getElementById("f-expand").addEventListener("click", function () { openAll(true); });
   document.getElementById("f-collapse").addEventListener("click", function () { openAll(false); });
+  // A printed or PDF copy is what reaches the auditor: print every shown record opened.
+  var closedBeforePrint = [];
+  window.addEventListener("beforeprint", function () {
+    closedBeforePrint = records.filter(function (body) {
+      var details = body.querySelector("details");
+      return !body.hidden && !details.open;
+    });
+    closedBeforePrint.forEach(function (body) { body.querySelector("details").open = true; });
+  });
+  window.addEventListener("afterprint", function () {
+    closedBeforePrint.forEach(function (body) { body.querySelector("details").open = false; });
+    closedBeforePrint = [];
+  });
   window.addEventListener("hashchange", function () { readHash(); applyFilter(); applySort(); });
 
   form.hidden = false;
