@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "plugin.commands.screen",
     "plugin.commands.lists",
     "plugin.commands.report",
+    "plugin.commands.usb",
 )
 
 app = typer.Typer(

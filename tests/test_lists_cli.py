@@ -67,6 +67,12 @@ def test_update_from_loopback_url(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "HTML page" in capsys.readouterr().err
 
 
+def test_group_data_dir_applies_to_update(tmp_path: Path) -> None:
+    assert main(["lists", "--data-dir", str(tmp_path), "update", "--from",
+                 str(SAMPLES / "csl_sample.csv")]) == 0
+    assert (tmp_path / "csl" / "current.dat").exists()
+
+
 def test_bad_options_exit_2(tmp_path: Path) -> None:
     assert main(["lists", "--format", "xml", "--data-dir", str(tmp_path)]) == 2
     assert main(["lists", "update", "--max-shrink", "150", "--data-dir", str(tmp_path)]) == 2

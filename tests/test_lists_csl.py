@@ -196,6 +196,10 @@ def test_split_multi(cell: str, expected: list[str]) -> None:
     ("SMITH, John", None),
     ("AL-HARBI, Khalid Saad", None),
     ("Xinjiang Police College, Urumqi", "Xinjiang Police College"),
+    ("Foo Trading Ltd., Dubai, United Arab Emirates", "Foo Trading Ltd."),
+    ("Tupolev, PJSC", None),
+    ("Sukhoi Company (JSC), Moscow", "Sukhoi Company (JSC)"),
+    ("KIM, Jong Un", None),
     ("Harbin Institute of Technology, Harbin", None),  # no legal tail, unknown place: kept
 ])
 def test_strip_location(name: str, cleaned: str | None) -> None:

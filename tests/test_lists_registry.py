@@ -193,7 +193,7 @@ def test_crash_during_swap_leaves_a_usable_copy(tmp_path: Path,
         real_replace(src, dst)
 
     monkeypatch.setattr(registry.os, "replace", failing_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(ListError, match="No space left on device"):
         update_lists(SAMPLES / "csl_sample.json", tmp_path)
     monkeypatch.setattr(registry.os, "replace", real_replace)
     # data swapped but metadata not: the hash check catches it and the backup is used
@@ -247,6 +247,13 @@ def test_update_after_corrupt_current_compares_with_backup(tmp_path: Path) -> No
     assert installed_metadata(tmp_path) == result.meta
     previous = json.loads((tmp_path / "csl" / "previous.meta.json").read_text())
     assert previous["rows"] == 200
+
+
+def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(ListError, match="data directory"):
+        update_lists(SAMPLES / "csl_sample.csv", blocker)
 
 
 def test_max_shrink_must_be_a_fraction(tmp_path: Path) -> None:

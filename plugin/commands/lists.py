@@ -58,6 +58,7 @@ def show(
 ) -> int:
     """Show list sources, entries per list, dates and content hashes."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj = {"data_dir": data_dir}  # `lists --data-dir X update` means X too
         return 0
     if fmt not in ("table", "json"):
         raise InputError(f"--format must be table or json, not {fmt!r}")
@@ -95,6 +96,7 @@ def show(
 
 @lists_app.command("update")
 def update(
+    ctx: typer.Context,
     source: Annotated[str | None, typer.Option(
         "--from", help="URL or file of a CSL CSV/JSON (default: the public trade.gov CSV).",
         show_default=False)] = None,
@@ -107,6 +109,8 @@ def update(
         "--timeout", min=1, help="Download timeout in seconds.")] = 60.0,
 ) -> int:
     """Fetch, validate and install the official CSL; exit 2 (old copy kept) on refusal."""
+    if data_dir is None and isinstance(ctx.obj, dict):
+        data_dir = ctx.obj.get("data_dir")
     result = update_lists(source, resolve_data_dir(data_dir), max_shrink=max_shrink / 100,
                           timeout=timeout)
     meta = result.meta

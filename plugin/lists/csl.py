@@ -143,8 +143,9 @@ _LEGAL_TAIL = re.compile(
     r"administration|agency|department|ministry|office|school|hospital)\.?|\))$",
     re.IGNORECASE)
 _LEGAL_WORD = re.compile(
-    r"^(?:co|corp|corporation|company|inc|ltd|limited|llc|llp|plc|gmbh|ag|sa|jsc|pte|pvt|"
-    r"lp|group|holding|holdings|trading|technology|technologies|industries|industry)\.?$",
+    r"^(?:co|corp|corporation|company|inc|ltd|limited|llc|llp|plc|gmbh|ag|sa|jsc|pjsc|ojsc|"
+    r"cjsc|ooo|oao|zao|ao|fze|fzco|bv|pte|pvt|lp|group|holding|holdings|trading|technology|"
+    r"technologies|industries|industry)\.?$",
     re.IGNORECASE)
 _PLACE_SEGMENT = re.compile(r"^[A-Z][A-Za-z'\-]*(?:\s+[A-Z][A-Za-z'\-]*){0,2}$")
 #: Region names that end Entity List addresses-in-names ("..., Guiyang, Guizhou").  A trailing

@@ -244,7 +244,12 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
     is_url = location.startswith(("http://", "https://"))
     if not is_url:
         location = str(Path(location).expanduser().resolve())
-    tmp = Path(tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".dat")[1])
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".dat")
+        os.close(fd)
+    except OSError as exc:
+        raise ListError(f"{folder}: cannot write to the data directory: {exc}") from exc
+    tmp = Path(name)
     try:
         published = None
         if is_url:
@@ -285,7 +290,12 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
             "per_list": dict(sorted(ListSet(entries, []).per_list().items())),
             "content_hash": stats.content_hash,
         }
-        _install(tmp, meta, current, previous)
+        try:
+            _install(tmp, meta, current, previous)
+        except OSError as exc:
+            raise ListError(f"{current.data.parent}: installing {location} failed: {exc}; "
+                            "the installed copy is unchanged or, if the swap was interrupted, "
+                            "the next load falls back to the previous copy") from exc
         return UpdateResult(installed=current.data, meta=meta, previous_meta=previous_meta)
     finally:
         with contextlib.suppress(FileNotFoundError):
