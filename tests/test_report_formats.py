@@ -230,3 +230,28 @@ def test_cli_cyclonedx(tmp_path: Path) -> None:
     out = tmp_path / "po.cdx.json"
     assert main(["screen", "--sample", "--format", "cyclonedx", "--output", str(out)]) == 1
     validate_cyclonedx(out.read_text(encoding="utf-8"))
+
+
+# ---------- a real scanner run (the USB check over collected lsusb files) ----------
+def test_real_usb_check_outputs_meet_their_contracts(tmp_path: Path) -> None:
+    lsusb = sorted(str(p) for p in (ROOT / "fixtures" / "lsusb").glob("*.txt"))
+    assert lsusb, "fixtures/lsusb holds collected lsusb files"
+    outputs = {}
+    for fmt in ("json", "csv", "cyclonedx", "html"):
+        out = tmp_path / f"usb.{fmt}"
+        code = main(["usb", "--from-lsusb", *lsusb, "--format", fmt, "--output", str(out)])
+        assert code in (0, 1), fmt
+        outputs[fmt] = out.read_text(encoding="utf-8")
+    doc = json.loads(outputs["json"])
+    assert doc["schema"] == "entityscan.scan/1" and doc["kind"] == "usb" and doc["devices"]
+    assert document_errors(doc) == []
+    rows = parse_csv(outputs["csv"])
+    assert list(rows[0]) == list(SCAN_CSV_COLUMNS) and len(rows) == len(doc["devices"])
+    bom = validate_cyclonedx(outputs["cyclonedx"])
+    assert len(bom["components"]) == len(doc["devices"])
+    flagged = [d for d in doc["devices"] if d["verdict"] == "flagged"]
+    assert f'id="count-flagged">{len(flagged)}<' in outputs["html"]
+    for device in flagged:
+        component = next(c for c in bom["components"] if c["bom-ref"] == device["id"])
+        assert props(component, "entityscan:verdict") == ["flagged"]
+        assert f"host {device['host']}" in outputs["html"]
