@@ -342,3 +342,18 @@ def test_screenshot_is_a_real_page(rendered: dict[str, Any]) -> None:
     assert (width, height) == (1400, 1800)
     assert len(set(raw)) > 64, "a blank or single-colour screenshot"
     assert rendered["screenshot_path"].stat().st_size > 40_000
+
+
+def test_empty_scan_and_many_makers() -> None:
+    empty = {**scan_doc(), "devices": [], "errors": [],
+             "summary": {"total": 0, "flagged": 0, "review": 0, "clear": 0, "by_maker": {}}}
+    page = render_html(empty)
+    assert "No findings: nothing was flagged or sent to review." in page
+    assert "No devices in this document." in page
+    crowded = scan_doc()
+    template = next(d for d in crowded["devices"] if d["verdict"] == "flagged")
+    crowded["devices"] = [{**template, "id": f"serial:{i}", "maker": f"Maker {i:02d}"}
+                          for i in range(30)]
+    page = render_html(crowded)
+    assert page.count('class="bar"') == 20 and "10 more makers in the table" in page
+    assert page.count('<tbody class="record') == 30
