@@ -215,3 +215,13 @@ def test_pattern_file_errors_name_the_rule(tmp_path) -> None:  # type: ignore[no
                    "    source: test\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"pattern 1.*capitals"):
         load_patterns([bad])
+
+
+def test_relation_file_errors_name_relation_and_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from plugin.errors import InputError
+
+    bad = tmp_path / "rel.yaml"
+    bad.write_text("relations:\n  - brand: Acme\n    maker: Hikvision\n    kind: relabel\n"
+                   "    certainty: pretty-sure\n    source: x\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"relation 1 \(Acme\), field `certainty`"):
+        load_relations([bad])

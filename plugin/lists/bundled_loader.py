@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from plugin.errors import ListError
+from plugin.errors import ListError, first_problem
 from plugin.model import ListEntry
 
 # A YAML flow list splits on commas: `[Acme Co., Ltd.]` becomes "Acme Co." and "Ltd.".  An
@@ -46,10 +46,8 @@ def parse_bundled_document(doc: Any, where: str) -> list[ListEntry]:
         try:
             entries.append(ListEntry.model_validate(record))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ListError(f"{where}: entry {index} ({raw.get('id', '?')}), field "
-                            f"`{field}`: {first['msg']}") from exc
+            raise ListError(f"{where}: entry {index} ({raw.get('id', '?')}), "
+                            f"{first_problem(exc)}") from exc
     return entries
 
 
