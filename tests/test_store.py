@@ -124,6 +124,8 @@ def test_decisions_apply_until_they_expire_or_are_revoked(store: Store,
     other = screen_batch([LineItem(id="2", brand="HiLook")], ctx, store, actor="x").results()
     assert other[0]["decision"] == "block"  # the decision covers EZVIZ only
     assert store.revoke_decision(allow.id, by="boss") and not store.revoke_decision(allow.id, "x")
+    trail = [(e["action"], e["actor"]) for e in store.audit_entries(limit=5)]
+    assert trail[0] == ("revoke-decision", "boss") and ("decision", "token:review") in trail
     assert screen_batch([item], ctx, store, actor="x").results()[0]["decision"] == "block"
     # an expired decision stops applying
     expired = store.add_decision(DecisionIn(decision="allow", kind="false_positive", who="a",

@@ -172,7 +172,8 @@ class AuditEntry(BaseModel):
     id: int
     at: datetime
     actor: str
-    action: str = Field(description="screen | inventory | rescreen")
+    action: str = Field(description="screen | inventory | rescreen | decision | "
+                                    "revoke-decision")
     lists_content_hash: str
     scan_id: int | None
     inputs: dict[str, Any]

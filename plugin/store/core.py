@@ -340,8 +340,12 @@ class Store:
                   "created_at": created, "recorded_by": recorded_by}
 
         def work(conn: Connection) -> int:
-            return int(conn.execute(insert(t.decisions).values(**values)
-                                    .returning(t.decisions.c.id)).scalar_one())
+            decision_id = int(conn.execute(insert(t.decisions).values(**values)
+                                           .returning(t.decisions.c.id)).scalar_one())
+            # decisions change later answers, so recording one is itself audited
+            self._audit(conn, actor=recorded_by, action="decision", lists_content_hash="",
+                        inputs=decision.model_dump(mode="json"), result={"id": decision_id})
+            return decision_id
 
         decision_id = write(self.engine, work)
         return Decision(**{**values, "id": decision_id})
@@ -359,6 +363,9 @@ class Store:
             done = conn.execute(update(t.decisions).where(and_(
                 t.decisions.c.id == decision_id, t.decisions.c.revoked_at.is_(None)))
                 .values(revoked_at=now(), revoked_by=by))
+            if done.rowcount:
+                self._audit(conn, actor=by, action="revoke-decision", lists_content_hash="",
+                            inputs={"id": decision_id}, result={"revoked": True})
             return bool(done.rowcount)
 
         return write(self.engine, work)
