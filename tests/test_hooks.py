@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 
 import pytest
 
@@ -361,7 +361,9 @@ def test_settings_come_from_the_environment_not_globals() -> None:
     assert settings.plugin_modules == ("a", "b") and settings.options == {"hold_file": "/x"}
     assert "s3cret" not in repr(settings)
     assert settings.disabled == {"builtin.webhook"}
-    assert SimpleNamespace  # used for typing in other tests
+    pm = make_plugin_manager(Settings.from_env({**env, "ENTITYSCAN_PLUGINS": ""},
+                                               load_entrypoints=False))
+    assert "builtin.webhook" not in {p.name for p in describe_plugins(pm)}
 
 
 def test_pattern_files_can_replace_a_bundled_rule_with_plugins_on(tmp_path: Path) -> None:
