@@ -110,6 +110,27 @@ def _first_reason(result: dict[str, Any]) -> str:
     return reasons[0] if reasons else ""
 
 
+_VIA_LABEL = {"name": "name", "alias": "alias", "brand-relation": "brand",
+              "part-number": "model", "description": "mentions", "group-name": "group name",
+              "device-attribution": "protocol evidence"}
+
+
+def _short_reason(result: dict[str, Any]) -> str:
+    """One line for a terminal table: the strongest route and the lists it reached.
+
+    The full reasons stay in JSON, CSV and HTML; a table row must fit a terminal.
+    """
+    matches = result.get("matches") or []
+    if not matches:
+        unreadable = [r for r in result.get("reasons") or [] if "could not be read" in r]
+        return unreadable[0] if unreadable else ""
+    first = matches[0]
+    lists = ", ".join(sorted({m["list"] for m in matches if m["via"] == first["via"]}))
+    how = _VIA_LABEL.get(first["via"], first["via"])
+    value = first.get("value") or first.get("matched_name") or ""
+    return f"{how} {value!r} -> {lists}"
+
+
 def _lists_of(result: dict[str, Any]) -> str:
     return ";".join(sorted({m["list"] for m in result.get("matches", [])}))
 
@@ -180,13 +201,13 @@ def scan_csv(doc: dict[str, Any]) -> str:
 
 def screen_table(doc: dict[str, Any], console: Console) -> None:
     table = Table(title=f"entityscan screen — {doc['summary']['total']} items", expand=False)
-    for col in ("id", "verdict", "maker", "score", "why"):
+    for col in ("id", "verdict", "maker", "score", "why (full reasons: --format json|html)"):
         table.add_column(col, overflow="fold")
     for r in doc["results"]:
         style = VERDICT_STYLE[r["verdict"]]
         # Text(): input and device strings are data, never rich markup ("[/]" would crash).
         table.add_row(Text(r["id"]), f"[{style}]{r['verdict']}[/]", Text(r["maker"] or ""),
-                      f"{r['score']:.0f}", Text(_first_reason(r)))
+                      f"{r['score']:.0f}", Text(_short_reason(r)))
     console.print(table)
     _print_summary(doc, console)
 
@@ -204,7 +225,7 @@ def scan_table(doc: dict[str, Any], console: Console) -> None:
                                                     else " (unreadable)")
         table.add_row(Text(where), Text(d.get("brand") or ""), Text(d.get("maker") or ""),
                       Text(d.get("model") or ""), verdict, f"{d['score']:.0f}",
-                      Text(_first_reason(d)))
+                      Text(_short_reason(d)))
     console.print(table)
     _print_summary(doc, console)
 
