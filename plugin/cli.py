@@ -29,6 +29,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """entityscan: scan for and screen equipment from restricted manufacturers."""
+
+
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
@@ -46,14 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except typer.Abort:
+        return 130
+    except Exception as exc:
+        # typer vendors click: its usage errors carry `show()` and an `exit_code`.
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
             return 2
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
         raise
     return result if isinstance(result, int) else 0
 

@@ -1,0 +1,60 @@
+"""`entityscan screen FILE`: screen procurement line items against the lists."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plugin.commands import (
+    DataDirOption,
+    FailOnOption,
+    FormatOption,
+    ListOption,
+    OutputOption,
+    RelationsOption,
+)
+from plugin.errors import InputError
+from plugin.lineitems import read_line_items
+from plugin.output import exit_code, screen_document, write_output
+from plugin.screening import ScreeningContext, screen_items
+
+
+def sample_path() -> Path:
+    """The bundled sample purchase order used by `--sample` and the quick start."""
+    return Path(str(resources.files("fixtures") / "line_items" / "sample.csv"))
+
+
+def screen(
+    file: Annotated[Path | None, typer.Argument(
+        help="CSV or JSON line items (supplier, manufacturer, brand, description, part "
+             "number; other columns are kept).", show_default=False)] = None,
+    sample: Annotated[bool, typer.Option(
+        "--sample", help="Screen the bundled sample purchase order.")] = False,
+    lists: ListOption = None,
+    relations: RelationsOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    fail_on: FailOnOption = "flagged",
+    data_dir: DataDirOption = None,
+) -> int:
+    """Screen procurement line items; exit 1 when a finding is at or above --fail-on."""
+    if file is None and not sample:
+        raise InputError("give a FILE of line items to screen, or --sample")
+    if file is not None and sample:
+        raise InputError("give either a FILE or --sample, not both")
+    path = sample_path() if sample else Path(file)  # type: ignore[arg-type]
+    exit_code([], fail_on)  # validate --fail-on before any work
+    items = read_line_items(path)
+    ctx = ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
+                                data_dir=data_dir)
+    findings = screen_items(items, ctx)
+    doc = screen_document(items, findings, ctx.lists, source=str(path))
+    write_output(doc, fmt, output)
+    return exit_code(findings, fail_on)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("screen")(screen)

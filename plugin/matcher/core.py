@@ -1,0 +1,348 @@
+"""The matcher: line items and devices in, explained findings out.  Pure and in memory.
+
+Routes from an input to a list entry, each giving a `Match` with its own verdict:
+- `name` / `alias`: a supplier, manufacturer or brand value against list names and aliases;
+- `brand-relation`: a brand, subsidiary or relabel (relations data) -> its maker's entries;
+- `part-number`: a model or part-number pattern (patterns data) -> its maker's entries;
+- `description`: a maker or brand named in free text (a lead only);
+- `device-attribution`: the maker the scanner established from protocol evidence.
+The finding's verdict is the strongest match verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+from plugin.lists import ListSet
+from plugin.matcher.index import NameIndex, Scored
+from plugin.matcher.normalise import Name, normalise, words
+from plugin.matcher.patterns import PartPattern, PatternHit, PatternSet
+from plugin.model import Finding, LineItem, ListEntry, Match, Relation, Verdict
+from scanners.inventory import Certainty, Device
+
+NAME_FIELDS = ("manufacturer", "brand", "supplier")
+# Words that make a part number in a description an accessory for, not the product itself.
+ACCESSORY_CUES = frozenset("""compatible compatibility fits fit for replacement bracket mount
+mounting adapter adaptor housing junction box pole wall ceiling accessory accessories cable
+kit lens cover""".split())
+RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
+MAX_MATCHES_PER_ROUTE = 12
+
+
+@dataclass(frozen=True)
+class MatchPolicy:
+    """Thresholds, passed in (never global) so a caller can tune and a test can pin them."""
+
+    review_min: float = 82.0  # fuzzy name score that earns `review`
+    relation_review_min: float = 88.0  # brands are short: a fuzzy brand needs more
+    flag_attribution: float = 0.75  # device attribution confidence that earns `flagged`
+    review_attribution: float = 0.3
+    today: date | None = None  # for delisting and relation end dates; None = today
+
+
+@dataclass
+class _Hit:
+    match: Match
+    verdict: Verdict
+    maker: str | None
+    reason: str
+
+
+@dataclass
+class _Result:
+    hits: list[_Hit] = field(default_factory=list)
+
+    def extend(self, hits: Iterable[_Hit]) -> None:
+        self.hits.extend(hits)
+
+
+def _list_label(entry: ListEntry) -> str:
+    parts = [entry.list]
+    if entry.citation:
+        parts.append(entry.citation)
+    if entry.listed:
+        parts.append(f"listed {entry.listed.isoformat()}")
+    if entry.removed:
+        parts.append(f"removed {entry.removed.isoformat()}")
+    return ", ".join(parts)
+
+
+class Matcher:
+    """An immutable index over lists, relations and patterns.  Build once, screen many."""
+
+    def __init__(self, lists: ListSet, relations: Sequence[Relation] = (),
+                 patterns: Sequence[PartPattern] = (), policy: MatchPolicy | None = None) -> None:
+        self.lists = lists
+        self.relations = tuple(relations)
+        self.policy = policy or MatchPolicy()
+        self.today = self.policy.today or date.today()
+        self._entries: NameIndex[ListEntry] = NameIndex(
+            (entry, name, i > 0) for entry in lists.entries
+            for i, name in enumerate(entry.all_names))
+        self._relations: NameIndex[Relation] = NameIndex(
+            (rel, name, i > 0) for rel in self.relations
+            for i, name in enumerate((rel.brand, *rel.aliases)))
+        self._patterns = PatternSet(patterns)
+        self._maker_entries: dict[str, tuple[ListEntry, ...]] = {}
+        makers = {e.maker for e in lists.entries if e.maker}
+        makers |= {r.maker for r in self.relations} | {p.maker for p in patterns}
+        for maker in makers:
+            self._maker_entries[maker.casefold()] = self._resolve_maker(maker)
+        self._mentions = self._mention_keys()
+        self._screen_name = lru_cache(maxsize=65_536)(self._screen_name_uncached)
+        self._screen_part = lru_cache(maxsize=65_536)(self._screen_part_uncached)
+        self._screen_text = lru_cache(maxsize=65_536)(self._screen_text_uncached)
+
+    # ----- building -----
+    def _resolve_maker(self, maker: str) -> tuple[ListEntry, ...]:
+        """Entries that are this maker: tagged with it, or named it exactly."""
+        found = {id(e): e for e in self.lists.entries if e.maker and e.maker.casefold()
+                 == maker.casefold()}
+        for scored in self._entries.exact(normalise(maker)):
+            if scored.score >= 98.0:
+                found.setdefault(id(scored.record.payload), scored.record.payload)
+        return tuple(found.values())
+
+    def maker_entries(self, maker: str) -> tuple[ListEntry, ...]:
+        key = maker.casefold()
+        if key not in self._maker_entries:
+            self._maker_entries[key] = self._resolve_maker(maker)
+        return self._maker_entries[key]
+
+    def _mention_keys(self) -> dict[str, tuple[str, str]]:
+        """Squashed names that count as a mention in free text -> (maker, how named).
+
+        Only equipment makers and their brands: a description naming a sanctioned person is
+        not what a product description means.
+        """
+        keys: dict[str, tuple[str, str]] = {}
+        for entry in self.lists.entries:
+            if not entry.maker:
+                continue
+            for name in (entry.maker, *entry.all_names):
+                key = "".join(normalise(name).distinct)
+                if len(key) >= 4 or (key and not key.isascii()):
+                    keys.setdefault(key, (entry.maker, name))
+        for rel in self.relations:
+            for name in (rel.brand, *rel.aliases):
+                key = "".join(normalise(name).distinct)
+                if len(key) >= 4 or (key and not key.isascii()):
+                    keys.setdefault(key, (rel.maker, name))
+        return keys
+
+    # ----- verdict helpers -----
+    def _current(self, entry: ListEntry) -> bool:
+        return entry.removed is None or entry.removed > self.today
+
+    def _entry_match(self, entry: ListEntry, *, via: str, field_name: str | None,
+                     value: str | None, matched: str | None, score: float,
+                     features: dict[str, float]) -> Match:
+        return Match(entity=entry.name, entry_id=entry.id, list=entry.list,
+                     list_name=entry.list_name, citation=entry.citation, listed=entry.listed,
+                     removed=entry.removed, via=via, field=field_name, value=value,
+                     matched_name=matched, score=score, features=features)
+
+    def _maker_hits(self, maker: str, *, strong: bool, via: str, field_name: str | None,
+                    value: str | None, matched: str | None, score: float,
+                    features: dict[str, float], why: str) -> list[_Hit]:
+        """One hit per list entry of `maker`; `strong` routes flag current entries."""
+        entries = self.maker_entries(maker)
+        if not entries:
+            return []
+        current = [e for e in entries if self._current(e)]
+        lists = "; ".join(sorted({_list_label(e) for e in entries}))
+        hits: list[_Hit] = []
+        for entry in entries[:MAX_MATCHES_PER_ROUTE]:
+            verdict = Verdict.FLAGGED if strong and self._current(entry) else Verdict.REVIEW
+            hits.append(_Hit(self._entry_match(entry, via=via, field_name=field_name,
+                                               value=value, matched=matched, score=score,
+                                               features=features),
+                             verdict, maker, ""))
+        if not current:
+            why += f"; {maker} is delisted everywhere we know of, so review at most"
+        hits[0].reason = f"{why} -> {maker}: {lists}"
+        return hits
+
+    # ----- routes -----
+    def _screen_name_uncached(self, field_name: str, value: str) -> tuple[_Hit, ...]:
+        query = normalise(value)
+        if not query.tokens:
+            return ()
+        hits: list[_Hit] = []
+        hits.extend(self._name_route(field_name, value, query))
+        hits.extend(self._relation_route(field_name, value, query))
+        return tuple(hits)
+
+    def _name_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+        hits: list[_Hit] = []
+        best: dict[str, Scored[ListEntry]] = {}
+        for scored in self._entries.search(query, self.policy.review_min):
+            entry = scored.record.payload
+            if entry.id not in best or best[entry.id].score < scored.score:
+                best[entry.id] = scored
+        ranked = sorted(best.values(), key=lambda s: -s.score)[:MAX_MATCHES_PER_ROUTE]
+        for scored in ranked:
+            entry = scored.record.payload
+            current = self._current(entry)
+            verdict = Verdict.FLAGGED if scored.exact and current else Verdict.REVIEW
+            kind = "alias" if scored.record.is_alias else "name"
+            features = {"name_similarity": scored.score, **scored.features}
+            how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
+            reason = (f"{field_name} {value!r} {how} the {kind} {scored.record.name!r} of "
+                      f"{entry.name} ({_list_label(entry)})")
+            if not scored.exact:
+                reason += "; a fuzzy-only match is a lead for review"
+            if not current:
+                reason += "; delisted, so review at most"
+            hits.append(_Hit(self._entry_match(entry, via=kind, field_name=field_name,
+                                               value=value, matched=scored.record.name,
+                                               score=scored.score, features=features),
+                             verdict, entry.maker or entry.name, reason))
+        return hits
+
+    def _relation_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+        hits: list[_Hit] = []
+        seen: set[str] = set()
+        for scored in self._relations.search(query, self.policy.relation_review_min):
+            rel = scored.record.payload
+            if rel.brand in seen:
+                continue
+            seen.add(rel.brand)
+            ended = rel.until is not None and rel.until <= self.today
+            strong = (scored.exact and rel.certainty is not Certainty.UNCERTAIN
+                      and rel.scope == "all" and not ended)
+            score = round(scored.score * RELATION_SCORE[rel.certainty], 1)
+            how = "names" if scored.exact else f"resembles (score {scored.score:.0f})"
+            why = (f"{field_name} {value!r} {how} {rel.brand} ({rel.kind} of {rel.maker}; "
+                   f"{rel.certainty.value}"
+                   f"{', some product lines only' if rel.scope != 'all' else ''}"
+                   f"{f', ended {rel.until.isoformat()}' if ended and rel.until else ''}: "
+                   f"{rel.source})")
+            if not strong:
+                why += "; review"
+            features = {"name_similarity": scored.score,
+                        "relation_certainty": rel.certainty.weight,
+                        "relation_all_lines": 1.0 if rel.scope == "all" else 0.0,
+                        "relation_current": 0.0 if ended else 1.0}
+            hits.extend(self._maker_hits(rel.maker, strong=strong, via="brand-relation",
+                                         field_name=field_name, value=value,
+                                         matched=scored.record.name, score=score,
+                                         features=features, why=why))
+        return hits
+
+    def _pattern_hits(self, hit: PatternHit, field_name: str, value: str,
+                      strong: bool, extra: str = "") -> list[_Hit]:
+        rule = hit.rule
+        strong = strong and rule.certainty is Certainty.SOLID
+        why = (f"{field_name} {hit.text!r} has the {rule.description} format (rule {rule.id}, "
+               f"{rule.certainty.value}: {rule.source}){extra}")
+        if not strong:
+            why += "; review"
+        score = 100.0 * RELATION_SCORE[rule.certainty]
+        features = {"pattern_certainty": rule.certainty.weight}
+        return self._maker_hits(rule.maker, strong=strong, via="part-number",
+                                field_name=field_name, value=hit.text, matched=rule.id,
+                                score=score, features=features, why=why)
+
+    def _screen_part_uncached(self, field_name: str, value: str) -> tuple[_Hit, ...]:
+        hit = self._patterns.part_number(value)
+        if hit is not None:
+            return tuple(self._pattern_hits(hit, field_name, value, strong=True))
+        # A part-number cell sometimes holds `DS-2CD2143G2-I (4mm)`: search inside it.
+        return tuple(h for found in self._patterns.search(value)
+                     for h in self._pattern_hits(found, field_name, value, strong=True))
+
+    def _screen_text_uncached(self, field_name: str, value: str) -> tuple[_Hit, ...]:
+        hits: list[_Hit] = []
+        tokens = words(value)
+        accessory = bool(ACCESSORY_CUES.intersection(tokens))
+        for found in self._patterns.search(value):
+            extra = "; the text reads like an accessory for it" if accessory else ""
+            hits.extend(self._pattern_hits(found, field_name, value, strong=not accessory,
+                                           extra=extra))
+        mentioned: set[str] = set()
+        for size in (1, 2, 3, 4):
+            for start in range(len(tokens) - size + 1):
+                key = "".join(tokens[start:start + size])
+                found_maker = self._mentions.get(key)
+                if found_maker is None or found_maker[0] in mentioned:
+                    continue
+                maker, name = found_maker
+                mentioned.add(maker)
+                why = (f"{field_name} mentions {name!r} ({maker}); a mention in free text is a "
+                       f"lead for review")
+                hits.extend(self._maker_hits(maker, strong=False, via="description",
+                                             field_name=field_name, value=name, matched=name,
+                                             score=85.0, features={"mention": 1.0}, why=why))
+        return tuple(hits)
+
+    # ----- public -----
+    def screen_item(self, item: LineItem) -> Finding:
+        """Screen one procurement line item."""
+        hits: list[_Hit] = []
+        for field_name in NAME_FIELDS:
+            value = getattr(item, field_name)
+            if value and value.strip():
+                hits.extend(self._screen_name(field_name, value.strip()[:500]))
+        if item.part_number and item.part_number.strip():
+            hits.extend(self._screen_part("part_number", item.part_number.strip()[:500]))
+        if item.description and item.description.strip():
+            hits.extend(self._screen_text("description", item.description.strip()[:5000]))
+        return self._finding(item.id, "line_item", hits)
+
+    def screen_device(self, device: Device) -> Finding:
+        """Screen one scanned device: its attributed maker, its label, its model."""
+        hits: list[_Hit] = []
+        conf = device.confidence
+        if device.maker:
+            strong = conf >= self.policy.flag_attribution
+            if conf >= self.policy.review_attribution:
+                evidence = "; ".join(device.reasons[:4]) or "scanner attribution"
+                why = (f"the scanner attributes the device to {device.maker} with confidence "
+                       f"{conf:.2f} ({evidence})")
+                if not strong:
+                    why += "; too weak to flag, review"
+                hits.extend(self._maker_hits(device.maker, strong=strong,
+                                             via="device-attribution", field_name="maker",
+                                             value=device.maker, matched=device.maker,
+                                             score=round(100 * conf, 1),
+                                             features={"attribution_confidence": conf},
+                                             why=why))
+        if device.brand and device.brand.strip():
+            hits.extend(self._screen_name("brand", device.brand.strip()[:200]))
+        if device.model and device.model.strip():
+            hits.extend(self._screen_part("model", device.model.strip()[:200]))
+        finding = self._finding(device.key(), "device", hits)
+        if not device.readable and finding.verdict is Verdict.CLEAR:
+            finding.reasons.append("device could not be read: " + "; ".join(device.errors[:3]))
+        return finding
+
+    def screen_items(self, items: Iterable[LineItem]) -> list[Finding]:
+        return [self.screen_item(item) for item in items]
+
+    @staticmethod
+    def _finding(subject: str, kind: str, hits: list[_Hit]) -> Finding:
+        if not hits:
+            return Finding(subject=subject, subject_kind=kind, verdict=Verdict.CLEAR,
+                           reasons=["no list name, alias, brand relation or part-number "
+                                    "pattern matched"])
+        best = max(hits, key=lambda h: (h.verdict.rank, h.match.score))
+        top = [h for h in hits if h.verdict is best.verdict]
+        score = max(h.match.score for h in top)
+        reasons: list[str] = []
+        for hit in sorted(hits, key=lambda h: (-h.verdict.rank, -h.match.score)):
+            if hit.reason and hit.reason not in reasons:
+                reasons.append(hit.reason)
+        matches: list[Match] = []
+        seen: set[tuple[str, str, str | None]] = set()
+        for hit in sorted(hits, key=lambda h: (-h.verdict.rank, -h.match.score)):
+            key = (hit.match.entry_id, hit.match.via, hit.match.field)
+            if key not in seen:
+                seen.add(key)
+                matches.append(hit.match)
+        return Finding(subject=subject, subject_kind=kind, verdict=best.verdict,
+                       maker=best.maker, score=score, matches=matches, reasons=reasons)
+

@@ -1,0 +1,199 @@
+"""Candidate retrieval without brute force, and the explained name score.
+
+Every name (list names, aliases, brand names) is normalised once.  Three lookups find
+candidates for a query name:
+- exact squashed keys (`hikvision`, `海康威视`) -> the name records with that key;
+- distinctive tokens -> records containing that token;
+- a one-deletion neighbourhood of distinctive tokens (SymSpell style) -> records whose token is
+  within about two edits of the query token, for typos such as `Hikvison`.
+Only then is a candidate scored, with rapidfuzz on tokens.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from rapidfuzz.distance import OSA
+from rapidfuzz.fuzz import ratio
+
+from plugin.matcher.normalise import WEIGHT_DISTINCT, Name, normalise
+
+T = TypeVar("T")
+
+# A token must be this long before a typo in it is forgiven.
+MIN_FUZZY_TOKEN = 5
+# Tokens carried by more records than this are too common to retrieve candidates by.
+MAX_POSTING = 400
+# Exact-key scores: all tokens; without places; distinctive tokens only.
+EXACT_SCORES = (100.0, 98.0, 95.0)
+FUZZY_CAP = 94.0
+
+
+@dataclass(frozen=True, slots=True)
+class NameRecord(Generic[T]):
+    """One name of one payload (a list entry or a relation)."""
+
+    payload: T
+    name: str
+    norm: Name
+    is_alias: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Scored(Generic[T]):
+    record: NameRecord[T]
+    score: float
+    exact: bool
+    features: dict[str, float]
+
+
+def _deletes(token: str) -> set[str]:
+    return {token[:i] + token[i + 1:] for i in range(len(token))}
+
+
+def _token_similarity(a: str, b: str) -> float:
+    """1 for equal tokens; 0.9 for one edit (0.8 for two in long tokens); else 0.
+
+    Edits are counted with OSA, so a transposition (`dahau`/`dahua`) is one edit.  Short
+    tokens must match exactly: `zte` vs `ztf` is another company, not a typo.
+    """
+    if a == b:
+        return 1.0
+    shortest = min(len(a), len(b))
+    if shortest < MIN_FUZZY_TOKEN:
+        return 0.0
+    dist = OSA.distance(a, b, score_cutoff=2)
+    if dist <= 1:
+        return 0.9
+    if dist == 2 and shortest >= 8:
+        return 0.8
+    return 0.0
+
+
+def explain_score(query: Name, target: Name) -> tuple[float, dict[str, float]]:
+    """Fuzzy score 0-100 of `query` against `target`, with the features that made it.
+
+    - target_coverage: how much of the list name (by token weight) the query contains;
+    - query_coverage: how much of the query the list name explains, so extra distinctive
+      words (`Shanghai Dahua *Scale Factory*`) pull the score down while extra generic or
+      place words barely do;
+    - squashed_similarity: edit similarity of the distinctive tokens joined, for spacing and
+      small typos (`Hik-vison`).
+    """
+    q_tokens, t_tokens = query.tokens, target.tokens
+    if not q_tokens or not t_tokens:
+        return 0.0, {}
+    t_total = sum(t.weight for t in t_tokens) or 1.0
+    q_total = sum(t.weight for t in q_tokens) or 1.0
+    t_sims = [max(_token_similarity(q.text, t.text) for q in q_tokens) for t in t_tokens]
+    q_sims = [max(_token_similarity(q.text, t.text) for t in t_tokens) for q in q_tokens]
+    target_cov = sum(t.weight * s for t, s in zip(t_tokens, t_sims, strict=True)) / t_total
+    query_cov = sum(q.weight * s for q, s in zip(q_tokens, q_sims, strict=True)) / q_total
+    # Every distinctive token of the list name must be present for a strong score.
+    missing = sum(1 for t, s in zip(t_tokens, t_sims, strict=True)
+                  if t.weight >= WEIGHT_DISTINCT and s == 0.0)
+    # Multiplicative: an unexplained distinctive word in the query (`Dahua *Scale*`) costs
+    # as much as a missing one in the list name.
+    token_score = 100.0 * target_cov * query_cov ** 0.5
+    q_core, t_core = "".join(query.distinct), "".join(target.distinct)
+    squashed = ratio(q_core, t_core) if q_core and t_core else 0.0
+    if min(len(q_core), len(t_core)) < MIN_FUZZY_TOKEN:
+        squashed = 0.0
+    score = max(token_score, squashed * min(1.0, 0.4 + 0.6 * query_cov))
+    if missing:
+        score = min(score, 70.0)
+    features = {"target_coverage": round(target_cov, 3), "query_coverage": round(query_cov, 3),
+                "squashed_similarity": round(squashed / 100.0, 3),
+                "missing_distinct_tokens": float(missing)}
+    return round(min(score, FUZZY_CAP), 1), features
+
+
+class NameIndex(Generic[T]):
+    """An immutable index over names; `search` returns scored candidates, best first."""
+
+    def __init__(self, names: Iterable[tuple[T, str, bool]]) -> None:
+        self.records: list[NameRecord[T]] = []
+        self._exact: list[dict[str, list[int]]] = [defaultdict(list) for _ in EXACT_SCORES]
+        self._by_token: dict[str, list[int]] = defaultdict(list)
+        self._deletes: dict[str, set[str]] = defaultdict(set)
+        seen: set[tuple[int, str]] = set()
+        for payload, name, is_alias in names:
+            norm = normalise(name)
+            if not norm.tokens or (id(payload), name) in seen:
+                continue
+            seen.add((id(payload), name))
+            rid = len(self.records)
+            self.records.append(NameRecord(payload, name, norm, is_alias))
+            for level, key in self._levels(norm):
+                self._exact[level][key].append(rid)
+            for token in set(norm.distinct):
+                self._by_token[token].append(rid)
+        for token in self._by_token:
+            if len(token) >= MIN_FUZZY_TOKEN:
+                for variant in _deletes(token):
+                    self._deletes[variant].add(token)
+        self._exact = [dict(level) for level in self._exact]
+        self._by_token = dict(self._by_token)
+        self._deletes = dict(self._deletes)
+
+    @staticmethod
+    def _levels(norm: Name) -> list[tuple[int, str]]:
+        full = "".join(t.text for t in norm.tokens)
+        no_place = "".join(t.text for t in norm.tokens if t.weight > 0.1)
+        core = "".join(norm.distinct)
+        out = [(0, full)]
+        if no_place and no_place != full:
+            out.append((1, no_place))
+        if core and core not in (full, no_place):
+            out.append((2, core))
+        return out
+
+    def exact(self, query: Name) -> list[Scored[T]]:
+        """Records whose squashed key equals the query's at the same or a looser level."""
+        found: dict[int, Scored[T]] = {}
+        q_levels = self._levels(query)
+        for q_level, key in q_levels:
+            for level in range(len(EXACT_SCORES)):
+                for rid in self._exact[level].get(key, ()):
+                    score = EXACT_SCORES[max(q_level, level)]
+                    if rid not in found or found[rid].score < score:
+                        found[rid] = Scored(self.records[rid], score, True,
+                                            {"exact_key_level": float(max(q_level, level))})
+        return sorted(found.values(), key=lambda s: -s.score)
+
+    def _candidate_ids(self, query: Name) -> set[int]:
+        ids: set[int] = set()
+        for token in set(query.distinct):
+            hits = self._by_token.get(token)
+            if hits is not None and len(hits) <= MAX_POSTING:
+                ids.update(hits)
+            if len(token) >= MIN_FUZZY_TOKEN - 1:
+                near: set[str] = set(self._deletes.get(token, ()))
+                for variant in _deletes(token):
+                    if variant in self._by_token:
+                        near.add(variant)
+                    near.update(self._deletes.get(variant, ()))
+                near.discard(token)
+                for other in near:
+                    posting = self._by_token.get(other, ())
+                    if len(posting) <= MAX_POSTING:
+                        ids.update(posting)
+        return ids
+
+    def search(self, query: Name, min_score: float) -> list[Scored[T]]:
+        """Exact hits, then fuzzy candidates scoring at least `min_score`, best first."""
+        results = {id(s.record): s for s in self.exact(query)}
+        for rid in self._candidate_ids(query):
+            record = self.records[rid]
+            if id(record) in results:
+                continue
+            score, features = explain_score(query, record.norm)
+            if score >= min_score:
+                results[id(record)] = Scored(record, score, False, features)
+        return sorted(results.values(), key=lambda s: -s.score)
+
+    def keys_for(self, level: int) -> dict[str, list[int]]:
+        return self._exact[level]

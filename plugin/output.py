@@ -1,0 +1,237 @@
+"""Output documents and their renderings: JSON contracts, a readable table, CSV.
+
+`entityscan.screen/1` and `entityscan.scan/1` are the JSON contracts documented in README.md.
+Every file is written whole or not at all (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from plugin.errors import InputError
+from plugin.lists import ListSet
+from plugin.model import Finding, LineItem, Verdict
+from scanners.inventory import Inventory
+
+SCREEN_SCHEMA = "entityscan.screen/1"
+SCAN_SCHEMA = "entityscan.scan/1"
+VERDICT_STYLE = {"flagged": "bold red", "review": "yellow", "clear": "green"}
+
+
+def _lists_block(lists: ListSet) -> dict[str, Any]:
+    return {"lists": lists.describe(), "lists_content_hash": lists.content_hash}
+
+
+def _result(finding: Finding) -> dict[str, Any]:
+    return {
+        "verdict": finding.verdict.value,
+        "maker": finding.maker,
+        "score": finding.score,
+        "matches": [m.model_dump(mode="json") for m in finding.matches],
+        "reasons": list(finding.reasons),
+    }
+
+
+def screen_document(items: Sequence[LineItem], findings: Sequence[Finding], lists: ListSet,
+                    source: str | None = None) -> dict[str, Any]:
+    """The `entityscan.screen/1` document."""
+    results = []
+    for item, finding in zip(items, findings, strict=True):
+        item_fields = item.model_dump(mode="json", exclude={"id"})
+        results.append({"id": item.id, **_result(finding), "item": item_fields})
+    return {"schema": SCREEN_SCHEMA, "generated": datetime.now(UTC).isoformat(),
+            "source": source, **_lists_block(lists), "summary": summarise(findings),
+            "results": results}
+
+
+def scan_document(inventory: Inventory, findings: Sequence[Finding],
+                  lists: ListSet) -> dict[str, Any]:
+    """The `entityscan.scan/1` document: devices with their verdicts and evidence."""
+    devices = []
+    for device, finding in zip(inventory.devices, findings, strict=True):
+        record = device.model_dump(mode="json", exclude={"evidence", "reasons"})
+        record["id"] = device.key()
+        record["attribution_reasons"] = list(device.reasons)
+        record["evidence"] = [
+            {"probe": e.probe, "field": e.field, "value": e.value, "indicates": e.indicates,
+             "certainty": e.certainty.value, "kind": e.kind, "source": e.source,
+             "rule": e.rule}
+            for e in device.evidence]
+        record.update(_result(finding))
+        devices.append(record)
+    return {"schema": SCAN_SCHEMA, "kind": inventory.kind,
+            "generated": datetime.now(UTC).isoformat(),
+            "targets": list(inventory.targets),
+            "started": inventory.started.isoformat(),
+            "finished": inventory.finished.isoformat() if inventory.finished else None,
+            "parameters": inventory.parameters, **_lists_block(lists),
+            "summary": summarise(findings), "devices": devices,
+            "errors": [e.model_dump(mode="json") for e in inventory.errors]}
+
+
+def summarise(findings: Sequence[Finding]) -> dict[str, Any]:
+    counts = {v.value: 0 for v in Verdict}
+    makers: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.verdict.value] += 1
+        if finding.verdict is not Verdict.CLEAR and finding.maker:
+            makers[finding.maker] = makers.get(finding.maker, 0) + 1
+    return {"total": len(findings), **counts, "by_maker": makers}
+
+
+def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
+    """1 when any finding is at or above `fail_on`, else 0."""
+    try:
+        threshold = Verdict(fail_on)
+    except ValueError:
+        raise InputError(f"--fail-on must be flagged or review, not {fail_on!r}") from None
+    return 1 if any(f.verdict.rank >= threshold.rank for f in findings) else 0
+
+
+# ----- renderings -----
+def _first_reason(result: dict[str, Any]) -> str:
+    reasons = result.get("reasons") or []
+    return reasons[0] if reasons else ""
+
+
+def _lists_of(result: dict[str, Any]) -> str:
+    return ";".join(sorted({m["list"] for m in result.get("matches", [])}))
+
+
+def screen_csv(doc: dict[str, Any]) -> str:
+    """One row per line item; columns documented in README.md (stable)."""
+    extra_cols: list[str] = []
+    for result in doc["results"]:
+        for key in result["item"].get("extra", {}):
+            if key not in extra_cols:
+                extra_cols.append(key)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    base = ["id", "verdict", "maker", "score", "lists", "citations", "via", "reason",
+            "supplier", "manufacturer", "brand", "description", "part_number"]
+    writer.writerow(base + extra_cols)
+    for r in doc["results"]:
+        item = r["item"]
+        citations = ";".join(sorted({m["citation"] for m in r["matches"] if m["citation"]}))
+        via = ";".join(dict.fromkeys(m["via"] for m in r["matches"]))
+        writer.writerow([r["id"], r["verdict"], r["maker"] or "", r["score"], _lists_of(r),
+                         citations, via, _first_reason(r)]
+                        + [item.get(k) or "" for k in base[8:]]
+                        + [item.get("extra", {}).get(k, "") for k in extra_cols])
+    return out.getvalue()
+
+
+def scan_csv(doc: dict[str, Any]) -> str:
+    """One row per device; columns documented in README.md (stable)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "addresses", "mac", "host", "vid", "pid", "brand", "maker",
+                     "platform", "model", "firmware", "serial", "confidence", "readable",
+                     "verdict", "score", "lists", "reason"])
+    for d in doc["devices"]:
+        writer.writerow([d["id"], " ".join(d["addresses"]), d.get("mac") or "",
+                         d.get("host") or "", d.get("vid") or "", d.get("pid") or "",
+                         d.get("brand") or "", d.get("maker") or "", d.get("platform") or "",
+                         d.get("model") or "", d.get("firmware") or "", d.get("serial") or "",
+                         d.get("confidence"), d.get("readable"), d["verdict"], d["score"],
+                         _lists_of(d), _first_reason(d)])
+    return out.getvalue()
+
+
+def screen_table(doc: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"entityscan screen — {doc['summary']['total']} items", expand=False)
+    for col in ("id", "verdict", "maker", "score", "why"):
+        table.add_column(col, overflow="fold")
+    for r in doc["results"]:
+        style = VERDICT_STYLE[r["verdict"]]
+        table.add_row(r["id"], f"[{style}]{r['verdict']}[/]", r["maker"] or "",
+                      f"{r['score']:.0f}", _first_reason(r))
+    console.print(table)
+    _print_summary(doc, console)
+
+
+def scan_table(doc: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"entityscan {doc.get('kind', 'scan')} — "
+                        f"{doc['summary']['total']} devices")
+    for col in ("device", "label", "maker", "model", "verdict", "score", "why"):
+        table.add_column(col, overflow="fold")
+    for d in doc["devices"]:
+        where = d.get("host") and f"{d['host']} {d.get('vid')}:{d.get('pid')}"
+        where = where or " ".join(d["addresses"][:2]) or d["id"]
+        style = VERDICT_STYLE[d["verdict"]]
+        verdict = f"[{style}]{d['verdict']}[/]" + ("" if d.get("readable", True)
+                                                    else " (unreadable)")
+        table.add_row(where, d.get("brand") or "", d.get("maker") or "", d.get("model") or "",
+                      verdict, f"{d['score']:.0f}", _first_reason(d))
+    console.print(table)
+    _print_summary(doc, console)
+
+
+def _print_summary(doc: dict[str, Any], console: Console) -> None:
+    s = doc["summary"]
+    console.print(f"flagged {s['flagged']} · review {s['review']} · clear {s['clear']}   "
+                  f"lists {doc['lists_content_hash'][:19]}…", highlight=False)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a temporary file in the same folder, then rename."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write output: {exc}") from exc
+
+
+RENDERERS: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
+    SCREEN_SCHEMA: {"csv": screen_csv},
+    SCAN_SCHEMA: {"csv": scan_csv},
+}
+TABLES: dict[str, Callable[[dict[str, Any], Console], None]] = {
+    SCREEN_SCHEMA: screen_table, SCAN_SCHEMA: scan_table}
+
+
+def render_text(doc: dict[str, Any], fmt: str) -> str:
+    """The document as text in `fmt` (json, csv, or any format a renderer was added for)."""
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    renderer = RENDERERS.get(doc["schema"], {}).get(fmt)
+    if renderer is None:
+        known = ", ".join(["table", "json", *RENDERERS.get(doc["schema"], {})])
+        raise InputError(f"unknown --format {fmt!r} (choose from {known})")
+    return renderer(doc)
+
+
+def write_output(doc: dict[str, Any], fmt: str, output: Path | None,
+                 console: Console | None = None) -> None:
+    """Render `doc` as `fmt` to `output`, or to the terminal when no output path is given."""
+    console = console or Console()
+    if fmt == "table":
+        if output is not None:
+            buffer = io.StringIO()
+            TABLES[doc["schema"]](doc, Console(file=buffer, width=160, color_system=None))
+            atomic_write(output, buffer.getvalue())
+        else:
+            TABLES[doc["schema"]](doc, console)
+        return
+    text = render_text(doc, fmt)
+    if output is None:
+        console.file.write(text)
+        console.file.flush()
+    else:
+        atomic_write(output, text)

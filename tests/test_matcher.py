@@ -1,0 +1,174 @@
+"""The matcher: normalisation, candidate retrieval, explained scores and verdict policy."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from plugin.lists import ListSet, ListSource
+from plugin.matcher import Matcher, MatchPolicy, load_patterns, normalise
+from plugin.matcher.index import NameIndex, explain_score
+from plugin.matcher.patterns import PatternSet
+from plugin.model import LineItem, ListEntry, Relation, Verdict
+from plugin.relations import load_relations
+from scanners.inventory import Certainty, Device, Evidence
+
+
+def entry(eid: str, name: str, *aliases: str, maker: str | None = None,
+          removed: date | None = None, list_code: str = "EL") -> ListEntry:
+    return ListEntry(id=eid, list=list_code, list_name=f"{list_code} test list", name=name,
+                     aliases=aliases, maker=maker, citation="84 FR 54002",
+                     listed=date(2019, 10, 9), removed=removed)
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    entries = [
+        entry("hik", "Hangzhou Hikvision Digital Technology Co., Ltd.", "Hikvision",
+              "杭州海康威视数字技术股份有限公司", maker="Hikvision"),
+        entry("dahua", "Zhejiang Dahua Technology Co., Ltd.", "Dahua Technology", "Dahua",
+              maker="Dahua"),
+        entry("zte-el", "ZTE Corporation", "ZTE", maker="ZTE", removed=date(2017, 3, 29)),
+        entry("megvii", "Beijing Megvii Technology Co., Ltd.", "Megvii", maker="Megvii",
+              removed=date(2025, 1, 7), list_code="1260H"),
+        entry("almaz", "Almaz-Antey", "Almaz Antey Air and Space Defence Corporation"),
+        entry("person", "LI, Wei"),
+    ]
+    lists = ListSet(entries, [ListSource(name="test", location="memory", count=len(entries))])
+    return Matcher(lists, load_relations(), load_patterns(),
+                   MatchPolicy(today=date(2026, 11, 26)))
+
+
+def screen(m: Matcher, **fields: str) -> tuple[str, str | None, float, list[str]]:
+    finding = m.screen_item(LineItem(id="x", **fields))
+    return finding.verdict.value, finding.maker, finding.score, finding.reasons
+
+
+def test_normalise_is_shared_and_drops_legal_forms() -> None:
+    a = normalise("HangZhou HikVision Digital Technology CO.,LTD")
+    b = normalise("Hangzhou Hikvision Digital Technology Co., Ltd.")
+    assert a.keys() == b.keys()
+    assert a.distinct == ("hikvision",)
+    assert normalise("杭州海康威视数字技术股份有限公司").distinct == ("海康威视",)
+    assert normalise("U.S.A. Inc").keys()[0] == "usa"
+
+
+@pytest.mark.parametrize("fields", [
+    {"supplier": "HangZhou HikVision Digital Technology CO.,LTD"},
+    {"supplier": "hikvision"},
+    {"manufacturer": "HIK VISION"},
+    {"brand": "Hikvision Digital Technology"},
+    {"supplier": "杭州海康威视数字技术股份有限公司"},
+    {"supplier": "Hikvision USA Inc."},
+    {"brand": "EZVIZ"},
+    {"brand": "Amcrest"},
+    {"part_number": "DS-2CD2143G2-I"},
+    {"part_number": "dh-ipc-hdbw2431e-s-s2"},
+    {"description": "Hikvision DS-2CD2143G2-I 4MP dome camera"},
+])
+def test_flagged_on_solid_evidence(matcher: Matcher, fields: dict[str, str]) -> None:
+    verdict, maker, score, reasons = screen(matcher, **fields)
+    assert verdict == "flagged", reasons
+    assert maker in ("Hikvision", "Dahua")
+    assert score >= 95
+    assert (reasons and "->" in reasons[0]) or "equals" in reasons[0]
+
+
+@pytest.mark.parametrize(("fields", "why"), [
+    ({"supplier": "Hikvison"}, "fuzzy"),
+    ({"supplier": "Dahau Technology"}, "fuzzy"),
+    ({"brand": "ANNKE"}, "some product lines"),
+    ({"brand": "Lorex"}, "ended"),
+    ({"brand": "Swann"}, "uncertain"),
+    ({"description": "bracket compatible with Hikvision dome cameras"}, "mention"),
+    ({"description": "wall mount bracket for DS-2CD2143G2-I"}, "accessory"),
+    ({"supplier": "ZTE"}, "delisted"),
+    ({"supplier": "Megvii"}, "delisted"),
+    ({"part_number": "CS-C6N-A0-1C2WFR"}, "uncertain"),
+])
+def test_review_on_weak_links(matcher: Matcher, fields: dict[str, str], why: str) -> None:
+    verdict, _, _, reasons = screen(matcher, **fields)
+    assert verdict == "review", reasons
+    assert why in " ".join(reasons)
+
+
+@pytest.mark.parametrize("fields", [
+    {"supplier": "Shanghai Dahua Scale Factory"},
+    {"supplier": "Hikari Trading Co"},
+    {"supplier": "Shenzhen Hikeen Technology"},
+    {"supplier": "Axis Communications AB", "brand": "Axis"},
+    {"supplier": "Weili Electronics"},
+    {"part_number": "IPC-610"},
+    {"part_number": "DS18B20"},
+    {"part_number": "DS920+"},
+    {"description": "Synology DS920+ NAS with 4 bays"},
+    {"supplier": "Technology Digital Co., Ltd."},
+])
+def test_clear_on_hard_negatives(matcher: Matcher, fields: dict[str, str]) -> None:
+    verdict, _, _, reasons = screen(matcher, **fields)
+    assert verdict == "clear", reasons
+
+
+def test_extra_generic_word_keeps_the_hit(matcher: Matcher) -> None:
+    verdict, _, score, _ = screen(matcher, supplier="Almaz Antey Telecom")
+    assert verdict in ("flagged", "review")
+    assert score >= 85
+
+
+def test_score_is_explained_feature_by_feature() -> None:
+    score, features = explain_score(normalise("Dahua Scale Factory"), normalise("Dahua"))
+    assert score < 82
+    assert features["target_coverage"] == 1.0
+    assert features["query_coverage"] < 0.6
+
+
+def test_index_retrieves_typos_without_scanning_everything() -> None:
+    names = [(i, f"Company {i} Holdings", False) for i in range(2000)]
+    names.append((9999, "Hikvision", False))
+    index: NameIndex[int] = NameIndex(names)
+    hits = index.search(normalise("Hikvsion"), 80)
+    assert [h.record.payload for h in hits] == [9999]
+    assert not hits[0].exact
+
+
+def test_finding_names_list_citation_and_route(matcher: Matcher) -> None:
+    finding = matcher.screen_item(LineItem(id="po-1", brand="EZVIZ"))
+    match = finding.matches[0]
+    assert match.via == "brand-relation"
+    assert match.field == "brand" and match.value == "EZVIZ"
+    assert match.citation == "84 FR 54002" and match.list == "EL"
+    assert match.features["relation_certainty"] == Certainty.SOLID.weight
+
+
+def test_device_attribution_beats_the_label(matcher: Matcher) -> None:
+    device = Device(addresses=["127.0.0.9"], brand="ANNKE", maker="Hikvision", confidence=0.95,
+                    evidence=[Evidence(probe="sadp", field="reply", value="ProbeMatch",
+                                       indicates="Hikvision", certainty=Certainty.SOLID)],
+                    reasons=["sadp reply -> Hikvision"])
+    finding = matcher.screen_device(device)
+    assert finding.verdict is Verdict.FLAGGED
+    assert any(m.via == "device-attribution" for m in finding.matches)
+    weak = device.model_copy(update={"confidence": 0.4, "brand": None})
+    assert matcher.screen_device(weak).verdict is Verdict.REVIEW
+
+
+def test_user_relation_overrides_bundled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    override = tmp_path / "rel.yaml"
+    override.write_text("relations:\n  - brand: ANNKE\n    maker: Hikvision\n"
+                        "    kind: oem-relabel\n    certainty: solid\n    scope: all\n"
+                        "    source: our own teardown, 2026\n", encoding="utf-8")
+    relations = load_relations([override])
+    annke = [r for r in relations if r.brand == "ANNKE"]
+    assert len(annke) == 1 and annke[0].certainty is Certainty.SOLID
+    assert isinstance(annke[0], Relation)
+
+
+def test_patterns_match_examples_and_not_counter_examples() -> None:
+    patterns = PatternSet(load_patterns())
+    for rule in patterns.rules:
+        for example in rule.examples:
+            hit = patterns.part_number(example)
+            assert hit is not None and hit.rule.id == rule.id, (rule.id, example)
+        for counter in rule.counter_examples:
+            assert patterns.part_number(counter) is None, (rule.id, counter)
