@@ -18,6 +18,7 @@ from plugin.errors import EntityscanError
 COMMAND_MODULES = (
     "plugin.commands.screen",
     "plugin.commands.lists",
+    "plugin.commands.scan",
 )
 
 app = typer.Typer(
