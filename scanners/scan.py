@@ -281,12 +281,18 @@ class _Scan:
             cand.replies.extend(replies)
             dropped = disc.box.dropped.get(source, 0)
             if dropped + len(replies) > FLOOD_THRESHOLD:
+                cand.observations.hostile = True
                 cand.observations.errors.append(
                     f"{disc.protocol}: flooded the scanner ({dropped + len(replies)} replies; "
                     f"kept {len(replies)})")
         for source, count in disc.garbage.items():
             if source in self.targets:
-                self.candidate(source).observations.errors.append(
+                cand = self.candidate(source)
+                valid = len(disc.box.replies.get(source, ()))
+                # One odd datagram next to good replies is a quirk; otherwise it is hostile.
+                if not valid or count >= 3:
+                    cand.observations.hostile = True
+                cand.observations.errors.append(
                     f"{disc.protocol}: {count} unreadable "
                     f"repl{'y' if count == 1 else 'ies'} (malformed, hostile or oversized)")
 
@@ -381,7 +387,7 @@ class _Scan:
 def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
     f = reply.fields
     if reply.protocol == "sadp":
-        obs.signal("sadp", "ProbeMatch", "sadp", "reply")
+        obs.signal("sadp", str(f.get("raw") or "<ProbeMatch>"), "sadp", "reply", limit=16384)
         for name in ("DeviceType", "OEMInfo"):
             obs.signal("sadp", str(f.get(name) or ""), "sadp", name)
         obs.fact("model", f.get("DeviceDescription"))
@@ -392,7 +398,7 @@ def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
         obs.signal("firmware", f.get("SoftwareVersion"), "sadp", "SoftwareVersion")
         obs.signal("serial", f.get("DeviceSN"), "sadp", "DeviceSN")
     elif reply.protocol == "dhip":
-        obs.signal("dhip", "client.notifyDevInfo", "dhip", "reply")
+        obs.signal("dhip", str(f.get("raw") or ""), "dhip", "reply", limit=16384)
         for name in ("Vendor", "Manufacturer", "DeviceClass"):
             obs.signal("dhip", str(f.get(name) or ""), "dhip", name)
         vendor = str(f.get("Vendor") or "")
@@ -408,9 +414,8 @@ def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
         obs.signal("serial", f.get("SerialNo"), "dhip", "SerialNo")
     elif reply.protocol == "wsd":
         scopes = f.get("scopes") or {}
-        for key, values in scopes.items():
-            for value in values[:4]:
-                obs.signal("onvif_scope", f"{key}/{value}", "wsd", "scope")
+        for uri in f.get("scope_uris") or []:
+            obs.signal("onvif_scope", uri, "wsd", "scope")
         if scopes.get("hardware"):
             obs.fact("model", scopes["hardware"][0])
         if scopes.get("name"):
@@ -420,8 +425,11 @@ def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
                 obs.fact("mac", scopes[key][0])
         obs.fact("onvif", str(f.get("xaddrs") or "").split(" ")[0] or None)
     elif reply.protocol == "mdns":
-        obs.signal("mdns", str(f.get("name") or ""), "mdns", f"{f.get('type')} instance")
-        obs.signal("mdns", str(f.get("server") or ""), "mdns", f"{f.get('type')} target")
+        service_type = str(f.get("type") or "")
+        obs.signal("mdns", f"{f.get('name')}.{service_type}.local.", "mdns", "instance")
+        obs.signal("mdns", f"{service_type}.local.", "mdns", "type")
+        if f.get("server"):
+            obs.signal("mdns", f"{f.get('server')}.", "mdns", "srv")
 
 
 def build_device(cand: Candidate, neighbour_mac: str | None) -> Device:
@@ -456,20 +464,23 @@ def build_device(cand: Candidate, neighbour_mac: str | None) -> Device:
     protocols = {reply.protocol for reply in cand.replies}
     answered = obs.answered or bool(protocols)
     errors = list(dict.fromkeys(obs.errors))
-    hostile = any("flooded" in e or "unreadable repl" in e or "unsafe" in e for e in errors)
+    hostile = obs.hostile
     if cand.unfinished:
         errors.append("the scan deadline came before this device was fully probed")
     readable = answered and not hostile
     if not answered and not errors:
         errors.append("open ports " + ",".join(map(str, sorted(cand.open_ports))) +
                       " but no recognisable answer on any of them")
+    if hostile:
+        errors.append("attribution withheld: the device sent hostile or malformed data, so "
+                      "nothing it claims is trusted (its evidence is kept)")
     return Device(
         addresses=[cand.address], mac=mac, serial=obs.facts.get("serial"),
         brand=obs.facts.get("brand") or _brand_from_name(obs.facts.get("wsd_name")),
         model=obs.facts.get("model"), firmware=obs.facts.get("firmware"),
         device_class=obs.facts.get("device_class"), readable=readable, errors=errors,
         evidence=evidence, open_ports=sorted(cand.open_ports),
-        discovered_by=sorted(protocols),
+        discovered_by=sorted(protocols), hostile=hostile,
     )
 
 
@@ -489,6 +500,9 @@ def _evaluate(sig: Signal) -> list[Evidence]:
 def attribute(device: Device) -> Device:
     from scanners.attribution import attribute as attribute_device
 
+    if getattr(device, "hostile", False):
+        return device.model_copy(update={"maker": None, "platform": None, "confidence": 0.0,
+                                         "reasons": ["attribution withheld: hostile device"]})
     result = attribute_device(device)
     if result.platform is None and result.maker in ("Hikvision", "Dahua") and any(
             ev.kind == "platform" and ev.indicates == result.maker for ev in result.evidence):

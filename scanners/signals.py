@@ -8,10 +8,13 @@ but the import.  The interim rules cite the same public sources as the engine's 
 
 from __future__ import annotations
 
+import importlib
 import re
+import urllib.parse
 from collections.abc import Callable
 from functools import cache
 
+from scanners.errors import ScannerError
 from scanners.inventory import Certainty, Evidence
 
 Evaluate = Callable[..., list[Evidence]]
@@ -39,11 +42,11 @@ _INTERIM_RULES: list[tuple[str, re.Pattern[str], str, Certainty, str, str]] = [
      "platform", "recog x509_subjects.xml"),
     ("favicon", re.compile(r"^89b932fcc47cf4ca3faadb0cfdef89cf$"), "Hikvision",
      Certainty.UNCERTAIN, "platform", "recog; nmap favicon-db"),
-    ("onvif_scope", re.compile(r"^extension/unique_identifier/"), "Dahua", Certainty.MEDIUM,
+    ("onvif_scope", re.compile(r"/extension/unique_identifier/"), "Dahua", Certainty.MEDIUM,
      "platform", "device-signals.md §2"),
-    ("onvif_scope", re.compile(r"^name/HIKVISION\b", re.I), "Hikvision", Certainty.MEDIUM,
+    ("onvif_scope", re.compile(r"/name/HIKVISION\b", re.I), "Hikvision", Certainty.MEDIUM,
      "label", "device-signals.md §2"),
-    ("onvif_scope", re.compile(r"^name/Dahua\b", re.I), "Dahua", Certainty.MEDIUM, "label",
+    ("onvif_scope", re.compile(r"/name/Dahua\b", re.I), "Dahua", Certainty.MEDIUM, "label",
      "device-signals.md §2"),
     ("onvif_info", re.compile(r"^HIKVISION$", re.I), "Hikvision", Certainty.MEDIUM, "label",
      "device-signals.md §2"),
@@ -57,11 +60,11 @@ _INTERIM_RULES: list[tuple[str, re.Pattern[str], str, Certainty, str, str]] = [
      _SRC_FORMAT),
     ("model", re.compile(r"^(DHI?-)?(IPC-(HFW|HDW|HDBW)|SD\d|TPC-|VTO|VTH|HAC-)"), "Dahua",
      Certainty.MEDIUM, "platform", _SRC_FORMAT),
-    ("mdns", re.compile(r"^HIKVISION ", re.I), "Hikvision", Certainty.MEDIUM, "label",
+    ("mdns", re.compile(r"^HIKVISION .*\._CGI\._tcp", re.I), "Hikvision", Certainty.MEDIUM, "label",
      "128keaton/hikvision-mdns"),
-    ("sadp", re.compile(r"."), "Hikvision", Certainty.SOLID, "platform",
+    ("sadp", re.compile(r"<ProbeMatch>"), "Hikvision", Certainty.SOLID, "platform",
      "Skylight Cyber 2023; MatrixEditor/hiktools"),
-    ("dhip", re.compile(r"."), "Dahua", Certainty.SOLID, "platform",
+    ("dhip", re.compile(r'"client\.notifyDevInfo"'), "Dahua", Certainty.SOLID, "platform",
      "UniversalScanner Dahua2.cs; mcw0/DahuaConsole"),
 ]
 
@@ -74,20 +77,33 @@ _OUI_REGISTRANTS = {
 @cache
 def _engine() -> Evaluate | None:
     try:
-        from scanners.signatures.engine import evaluate
+        from scanners.signatures import evaluate
     except ImportError:
         return None
     return evaluate
 
 
+@cache
+def _oui_lookup() -> Callable[[str], list[Evidence]] | None:
+    """`scanners.oui` (MAC -> registrant evidence through the engine) when present."""
+    try:
+        oui = importlib.import_module("scanners.oui")
+    except ImportError:
+        return None
+    for name in ("evidence_for_mac", "evaluate_mac", "mac_evidence", "evidence"):
+        function = getattr(oui, name, None)
+        if callable(function):
+            return function  # type: ignore[no-any-return,unused-ignore]
+    return None
+
+
 def _interim(kind: str, value: str, probe: str, field: str) -> list[Evidence]:
-    if kind == "oui":
-        return _interim_oui(value, probe, field)
     out = []
     for rule_kind, pattern, maker, certainty, ev_kind, source in _INTERIM_RULES:
         if rule_kind == kind and pattern.search(value) and (kind not in ("sadp", "dhip")
                                                             or field == "reply"):
-            out.append(Evidence(probe=probe, field=field, value=value[:200], indicates=maker,
+            shown = f"{kind} reply" if field == "reply" else value[:200]
+            out.append(Evidence(probe=probe, field=field, value=shown, indicates=maker,
                                 certainty=certainty, source=source, kind=ev_kind,
                                 rule=f"interim:{kind}:{pattern.pattern[:40]}"))
             break
@@ -113,7 +129,17 @@ def evaluate(kind: str, value: str, *, probe: str, field: str) -> list[Evidence]
     value = value.strip()
     if not value:
         return []
+    if kind == "oui":
+        lookup = _oui_lookup()
+        if lookup is not None:
+            return [ev.model_copy(update={"probe": probe, "field": field})
+                    for ev in lookup(value)]
+        return _interim_oui(value, probe, field)
     engine = _engine()
     if engine is not None:
-        return list(engine(kind, value, probe=probe, field=field))
-    return _interim(kind, value, probe, field)
+        try:
+            return list(engine(kind, value, probe=probe, field=field))
+        except ScannerError:  # a kind without a rule file: no evidence, not a failure
+            return []
+    return _interim(kind, urllib.parse.unquote(value) if kind == "onvif_scope" else value,
+                    probe, field)

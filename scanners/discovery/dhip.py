@@ -50,6 +50,7 @@ def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
               if isinstance(value, str | int | float | dict)}
     if message.get("mac") and "MAC" not in fields:
         fields["MAC"] = str(message["mac"])[:64]
+    fields["raw"] = body.decode("utf-8", "replace")
     return [DiscoveryReply("dhip", source, fields)]
 
 

@@ -13,6 +13,8 @@ from scanners.discovery.base import DiscoveryReply, UdpDiscovery
 from scanners.discovery.xmlsafe import children_text, local, parse_xml
 
 PORT = 37020
+#: The reply text kept for the signature engine (replies are a few kilobytes).
+MAX_RAW = 16384
 GROUP = "239.255.255.250"
 
 #: Fields of a ProbeMatch worth keeping (others are ignored).
@@ -37,6 +39,7 @@ def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
     fields = {key: values[key] for key in FIELDS if key in values}
     if not any(key in fields for key in ("DeviceSN", "DeviceDescription", "MAC")):
         return []
+    fields["raw"] = data[:MAX_RAW].decode("utf-8", "replace")
     return [DiscoveryReply("sadp", source, fields)]
 
 

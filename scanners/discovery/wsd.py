@@ -85,6 +85,7 @@ def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
         if scopes_text:
             fields["scopes_raw"] = scopes_text[:4096]
             fields["scopes"] = parse_scopes(scopes_text)
+            fields["scope_uris"] = scopes_text.split()[:64]
         if fields.get("xaddrs") or fields.get("scopes") or fields.get("endpoint"):
             replies.append(DiscoveryReply("wsd", source, fields))
     return replies

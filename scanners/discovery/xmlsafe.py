@@ -6,6 +6,7 @@ from __future__ import annotations
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 #: Larger XML documents from devices are refused unparsed.
 MAX_XML_BYTES = 256 * 1024
@@ -14,10 +15,16 @@ MAX_XML_BYTES = 256 * 1024
 class UnsafeXML(ValueError):
     """The document was refused: too large, malformed, or using entities/DTDs."""
 
+    def __init__(self, message: str, *, hostile: bool = False):
+        super().__init__(message)
+        #: True for entity/DTD declarations and oversized documents (bombs, not typos).
+        self.hostile = hostile
+
 
 def parse_xml(data: bytes | str) -> Element:
     if len(data) > MAX_XML_BYTES:
-        raise UnsafeXML(f"XML document of {len(data)} bytes exceeds {MAX_XML_BYTES}")
+        raise UnsafeXML(f"XML document of {len(data)} bytes exceeds {MAX_XML_BYTES}",
+                        hostile=True)
     if isinstance(data, bytes):
         data = data.lstrip(b"\xef\xbb\xbf \t\r\n\x00").rstrip(b"\x00 \t\r\n")
     else:
@@ -25,8 +32,10 @@ def parse_xml(data: bytes | str) -> Element:
     try:
         return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
-    except Exception as exc:  # ParseError, DTDForbidden, EntitiesForbidden …
-        raise UnsafeXML(f"{type(exc).__name__}: {exc}") from None
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as exc:
+        raise UnsafeXML(f"{type(exc).__name__}: {str(exc)[:120]}", hostile=True) from None
+    except Exception as exc:  # ParseError and anything else a broken document causes
+        raise UnsafeXML(f"{type(exc).__name__}: {str(exc)[:120]}") from None
 
 
 def local(tag: str) -> str:

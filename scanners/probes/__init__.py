@@ -24,10 +24,13 @@ class Observations:
     facts: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     answered: bool = False
+    #: The device sent something hostile (an XML bomb, an oversized answer, a flood).
+    hostile: bool = False
 
-    def signal(self, kind: str, value: str | None, probe: str, field_name: str) -> None:
+    def signal(self, kind: str, value: str | None, probe: str, field_name: str, *,
+               limit: int = 512) -> None:
         if value:
-            self.signals.append(Signal(kind, value[:512], probe, field_name))
+            self.signals.append(Signal(kind, value[:limit], probe, field_name))
 
     def fact(self, name: str, value: str | None) -> None:
         if value and value.strip() and name not in self.facts:
@@ -39,6 +42,7 @@ class Observations:
             self.fact(key, value)
         self.errors.extend(other.errors)
         self.answered = self.answered or other.answered
+        self.hostile = self.hostile or other.hostile
 
 
 def host_for_url(address: str) -> str:

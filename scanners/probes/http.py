@@ -168,6 +168,11 @@ async def probe_http(client: httpx.AsyncClient, address: str, port: int, *, tls:
     try:
         async with asyncio.timeout(budget):
             root = await fetch(client, base + "/")
+            if root.truncated:
+                obs.hostile = True
+                obs.errors.append(f"http {where}: answer larger than {BODY_LIMIT // 1024} KiB; "
+                                  "refused (not a device web interface, or hostile)")
+                return obs
             obs.answered = True
             _record_headers(obs, root, prefix)
             obs.signal("http_title", title_of(root.body), "http", f"{prefix}title")

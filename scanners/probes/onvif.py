@@ -80,13 +80,16 @@ async def probe_onvif(client: httpx.AsyncClient, address: str, port: int, *,
     obs.signal("http_realm", realm_of(headers.get("www-authenticate")), "onvif",
                "WWW-Authenticate realm")
     if truncated:
+        obs.hostile = True
         obs.errors.append(f"onvif {url}: SOAP answer larger than {SOAP_LIMIT} bytes, refused")
         return obs
     if status in (200, 400, 500) and body:
         try:
             root = parse_xml(body)
         except UnsafeXML as exc:
-            obs.errors.append(f"onvif {url}: unsafe or malformed SOAP answer ({str(exc)[:80]})")
+            obs.hostile = exc.hostile
+            obs.errors.append(f"onvif {url}: {'hostile' if exc.hostile else 'malformed'} SOAP "
+                              f"answer refused ({str(exc)[:80]})")
             return obs
         if find_all(root, "GetSystemDateAndTimeResponse") or find_all(root, "Fault"):
             obs.answered = True
