@@ -23,7 +23,7 @@ from scanners.targets import TargetError, TargetSet, parse_target
 def test_parse_forms(text: str, first: str, last: str, size: int) -> None:
     spec = parse_target(text)
     assert (str(spec.first), str(spec.last), spec.size) == (first, last, size)
-    assert [str(a) for a in spec][0] == first and len(list(spec)) == size
+    assert next(str(a) for a in spec) == first and len(list(spec)) == size
 
 
 @pytest.mark.parametrize(("text", "fragment"), [
