@@ -116,8 +116,8 @@ class Progress:
 @dataclass
 class ScanOptions:
     timeout: float = 60.0
-    rate: float = 1000.0
-    concurrency: int = 256
+    rate: float = 2000.0
+    concurrency: int = 1024
     probe_concurrency: int = 64
     per_host: int = 4
     multicast: bool = True

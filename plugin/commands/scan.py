@@ -120,7 +120,7 @@ def scan_command(
         "--timeout", help="Overall deadline of the scan in seconds.")] = 60.0,
     rate: Annotated[float, typer.Option(
         "--rate", help="At most this many new probes (packets or connections) per "
-                       "second.")] = 1000.0,
+                       "second.")] = 2000.0,
     no_multicast: Annotated[bool, typer.Option(
         "--no-multicast", help="Unicast only: no WS-Discovery/SADP/DHIP multicast, no "
                                "mDNS.")] = False,

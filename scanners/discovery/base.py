@@ -65,8 +65,6 @@ class UdpDiscovery:
         try:
             parsed = self.parse(datagram.data, datagram.source)
         except Exception:  # hostile bytes: count them, never raise into the event loop
-            parsed = []
-        if not parsed:
             self.garbage[datagram.source] = self.garbage.get(datagram.source, 0) + 1
             return
         for reply in parsed:

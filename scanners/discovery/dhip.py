@@ -35,17 +35,20 @@ def _text(value: object) -> str:
 
 
 def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
-    """A `client.notifyDevInfo` reply -> one DiscoveryReply; requests and garbage -> []."""
+    """A `client.notifyDevInfo` reply -> one DiscoveryReply; search requests (ours, echoed)
+    -> []; anything else raises ValueError (counted as garbage from that source)."""
     if len(data) < HEADER.size or data[4:8] != b"DHIP":
-        return []
+        raise ValueError("not a DHIP frame (bad magic or short header)")
     body = data[HEADER.size:HEADER.size + MAX_BODY].rstrip(b"\x00\r\n ")
     message = json.loads(body.decode("utf-8", "replace"))
-    if not isinstance(message, dict) or message.get("method") == "DHDiscover.search":
+    if not isinstance(message, dict):
+        raise ValueError("DHIP body is not a JSON object")
+    if message.get("method") == "DHDiscover.search":
         return []
     params = message.get("params")
     info = params.get("deviceInfo") if isinstance(params, dict) else None
     if not isinstance(info, dict):
-        return []
+        raise ValueError("DHIP reply without a deviceInfo object")
     fields = {str(key)[:64]: _text(value) for key, value in list(info.items())[:64]
               if isinstance(value, str | int | float | dict)}
     if message.get("mac") and "MAC" not in fields:

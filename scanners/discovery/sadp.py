@@ -31,10 +31,13 @@ def build_probes() -> list[bytes]:
 
 
 def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
-    """A `<ProbeMatch>` reply -> one DiscoveryReply; our own or others' `<Probe>` -> []."""
+    """A `<ProbeMatch>` reply -> one DiscoveryReply; our own or others' `<Probe>` -> [];
+    anything else raises ValueError (counted as garbage from that source)."""
     root = parse_xml(data)
-    if local(root.tag) != "ProbeMatch":
+    if local(root.tag) == "Probe":
         return []
+    if local(root.tag) != "ProbeMatch":
+        raise ValueError(f"not a SADP reply (root element {local(root.tag)!r})")
     values = children_text(root)
     fields = {key: values[key] for key in FIELDS if key in values}
     if not any(key in fields for key in ("DeviceSN", "DeviceDescription", "MAC")):

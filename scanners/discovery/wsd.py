@@ -65,11 +65,11 @@ def parse_scopes(text: str) -> dict[str, list[str]]:
 
 
 def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
-    """ProbeMatch elements of a WS-Discovery reply; [] for anything else (probes we hear
-    echoed, malformed or hostile documents)."""
+    """ProbeMatch elements of a WS-Discovery reply; [] for other SOAP messages (probes we
+    hear echoed, Hello/Bye); anything else raises ValueError (counted as garbage)."""
     root = parse_xml(data)
     if local(root.tag) != "Envelope":
-        return []
+        raise ValueError(f"not a SOAP envelope (root element {local(root.tag)!r})")
     replies = []
     for match in find_all(root, "ProbeMatch")[:8]:
         fields: dict[str, object] = {}
