@@ -497,12 +497,21 @@ def _evaluate(sig: Signal) -> list[Evidence]:
         return []
 
 
+def _withhold_if_hostile(device: Device) -> Device:
+    """A device that sent bombs, floods or garbage may be impersonating anything: keep its
+    evidence for the reviewer, claim no maker for it."""
+    if not (device.model_extra or {}).get("hostile"):
+        return device
+    return device.model_copy(update={"maker": None, "platform": None, "confidence": 0.0,
+                                     "reasons": ["attribution withheld: the device sent hostile "
+                                                 "or malformed data"]})
+
+
 def attribute(device: Device) -> Device:
     from scanners.attribution import attribute as attribute_device
 
-    if getattr(device, "hostile", False):
-        return device.model_copy(update={"maker": None, "platform": None, "confidence": 0.0,
-                                         "reasons": ["attribution withheld: hostile device"]})
+    if (device.model_extra or {}).get("hostile"):
+        return _withhold_if_hostile(device)
     result = attribute_device(device)
     if result.platform is None and result.maker in ("Hikvision", "Dahua") and any(
             ev.kind == "platform" and ev.indicates == result.maker for ev in result.evidence):
@@ -517,7 +526,7 @@ def merge(devices: Iterable[Device]) -> list[Device]:
     devices = list(devices)
     merge_devices = getattr(attribution, "merge_devices", None)
     if merge_devices is not None:
-        return list(merge_devices(devices))
+        return [_withhold_if_hostile(d) for d in merge_devices(devices)]
     merged: dict[str, Device] = {}
     for device in devices:
         key = device.key()
@@ -529,6 +538,8 @@ def merge(devices: Iterable[Device]) -> list[Device]:
                                             if e not in old.evidence],
                 "errors": old.errors + device.errors,
                 "readable": old.readable or device.readable,
+                "hostile": bool((old.model_extra or {}).get("hostile")
+                                or (device.model_extra or {}).get("hostile")),
             }
             for name in ("mac", "serial", "brand", "model", "firmware", "device_class"):
                 update[name] = getattr(old, name) or getattr(device, name)

@@ -84,17 +84,15 @@ def _engine() -> Evaluate | None:
 
 
 @cache
-def _oui_lookup() -> Callable[[str], list[Evidence]] | None:
-    """`scanners.oui` (MAC -> registrant evidence through the engine) when present."""
+def _oui_lookup() -> Evaluate | None:
+    """`scanners.oui.oui_evidence(mac, probe=, field=)` (registry lookup through the
+    signature engine) when present."""
     try:
         oui = importlib.import_module("scanners.oui")
     except ImportError:
         return None
-    for name in ("evidence_for_mac", "evaluate_mac", "mac_evidence", "evidence"):
-        function = getattr(oui, name, None)
-        if callable(function):
-            return function  # type: ignore[no-any-return,unused-ignore]
-    return None
+    function = getattr(oui, "oui_evidence", None)
+    return function if callable(function) else None
 
 
 def _interim(kind: str, value: str, probe: str, field: str) -> list[Evidence]:
@@ -132,8 +130,7 @@ def evaluate(kind: str, value: str, *, probe: str, field: str) -> list[Evidence]
     if kind == "oui":
         lookup = _oui_lookup()
         if lookup is not None:
-            return [ev.model_copy(update={"probe": probe, "field": field})
-                    for ev in lookup(value)]
+            return list(lookup(value, probe=probe, field=field))
         return _interim_oui(value, probe, field)
     engine = _engine()
     if engine is not None:
