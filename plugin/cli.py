@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "plugin.commands.screen",
     "plugin.commands.lists",
     "plugin.commands.scan",
+    "plugin.commands.demo",
 )
 
 app = typer.Typer(

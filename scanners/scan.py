@@ -274,17 +274,21 @@ class _Scan:
                 self.candidate(reply.source).replies.append(reply)
 
     def _fold_discovery(self, disc: UdpDiscovery) -> None:
+        # A device answers each probe that reached it once (twice at most, on some firmware);
+        # more than twice that is a flood, whatever it contains.
+        allowed = min(FLOOD_THRESHOLD, 2 * max(1, disc.probes_per_target) + 1)
         for source, replies in disc.replies().items():
             if source not in self.targets:
                 continue  # multicast answers from outside the targets are not ours to report
-            cand = self.candidate(source)
-            cand.replies.extend(replies)
-            dropped = disc.box.dropped.get(source, 0)
-            if dropped + len(replies) > FLOOD_THRESHOLD:
+            self.candidate(source).replies.extend(replies)
+        for source, count in disc.datagrams.items():
+            if source in self.targets and count > allowed:
+                cand = self.candidate(source)
                 cand.observations.hostile = True
                 cand.observations.errors.append(
-                    f"{disc.protocol}: flooded the scanner ({dropped + len(replies)} replies; "
-                    f"kept {len(replies)})")
+                    f"{disc.protocol}: flooded the scanner ({count} datagrams for "
+                    f"{disc.probes_per_target} probes; kept "
+                    f"{len(disc.box.replies.get(source, ()))})")
         for source, count in disc.garbage.items():
             if source in self.targets:
                 cand = self.candidate(source)

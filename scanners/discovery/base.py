@@ -49,6 +49,9 @@ class UdpDiscovery:
     box: ReplyBox = field(init=False)
     errors: list[str] = field(default_factory=list)
     garbage: dict[str, int] = field(default_factory=dict)
+    #: Every datagram per source, parsed or not (a flood shows here even when unparsed).
+    datagrams: dict[str, int] = field(default_factory=dict)
+    probes_per_target: int = 0
     _transports: list[asyncio.DatagramTransport] = field(default_factory=list)
     _ask: socket.socket | None = None
 
@@ -56,6 +59,7 @@ class UdpDiscovery:
         self.box = ReplyBox(per_source=self.per_source)
 
     def _handle(self, datagram: Datagram) -> None:
+        self.datagrams[datagram.source] = self.datagrams.get(datagram.source, 0) + 1
         if self.box.dropped.get(datagram.source, 0) or \
                 len(self.box.replies.get(datagram.source, ())) >= self.per_source:
             self.box.dropped[datagram.source] = self.box.dropped.get(datagram.source, 0) + 1
@@ -85,7 +89,9 @@ class UdpDiscovery:
 
     def send_unicast(self, address: str, port: int | None = None) -> None:
         assert self._ask is not None
-        for payload in self.probes():
+        probes = self.probes()
+        self.probes_per_target = max(self.probes_per_target, len(probes))
+        for payload in probes:
             with contextlib.suppress(OSError):  # unreachable hosts are normal in a sweep
                 self._ask.sendto(payload, (address, port or self.port))
 
@@ -94,7 +100,9 @@ class UdpDiscovery:
         for iface in multicast_ifaces:
             try:
                 set_multicast_if(self._ask, iface.address)
-                for payload in self.probes():
+                probes = self.probes()
+                self.probes_per_target += len(probes)
+                for payload in probes:
                     self._ask.sendto(payload, (self.group, self.port))
             except OSError as exc:
                 self.errors.append(f"{self.protocol}: multicast on {iface.name} failed ({exc})")

@@ -29,7 +29,7 @@ _PROBE = (
     "<s:Header>"
     '<a:Action s:mustUnderstand="1">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe'
     "</a:Action>"
-    "<a:MessageID>uuid:{message_id}</a:MessageID>"
+    "<a:MessageID>{message_id}</a:MessageID>"
     "<a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
     "</a:Address></a:ReplyTo>"
     '<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>'
@@ -39,9 +39,11 @@ _PROBE = (
 )
 
 
-def build_probes() -> list[bytes]:
-    return [_PROBE.format(prefix=prefix, ns=ns, type=name, message_id=uuid.uuid4()).encode()
-            for prefix, ns, name in PROBE_TYPES]
+def build_probes(message_ids: list[str] | None = None) -> list[bytes]:
+    """One Probe per type; `message_ids` (`uuid:…`) fixes their MessageIDs."""
+    ids = message_ids or [f"uuid:{uuid.uuid4()}" for _ in PROBE_TYPES]
+    return [_PROBE.format(prefix=prefix, ns=ns, type=name, message_id=message_id).encode()
+            for (prefix, ns, name), message_id in zip(PROBE_TYPES, ids, strict=True)]
 
 
 def parse_scopes(text: str) -> dict[str, list[str]]:
@@ -64,12 +66,18 @@ def parse_scopes(text: str) -> dict[str, list[str]]:
     return scopes
 
 
-def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
+def parse_reply(data: bytes, source: str, *, message_ids: frozenset[str] = frozenset()
+                ) -> list[DiscoveryReply]:
     """ProbeMatch elements of a WS-Discovery reply; [] for other SOAP messages (probes we
-    hear echoed, Hello/Bye); anything else raises ValueError (counted as garbage)."""
+    hear echoed, Hello/Bye); anything else raises ValueError (counted as garbage).  With
+    `message_ids`, a ProbeMatches relating to another message is unsolicited: an error."""
     root = parse_xml(data)
     if local(root.tag) != "Envelope":
         raise ValueError(f"not a SOAP envelope (root element {local(root.tag)!r})")
+    relates_to = find_text(root, "RelatesTo")
+    if message_ids and relates_to and find_all(root, "ProbeMatches") \
+            and relates_to not in message_ids:
+        raise ValueError("unsolicited ProbeMatches (RelatesTo names none of our probes)")
     replies = []
     for match in find_all(root, "ProbeMatch")[:8]:
         fields: dict[str, object] = {}
@@ -112,4 +120,10 @@ def xaddr_for(reply: DiscoveryReply, address: str) -> tuple[str, int, str] | Non
 
 
 def discovery(port: int = PORT) -> UdpDiscovery:
-    return UdpDiscovery("wsd", port, GROUP, parse_reply, build_probes, per_source=4)
+    # One pair of MessageIDs per scan: replies must relate to them (a per-target ID would
+    # cost memory on a /16), and a device that heard both multicast and unicast may answer once.
+    ids = [f"uuid:{uuid.uuid4()}" for _ in PROBE_TYPES]
+    known = frozenset(ids)
+    return UdpDiscovery("wsd", port, GROUP,
+                        lambda data, source: parse_reply(data, source, message_ids=known),
+                        lambda: build_probes(ids), per_source=4)
