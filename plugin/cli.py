@@ -12,6 +12,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from plugin.errors import EntityscanError
 
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         # code of a typer.Exit instead of calling sys.exit itself.
         result = app(args=argv, standalone_mode=False)
     except EntityscanError as exc:
-        Console(stderr=True).print(f"[bold red]entityscan: error:[/] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]entityscan: error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code)

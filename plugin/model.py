@@ -74,6 +74,9 @@ class Relation(BaseModel):
                                   "joint-venture | former-subsidiary | oem-partner")
     certainty: Certainty
     scope: str = Field(default="all", description="`all` product lines or only `some`")
+    match: str = Field(default="exact", pattern="^(exact|group)$",
+                       description="`exact`: the whole name; `group`: a coined group name "
+                                   "(Huawei) found as whole words in any company name")
     since: date | None = None
     until: date | None = Field(default=None, description="the link ended (e.g. a sale)")
     source: str

@@ -172,3 +172,27 @@ def test_patterns_match_examples_and_not_counter_examples() -> None:
             assert hit is not None and hit.rule.id == rule.id, (rule.id, example)
         for counter in rule.counter_examples:
             assert patterns.part_number(counter) is None, (rule.id, counter)
+
+
+@pytest.mark.timeout(20)
+def test_patterns_survive_hostile_text() -> None:
+    """Possessive tails keep matching linear: 6,000 adversarial strings finish at once."""
+    patterns = PatternSet(load_patterns())
+    prefixes = [rule.examples[0][:8] for rule in patterns.rules]
+    for prefix in prefixes:
+        for filler in ("A1-", "A1", "-A", "A 1 "):
+            hostile = prefix + filler * 1000 + "!"
+            patterns.part_number(hostile[:80])
+            # the text holds the prefix 3000 times but never a whole, bounded part number
+            assert len(patterns.search(hostile * 3)) <= len(patterns.rules)
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    ("DS2CD2143G2IU", "hikvision-fixed-camera"),
+    ("DS 2CD2143G2-I", "hikvision-fixed-camera"),
+    ("NVR4108HS4KS2", "dahua-nvr"),
+    ("IPC HFW2431S-S-S2", "dahua-ipc"),
+])
+def test_patterns_tolerate_missing_dashes(value: str, rule: str) -> None:
+    hit = PatternSet(load_patterns()).part_number(value)
+    assert hit is not None and hit.rule.id == rule

@@ -11,10 +11,14 @@ The finding's verdict is the strongest match verdict.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from plugin.lists import ListSet
 from plugin.matcher.index import NameIndex, Scored
@@ -25,9 +29,8 @@ from scanners.inventory import Certainty, Device
 
 NAME_FIELDS = ("manufacturer", "brand", "supplier")
 # Words that make a part number in a description an accessory for, not the product itself.
-ACCESSORY_CUES = frozenset("""compatible compatibility fits fit for replacement bracket mount
-mounting adapter adaptor housing junction box pole wall ceiling accessory accessories cable
-kit lens cover""".split())
+ACCESSORY_CUES = frozenset("""compatible compatibility replacement bracket mount mounting adapter
+adaptor housing junction accessory accessories spare""".split())
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
 
@@ -83,15 +86,26 @@ class Matcher:
             (entry, name, i > 0) for entry in lists.entries
             for i, name in enumerate(entry.all_names))
         self._relations: NameIndex[Relation] = NameIndex(
-            (rel, name, i > 0) for rel in self.relations
+            (rel, name, i > 0) for rel in self.relations if rel.match == "exact"
             for i, name in enumerate((rel.brand, *rel.aliases)))
+        # Coined group names: first token of the name -> [(all its tokens, relation)].
+        self._group_names: dict[str, list[tuple[tuple[str, ...], Relation]]] = {}
+        for rel in self.relations:
+            if rel.match == "group":
+                for name in (rel.brand, *rel.aliases):
+                    stem = normalise(name).distinct
+                    if stem:
+                        self._group_names.setdefault(stem[0], []).append((stem, rel))
         self._patterns = PatternSet(patterns)
         self._maker_entries: dict[str, tuple[ListEntry, ...]] = {}
         makers = {e.maker for e in lists.entries if e.maker}
         makers |= {r.maker for r in self.relations} | {p.maker for p in patterns}
         for maker in makers:
             self._maker_entries[maker.casefold()] = self._resolve_maker(maker)
+        self._maker_cores = self._maker_core_names()
+        self._acronyms = self._acronym_pattern()
         self._mentions = self._mention_keys()
+        self._mention_starts = {first for first, _ in self._mentions.values()}
         self._screen_name = lru_cache(maxsize=65_536)(self._screen_name_uncached)
         self._screen_part = lru_cache(maxsize=65_536)(self._screen_part_uncached)
         self._screen_text = lru_cache(maxsize=65_536)(self._screen_text_uncached)
@@ -112,25 +126,48 @@ class Matcher:
             self._maker_entries[key] = self._resolve_maker(maker)
         return self._maker_entries[key]
 
-    def _mention_keys(self) -> dict[str, tuple[str, str]]:
-        """Squashed names that count as a mention in free text -> (maker, how named).
+    def _maker_core_names(self) -> dict[str, tuple[str, str]]:
+        """Squashed names of equipment makers and their brands (a few hundred), for a
+        brute-force typo check that the token index cannot do (two edits in one word)."""
+        cores: dict[str, tuple[str, str]] = {}
+        named = [(e.maker, n) for e in self.lists.entries if e.maker for n in e.all_names]
+        named += [(r.maker, n) for r in self.relations for n in (r.brand, *r.aliases)]
+        for maker, name in named:
+            core = "".join(normalise(name).distinct)
+            if len(core) >= 6:
+                cores.setdefault(core, (maker, name))
+        return cores
+
+    def _acronym_pattern(self) -> re.Pattern[str] | None:
+        """Short all-capital maker names (`ZTE`) found case-sensitively in free text."""
+        self._acronym_makers: dict[str, str] = {}
+        for entry in self.lists.entries:
+            for name in entry.all_names if entry.maker else ():
+                if 2 < len(name) <= 4 and name.isupper() and name.isalpha():
+                    self._acronym_makers.setdefault(name, entry.maker or name)
+        if not self._acronym_makers:
+            return None
+        names = sorted(self._acronym_makers)
+        return re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+
+    def _mention_keys(self) -> dict[str, tuple[str, tuple[str, str]]]:
+        """Squashed names that count as a mention in free text -> (first token, (maker, name)).
 
         Only equipment makers and their brands: a description naming a sanctioned person is
         not what a product description means.
         """
-        keys: dict[str, tuple[str, str]] = {}
+        named: list[tuple[str, str]] = []
         for entry in self.lists.entries:
-            if not entry.maker:
-                continue
-            for name in (entry.maker, *entry.all_names):
-                key = "".join(normalise(name).distinct)
-                if len(key) >= 4 or (key and not key.isascii()):
-                    keys.setdefault(key, (entry.maker, name))
+            if entry.maker:
+                named.extend((entry.maker, name) for name in (entry.maker, *entry.all_names))
         for rel in self.relations:
-            for name in (rel.brand, *rel.aliases):
-                key = "".join(normalise(name).distinct)
-                if len(key) >= 4 or (key and not key.isascii()):
-                    keys.setdefault(key, (rel.maker, name))
+            named.extend((rel.maker, name) for name in (rel.brand, *rel.aliases))
+        keys: dict[str, tuple[str, tuple[str, str]]] = {}
+        for maker, name in named:
+            distinct = normalise(name).distinct
+            key = "".join(distinct)
+            if len(key) >= 4 or (key and not key.isascii()):
+                keys.setdefault(key, (distinct[0], (maker, name)))
         return keys
 
     # ----- verdict helpers -----
@@ -174,7 +211,56 @@ class Matcher:
         hits: list[_Hit] = []
         hits.extend(self._name_route(field_name, value, query))
         hits.extend(self._relation_route(field_name, value, query))
+        hits.extend(self._group_name_route(field_name, value, query))
+        if not hits:
+            hits.extend(self._maker_typo_route(field_name, value, query))
         return tuple(hits)
+
+    def _group_name_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+        """A company name containing a coined group name as whole words (`ZTE Kangxun
+        Telecom`, `Anhui USTC iFLYTEK`): a group company, or a shop selling only its goods."""
+        distinct = query.distinct
+        if len(distinct) < 2:
+            return []  # the bare name itself is the name route's business
+        hits: list[_Hit] = []
+        seen: set[str] = set()
+        for start, token in enumerate(distinct):
+            for stem, rel in self._group_names.get(token, ()):
+                if (distinct[start:start + len(stem)] != stem or len(distinct) == len(stem)
+                        or rel.maker in seen):
+                    continue
+                seen.add(rel.maker)
+                strong = rel.certainty is not Certainty.UNCERTAIN
+                where = "begins with" if start == 0 else "contains"
+                why = (f"{field_name} {value!r} {where} {rel.brand!r}, a coined group name: a "
+                       f"{rel.maker} group company ({rel.certainty.value}: {rel.source})")
+                if not strong:
+                    why += "; review"
+                hits.extend(self._maker_hits(
+                    rel.maker, strong=strong, via="group-name", field_name=field_name,
+                    value=value, matched=rel.brand,
+                    score=95.0 * RELATION_SCORE[rel.certainty],
+                    features={"group_name_position": float(start),
+                              "relation_certainty": rel.certainty.weight}, why=why))
+        return hits
+
+    def _maker_typo_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+        """One edit (two in names of 7+ letters) away from a maker or brand name -> review."""
+        core = "".join(query.distinct)
+        if len(core) < 6 or not self._maker_cores:
+            return []
+        allowed = 2 if len(core) >= 7 else 1
+        best = process.extractOne(core, list(self._maker_cores), scorer=OSA.distance,
+                                  score_cutoff=allowed)
+        if best is None:
+            return []
+        maker, name = self._maker_cores[best[0]]
+        distance = int(best[1])
+        why = (f"{field_name} {value!r} is {distance} edit{'s' if distance > 1 else ''} from "
+               f"{name!r}, a name of {maker}; a fuzzy-only match is a lead for review")
+        return self._maker_hits(maker, strong=False, via="name", field_name=field_name,
+                                value=value, matched=name, score=100.0 - 6 * distance,
+                                features={"edit_distance": float(distance)}, why=why)
 
     def _name_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
         hits: list[_Hit] = []
@@ -264,13 +350,26 @@ class Matcher:
             hits.extend(self._pattern_hits(found, field_name, value, strong=not accessory,
                                            extra=extra))
         mentioned: set[str] = set()
-        for size in (1, 2, 3, 4):
-            for start in range(len(tokens) - size + 1):
-                key = "".join(tokens[start:start + size])
-                found_maker = self._mentions.get(key)
-                if found_maker is None or found_maker[0] in mentioned:
+        if self._acronyms is not None:
+            for found_acronym in self._acronyms.finditer(value):
+                acronym = found_acronym.group(1)
+                maker = self._acronym_makers[acronym]
+                if maker in mentioned:
                     continue
-                maker, name = found_maker
+                mentioned.add(maker)
+                why = (f"{field_name} mentions {acronym!r} ({maker}); a mention in free text "
+                       f"is a lead for review")
+                hits.extend(self._maker_hits(maker, strong=False, via="description",
+                                             field_name=field_name, value=acronym,
+                                             matched=acronym, score=85.0,
+                                             features={"mention": 1.0}, why=why))
+        starts = [i for i, token in enumerate(tokens) if token in self._mention_starts]
+        for start in starts:
+            for size in (1, 2, 3, 4):
+                mention = self._mentions.get("".join(tokens[start:start + size]))
+                if mention is None or mention[1][0] in mentioned:
+                    continue
+                maker, name = mention[1]
                 mentioned.add(maker)
                 why = (f"{field_name} mentions {name!r} ({maker}); a mention in free text is a "
                        f"lead for review")

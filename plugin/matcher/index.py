@@ -127,7 +127,7 @@ class NameIndex(Generic[T]):
             seen.add((id(payload), name))
             rid = len(self.records)
             self.records.append(NameRecord(payload, name, norm, is_alias))
-            for level, key in self._levels(norm):
+            for level, key in norm.levels:
                 self._exact[level][key].append(rid)
             for token in set(norm.distinct):
                 self._by_token[token].append(rid)
@@ -139,23 +139,10 @@ class NameIndex(Generic[T]):
         self._by_token = dict(self._by_token)
         self._deletes = dict(self._deletes)
 
-    @staticmethod
-    def _levels(norm: Name) -> list[tuple[int, str]]:
-        full = "".join(t.text for t in norm.tokens)
-        no_place = "".join(t.text for t in norm.tokens if t.weight > 0.1)
-        core = "".join(norm.distinct)
-        out = [(0, full)]
-        if no_place and no_place != full:
-            out.append((1, no_place))
-        if core and core not in (full, no_place):
-            out.append((2, core))
-        return out
-
     def exact(self, query: Name) -> list[Scored[T]]:
         """Records whose squashed key equals the query's at the same or a looser level."""
         found: dict[int, Scored[T]] = {}
-        q_levels = self._levels(query)
-        for q_level, key in q_levels:
+        for q_level, key in query.levels:
             for level in range(len(EXACT_SCORES)):
                 for rid in self._exact[level].get(key, ()):
                     score = EXACT_SCORES[max(q_level, level)]

@@ -17,7 +17,8 @@ from functools import lru_cache
 LEGAL_FORMS = frozenset("""
 co company companies corp corporation inc incorporated ltd limited llc lp llp plc pllc
 gmbh ag kg sa sas sarl srl spa bv nv oy ab as asa aps pte pty jsc ojsc pjsc cjsc ooo oao zao
-kk kabushiki kaisha sdn bhd pvt private public ltda sro
+kk kabushiki kaisha sdn bhd pvt private public ltda sro fze fzco fzllc fz kft zrt oyj sl sau
+eurl sp zoo spolka mbh ug ek ei pt tbk jsc ead ad doo dd
 """.split())
 
 # Down-weighted: they describe what or where a company is, not who it is.
@@ -33,7 +34,14 @@ global worldwide development research institute engineering factory works compan
 
 LOCATIONS = frozenset("""
 china chinese prc peoples people's republic hong kong hk macau macao taiwan usa us america
-american india indian uk europe asia pacific
+american india indian uk europe european asia pacific emea apac latam americas
+africa middle east west north south central northern southern eastern western
+australia austria belgium brazil canada chile colombia czech denmark egypt finland france
+germany deutschland greece hungary indonesia ireland israel italy japan kazakhstan kenya korea
+malaysia mexico netherlands nigeria norway pakistan peru philippines poland portugal qatar
+romania russia saudi arabia singapore slovakia spain sweden switzerland thailand turkey
+ukraine emirates uae vietnam zealand argentina bangladesh iran iraq uzbekistan
+dubai london paris madrid milan munich frankfurt sydney melbourne toronto johannesburg
 beijing shanghai tianjin chongqing hangzhou zhejiang shenzhen guangzhou guangdong xiamen fujian
 chengdu sichuan wuhan hubei nanjing jiangsu suzhou hefei anhui jinan qingdao shandong xian
 shaanxi changsha hunan kunming yunnan guiyang guizhou nanning guangxi harbin heilongjiang
@@ -76,6 +84,8 @@ class Name:
 
     raw: str
     tokens: tuple[Token, ...]
+    # (level, squashed key): 0 all tokens, 1 without places, 2 distinctive tokens only.
+    levels: tuple[tuple[int, str], ...]
 
     @property
     def distinct(self) -> tuple[str, ...]:
@@ -90,14 +100,7 @@ class Name:
 
         Squashing (joining without spaces) makes `HIK VISION` meet `Hikvision`.
         """
-        full = "".join(t.text for t in self.tokens)
-        no_place = "".join(t.text for t in self.tokens if t.weight != WEIGHT_LOCATION)
-        core = "".join(self.distinct)
-        out: list[str] = []
-        for key in (full, no_place, core):
-            if key and key not in out:
-                out.append(key)
-        return tuple(out)
+        return tuple(key for _, key in self.levels)
 
 
 def _clean_cjk(run: str) -> list[str]:
@@ -169,8 +172,19 @@ def normalise(text: str) -> Name:
                 continue
             piece = _singular(piece)
             tokens.append(Token(piece, _weight(piece)))
-    # A trailing legal form glued by punctuation (`Co.,Ltd`) is gone above; keep the order.
-    return Name(text, tuple(tokens))
+    return Name(text, tuple(tokens), _levels(tokens))
+
+
+def _levels(tokens: list[Token]) -> tuple[tuple[int, str], ...]:
+    full = "".join(t.text for t in tokens)
+    no_place = "".join(t.text for t in tokens if t.weight != WEIGHT_LOCATION)
+    core = "".join(t.text for t in tokens if t.weight >= WEIGHT_DISTINCT)
+    out: list[tuple[int, str]] = [(0, full)] if full else []
+    if no_place and no_place != full:
+        out.append((1, no_place))
+    if core and core not in (full, no_place):
+        out.append((2, core))
+    return tuple(out)
 
 
 def words(text: str) -> list[str]:

@@ -64,13 +64,38 @@ def load_patterns(extra: Sequence[Path] = ()) -> list[PartPattern]:
     return list(rules.values())
 
 
+def loosen_dashes(pattern: str) -> str:
+    """Let every literal `-` outside a character class also match a space or nothing."""
+    out: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char == "[":
+            in_class = True
+            out.append(char)
+        elif char == "]":
+            in_class = False
+            out.append(char)
+        elif char == "-" and not in_class:
+            out.append("[- ]?")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 class PatternSet:
     """Every rule compiled twice: anchored (a part-number field) and word-bounded (free text)."""
 
     def __init__(self, rules: Sequence[PartPattern]) -> None:
         self.rules = tuple(rules)
         self._group_to_rule = {f"r{i}": rule for i, rule in enumerate(self.rules)}
-        body = "|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(self.rules))
+        body = "|".join(f"(?P<r{i}>{loosen_dashes(rule.pattern)})"
+                        for i, rule in enumerate(self.rules))
         # Boundaries: not preceded/followed by a character that continues a part number.
         self._anchored = re.compile(rf"(?:{body})", re.IGNORECASE)
         self._search = re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
