@@ -28,7 +28,7 @@ from scanners.errors import ScannerError
 from scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
 from scanners.netutil import LocalInterface, RateLimiter, multicast_interfaces
 from scanners.probes import Observations, Signal
-from scanners.probes.http import make_client, probe_http
+from scanners.probes.http import insecure_context, make_client, probe_http
 from scanners.probes.neighbours import eui64_mac, neighbour_table, normalise_mac
 from scanners.probes.onvif import probe_onvif
 from scanners.probes.rtsp import probe_rtsp
@@ -304,7 +304,7 @@ class _Scan:
     async def probe_all(self) -> None:
         opts = self.options
         overall = asyncio.Semaphore(opts.probe_concurrency)
-        client = make_client(opts.probe_concurrency * opts.per_host)
+        context = insecure_context()
         addresses = list(self.candidates)
         done = 0
         self.emit("probe", 0, len(addresses))
@@ -312,22 +312,23 @@ class _Scan:
         async def one(address: str) -> None:
             nonlocal done
             async with overall:
-                await self.probe_device(self.candidates[address], client)
+                client = make_client(opts.per_host, context)
+                try:
+                    await self.probe_device(self.candidates[address], client)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(client.aclose(), 1.0)
             done += 1
             self.emit("probe", done, len(addresses), address)
 
         tasks = {asyncio.create_task(one(address)): address for address in addresses}
-        try:
-            if tasks:
-                _, pending = await asyncio.wait(tasks, timeout=max(0.0, self.remaining()))
-                for task in pending:
-                    task.cancel()
-                    self.candidates[tasks[task]].unfinished = True
-                if pending:
-                    await asyncio.gather(*pending, return_exceptions=True)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), 1.0)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, self.remaining()))
+            for task in pending:
+                task.cancel()
+                self.candidates[tasks[task]].unfinished = True
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
 
     async def probe_device(self, cand: Candidate, client: httpx.AsyncClient) -> None:
         opts = self.options

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import ssl
 import zlib
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -46,9 +47,21 @@ class Fetched:
     url: str
 
 
-def make_client(concurrency: int) -> httpx.AsyncClient:
+def insecure_context() -> ssl.SSLContext:
+    """Device certificates are self-signed: read them, never trust them.  Old firmware needs
+    old protocol versions and ciphers."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+def make_client(concurrency: int, context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    """A client for one device (a small pool: httpcore scans its whole pool per request)."""
     return httpx.AsyncClient(
-        verify=False,  # noqa: S501 - device certificates are self-signed; we only read banners
+        verify=context or insecure_context(),
         trust_env=False,  # never route device probes through an environment proxy
         follow_redirects=False,
         timeout=httpx.Timeout(REQUEST_TIMEOUT),

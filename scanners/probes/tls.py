@@ -10,6 +10,7 @@ import asyncio
 import ssl
 
 from scanners.probes import Observations
+from scanners.probes.http import insecure_context
 
 OID_NAMES = {
     "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
@@ -85,11 +86,7 @@ def subject_and_issuer(der: bytes) -> tuple[str, str]:
 
 async def probe_tls(address: str, port: int, *, timeout: float = 3.0) -> Observations:
     obs = Observations()
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # we read the certificate, we do not trust it
-    context.minimum_version = ssl.TLSVersion.TLSv1  # old device firmware
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context = insecure_context()
     writer = None
     try:
         async with asyncio.timeout(timeout):
