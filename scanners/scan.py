@@ -227,12 +227,16 @@ class _Scan:
                 for port in opts.ports.tcp:
                     yield text, port
 
+        last_send = self.loop.time()
+
         async def unicast_udp() -> None:
+            nonlocal last_send
             for address in self.targets:
                 text = str(address)
                 for disc in live:
                     await self.limiter.wait()
                     disc.send_unicast(text)
+                    last_send = self.loop.time()
                     attempted()
 
         def on_open(address: str, port: int) -> None:
@@ -250,9 +254,20 @@ class _Scan:
         except TimeoutError:
             self.error(f"the sweep did not finish before the deadline ({opts.timeout:g}s); "
                        "addresses not reached are missing", probe="sweep")
-        # Late UDP answers: wait at least discovery_wait since the multicast probes went out.
-        wait = opts.discovery_wait if ifaces else min(opts.discovery_wait, UNICAST_LINGER)
-        linger = min(wait - (self.loop.time() - started), max(0.0, self.remaining() / 3))
+        if opts.unicast_udp and self.remaining() > 2.0:
+            # UDP is lossy (and a flooding neighbour can fill our receive buffer): ask once
+            # more every live host that has not answered a protocol yet.
+            for address in list(self.candidates):
+                for disc in live:
+                    if not disc.datagrams.get(address):
+                        await self.limiter.wait()
+                        disc.send_unicast(address)
+                        last_send = self.loop.time()
+        # Late UDP answers: discovery_wait after the multicast probes, and UNICAST_LINGER
+        # after the last unicast probe.
+        until = max(started + (opts.discovery_wait if ifaces else 0.0),
+                    last_send + UNICAST_LINGER)
+        linger = min(until - self.loop.time(), max(0.0, self.remaining() / 3))
         if linger > 0:
             await asyncio.sleep(linger)
         if mdns_task is not None:
