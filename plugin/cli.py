@@ -19,6 +19,8 @@ from plugin.errors import EntityscanError
 COMMAND_MODULES = (
     "plugin.commands.screen",
     "plugin.commands.lists",
+    "plugin.commands.report",
+    "plugin.commands.usb",
     "plugin.commands.scan",
     "plugin.commands.demo",
 )

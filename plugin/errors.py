@@ -11,3 +11,13 @@ class InputError(EntityscanError):
 
 class ListError(EntityscanError):
     """A restricted-party list cannot be loaded or installed; the last good copy is kept."""
+
+
+def first_problem(exc: Exception) -> str:
+    """"field `x`: what is wrong" for the first error of a pydantic ValidationError."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors) or not errors():
+        return str(exc)
+    first = errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    return f"field `{field}`: {first['msg']}"

@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from plugin.errors import InputError
 from plugin.lists import ListSet
@@ -69,6 +70,10 @@ def scan_document(inventory: Inventory, findings: Sequence[Finding],
              "rule": e.rule}
             for e in device.evidence]
         record.update(_result(finding))
+        # `maker` is the listed maker the finding names, else the scanner's attribution (a
+        # clear Axis camera still shows Axis); `attributed_maker` is always the scanner's.
+        record["maker"] = finding.maker or device.maker
+        record["attributed_maker"] = device.maker
         devices.append(record)
     return {"schema": SCAN_SCHEMA, "kind": inventory.kind,
             "generated": datetime.now(UTC).isoformat(),
@@ -109,26 +114,50 @@ def _lists_of(result: dict[str, Any]) -> str:
     return ";".join(sorted({m["list"] for m in result.get("matches", [])}))
 
 
+# A spreadsheet runs a cell starting with one of these as a formula; device strings and
+# supplier columns are hostile, so such cells get a leading apostrophe (README: CSV).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+SCREEN_CSV_COLUMNS = ("id", "verdict", "maker", "score", "lists", "citations", "via", "reason",
+                      "supplier", "manufacturer", "brand", "description", "part_number")
+SCAN_CSV_COLUMNS = ("id", "addresses", "mac", "host", "vid", "pid", "brand", "maker",
+                    "platform", "model", "firmware", "serial", "confidence", "readable",
+                    "verdict", "score", "lists", "reason", "citations", "via",
+                    "attributed_maker", "device_class")
+
+
+def _citations_of(result: dict[str, Any]) -> str:
+    return ";".join(sorted({m["citation"] for m in result.get("matches", []) if m.get("citation")}))
+
+
+def _via_of(result: dict[str, Any]) -> str:
+    return ";".join(dict.fromkeys(m["via"] for m in result.get("matches", [])))
+
+
 def screen_csv(doc: dict[str, Any]) -> str:
-    """One row per line item; columns documented in README.md (stable)."""
+    """One row per line item; columns documented in README.md (stable), then the input's own
+    extra columns in first-seen order."""
     extra_cols: list[str] = []
     for result in doc["results"]:
-        for key in result["item"].get("extra", {}):
+        for key in (result.get("item") or {}).get("extra", {}):
             if key not in extra_cols:
                 extra_cols.append(key)
     out = io.StringIO()
     writer = csv.writer(out)
-    base = ["id", "verdict", "maker", "score", "lists", "citations", "via", "reason",
-            "supplier", "manufacturer", "brand", "description", "part_number"]
-    writer.writerow(base + extra_cols)
+    writer.writerow([*SCREEN_CSV_COLUMNS, *(_text(c) for c in extra_cols)])
     for r in doc["results"]:
-        item = r["item"]
-        citations = ";".join(sorted({m["citation"] for m in r["matches"] if m["citation"]}))
-        via = ";".join(dict.fromkeys(m["via"] for m in r["matches"]))
-        writer.writerow([r["id"], r["verdict"], r["maker"] or "", r["score"], _lists_of(r),
-                         citations, via, _first_reason(r)]
-                        + [item.get(k) or "" for k in base[8:]]
-                        + [item.get("extra", {}).get(k, "") for k in extra_cols])
+        item = r.get("item") or {}
+        writer.writerow([_text(r["id"]), r["verdict"], _text(r["maker"]), r["score"],
+                         _lists_of(r), _text(_citations_of(r)), _via_of(r),
+                         _text(_first_reason(r))]
+                        + [_text(item.get(k)) for k in SCREEN_CSV_COLUMNS[8:]]
+                        + [_text(item.get("extra", {}).get(k, "")) for k in extra_cols])
     return out.getvalue()
 
 
@@ -136,16 +165,16 @@ def scan_csv(doc: dict[str, Any]) -> str:
     """One row per device; columns documented in README.md (stable)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "addresses", "mac", "host", "vid", "pid", "brand", "maker",
-                     "platform", "model", "firmware", "serial", "confidence", "readable",
-                     "verdict", "score", "lists", "reason"])
+    writer.writerow(SCAN_CSV_COLUMNS)
     for d in doc["devices"]:
-        writer.writerow([d["id"], " ".join(d["addresses"]), d.get("mac") or "",
-                         d.get("host") or "", d.get("vid") or "", d.get("pid") or "",
-                         d.get("brand") or "", d.get("maker") or "", d.get("platform") or "",
-                         d.get("model") or "", d.get("firmware") or "", d.get("serial") or "",
+        writer.writerow([_text(d.get("id")), _text(" ".join(d["addresses"])), _text(d.get("mac")),
+                         _text(d.get("host")), _text(d.get("vid")), _text(d.get("pid")),
+                         _text(d.get("brand")), _text(d.get("maker")), _text(d.get("platform")),
+                         _text(d.get("model")), _text(d.get("firmware")), _text(d.get("serial")),
                          d.get("confidence"), d.get("readable"), d["verdict"], d["score"],
-                         _lists_of(d), _first_reason(d)])
+                         _lists_of(d), _text(_first_reason(d)), _text(_citations_of(d)),
+                         _via_of(d), _text(d.get("attributed_maker", d.get("maker"))),
+                         _text(d.get("device_class"))])
     return out.getvalue()
 
 
@@ -155,8 +184,9 @@ def screen_table(doc: dict[str, Any], console: Console) -> None:
         table.add_column(col, overflow="fold")
     for r in doc["results"]:
         style = VERDICT_STYLE[r["verdict"]]
-        table.add_row(r["id"], f"[{style}]{r['verdict']}[/]", r["maker"] or "",
-                      f"{r['score']:.0f}", _first_reason(r))
+        # Text(): input and device strings are data, never rich markup ("[/]" would crash).
+        table.add_row(Text(r["id"]), f"[{style}]{r['verdict']}[/]", Text(r["maker"] or ""),
+                      f"{r['score']:.0f}", Text(_first_reason(r)))
     console.print(table)
     _print_summary(doc, console)
 
@@ -172,8 +202,9 @@ def scan_table(doc: dict[str, Any], console: Console) -> None:
         style = VERDICT_STYLE[d["verdict"]]
         verdict = f"[{style}]{d['verdict']}[/]" + ("" if d.get("readable", True)
                                                     else " (unreadable)")
-        table.add_row(where, d.get("brand") or "", d.get("maker") or "", d.get("model") or "",
-                      verdict, f"{d['score']:.0f}", _first_reason(d))
+        table.add_row(Text(where), Text(d.get("brand") or ""), Text(d.get("maker") or ""),
+                      Text(d.get("model") or ""), verdict, f"{d['score']:.0f}",
+                      Text(_first_reason(d)))
     console.print(table)
     _print_summary(doc, console)
 
@@ -198,9 +229,21 @@ def atomic_write(path: Path, text: str) -> None:
         raise InputError(f"{path}: cannot write output: {exc}") from exc
 
 
+def _html(doc: dict[str, Any]) -> str:
+    from plugin.reports import render_html  # imported on use: jinja2 loads only for html
+
+    return render_html(doc)
+
+
+def _cyclonedx(doc: dict[str, Any]) -> str:
+    from plugin.reports import render_cyclonedx
+
+    return render_cyclonedx(doc)
+
+
 RENDERERS: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
-    SCREEN_SCHEMA: {"csv": screen_csv},
-    SCAN_SCHEMA: {"csv": scan_csv},
+    SCREEN_SCHEMA: {"csv": screen_csv, "html": _html, "cyclonedx": _cyclonedx},
+    SCAN_SCHEMA: {"csv": scan_csv, "html": _html, "cyclonedx": _cyclonedx},
 }
 TABLES: dict[str, Callable[[dict[str, Any], Console], None]] = {
     SCREEN_SCHEMA: screen_table, SCAN_SCHEMA: scan_table}

@@ -153,6 +153,14 @@ def test_device_attribution_beats_the_label(matcher: Matcher) -> None:
     assert matcher.screen_device(weak).verdict is Verdict.REVIEW
 
 
+def test_device_label_alone_is_review(matcher: Matcher) -> None:
+    label_only = Device(addresses=["127.0.0.8"], brand="HIKVISION", confidence=0.2,
+                        maker="Hikvision")
+    finding = matcher.screen_device(label_only)
+    assert finding.verdict is Verdict.REVIEW
+    assert "label alone is weak evidence" in " ".join(finding.reasons)
+
+
 def test_user_relation_overrides_bundled(tmp_path) -> None:  # type: ignore[no-untyped-def]
     override = tmp_path / "rel.yaml"
     override.write_text("relations:\n  - brand: ANNKE\n    maker: Hikvision\n"
@@ -196,3 +204,24 @@ def test_patterns_survive_hostile_text() -> None:
 def test_patterns_tolerate_missing_dashes(value: str, rule: str) -> None:
     hit = PatternSet(load_patterns()).part_number(value)
     assert hit is not None and hit.rule.id == rule
+
+
+def test_pattern_file_errors_name_the_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from plugin.errors import InputError
+
+    bad = tmp_path / "p.yaml"
+    bad.write_text("patterns:\n  - id: lower\n    maker: Hikvision\n    pattern: 'ds-2cd\\d+'\n"
+                   "    trigger: 'DS'\n    certainty: solid\n    description: x\n"
+                   "    source: test\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"pattern 1.*capitals"):
+        load_patterns([bad])
+
+
+def test_relation_file_errors_name_relation_and_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from plugin.errors import InputError
+
+    bad = tmp_path / "rel.yaml"
+    bad.write_text("relations:\n  - brand: Acme\n    maker: Hikvision\n    kind: relabel\n"
+                   "    certainty: pretty-sure\n    source: x\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"relation 1 \(Acme\), field `certainty`"):
+        load_relations([bad])

@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-FORMATS = ("table", "json", "csv")
+FORMATS = ("table", "json", "csv", "html", "cyclonedx")
 
 ListOption = Annotated[list[Path] | None, typer.Option(
     "--list", help="Add a CSL CSV/JSON (or bundled-format YAML) list file; repeatable.")]
 RelationsOption = Annotated[list[Path] | None, typer.Option(
     "--relations", help="Add or override brand relations from a YAML file; repeatable.")]
 FormatOption = Annotated[str, typer.Option(
-    "--format", "-f", help="Output format: table, json or csv (more with report plugins).")]
+    "--format", "-f", help="Output format: table, json, csv, html (a self-contained report "
+                           "page) or cyclonedx (a CycloneDX 1.6 JSON BOM).")]
 OutputOption = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write to this file instead of the terminal (whole or not at all).")]
 FailOnOption = Annotated[str, typer.Option(

@@ -5,7 +5,8 @@ Public API:
 - `ListSet`: an immutable bundle of entries with per-source metadata and a content hash;
 - `load_bundled()`: the cited starter dataset shipped with entityscan;
 - `load_list_file(path)`: a CSL CSV/JSON file (or a bundled-format YAML file);
-- `default_lists(extra, data_dir)`: bundled + the installed CSL copy + `--list` files.
+- `default_lists(extra, data_dir)`: bundled + the installed CSL copy + `--list` files;
+- `update_lists(source, data_dir)`: fetch, validate and install a new CSL copy, fail-closed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class ListSource(BaseModel):
     count: int = 0
     per_list: dict[str, int] = Field(default_factory=dict)
     content_hash: str = ""
+    note: str | None = Field(default=None, description="a warning about this source, e.g. "
+                                                       "a fallback to the backup copy")
 
 
 class ListSet:
@@ -65,6 +68,7 @@ class ListSet:
 
 
 from plugin.lists.bundled_loader import load_bundled  # noqa: E402
-from plugin.lists.registry import default_lists, load_list_file  # noqa: E402
+from plugin.lists.registry import default_lists, load_list_file, update_lists  # noqa: E402
 
-__all__ = ["ListSet", "ListSource", "default_lists", "load_bundled", "load_list_file"]
+__all__ = ["ListSet", "ListSource", "default_lists", "load_bundled", "load_list_file",
+           "update_lists"]

@@ -8,6 +8,7 @@ One YAML file per list: `list`, `list_name`, `source_url`, `citation` (default f
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -16,8 +17,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from plugin.errors import ListError
+from plugin.errors import ListError, first_problem
 from plugin.model import ListEntry
+
+# A YAML flow list splits on commas: `[Acme Co., Ltd.]` becomes "Acme Co." and "Ltd.".  An
+# alias that is only a legal form is that mistake, never a real name.
+_BARE_LEGAL_FORM = re.compile(
+    r"^(?:co|corp|inc|ltd|llc|limited|company|corporation|gmbh|s\.?a|plc|jsc)\.?$",
+    re.IGNORECASE)
 
 
 def parse_bundled_document(doc: Any, where: str) -> list[ListEntry]:
@@ -31,13 +38,16 @@ def parse_bundled_document(doc: Any, where: str) -> list[ListEntry]:
             raise ListError(f"{where}: entry {index} is not a mapping")
         record = {k: v for k, v in defaults.items() if v is not None} | raw
         record["aliases"] = tuple(record.get("aliases") or ())
+        for alias in record["aliases"]:
+            if isinstance(alias, str) and _BARE_LEGAL_FORM.match(alias.strip()):
+                raise ListError(f"{where}: entry {index} ({raw.get('id', '?')}), field "
+                                f"`aliases`: {alias!r} is only a legal form; quote names that "
+                                'contain commas (aliases: ["Acme Co., Ltd."])')
         try:
             entries.append(ListEntry.model_validate(record))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ListError(f"{where}: entry {index} ({raw.get('id', '?')}), field "
-                            f"`{field}`: {first['msg']}") from exc
+            raise ListError(f"{where}: entry {index} ({raw.get('id', '?')}), "
+                            f"{first_problem(exc)}") from exc
     return entries
 
 

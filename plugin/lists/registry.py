@@ -1,25 +1,423 @@
 """Which lists a run uses: bundled data, the installed official copy, and `--list` files.
 
-(Interface placeholder: the CSL loader and the installed-copy registry replace this module.)
+The installed copy lives in `<data_dir>/csl/`:
+
+    current.dat          the last good CSL file (CSV or JSON, as downloaded)
+    current.meta.json    where it came from, when, per-list row counts, content hash
+    previous.dat/.meta.json  the copy before it, kept as a fallback
+
+`update_lists` fails closed: a new file is installed only after it parsed completely and no
+list vanished or shrank sharply compared with the installed copy; otherwise the old copy stays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import yaml
 
 from plugin.errors import ListError
+from plugin.lists.bundled_loader import parse_bundled_document
+from plugin.lists.csl import CSL_CSV_URL, CslStats, file_sha256, load_csl_file, sniff_format
+
+if TYPE_CHECKING:
+    from plugin.lists import ListSet
+
+APP_NAME = "entityscan"
+DATA_DIR_ENV = "ENTITYSCAN_DATA_DIR"
+META_SCHEMA = "entityscan.lists-install/1"
+DEFAULT_MAX_SHRINK = 0.20
+#: Lists smaller than this are only checked for vanishing, not for percentage shrink: a list of
+#: ten rows losing three is a normal delisting, not an outage.
+SHRINK_CHECK_MIN_ROWS = 20
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # the real CSV is ~40 MB
 
 
-def load_list_file(path: Path) -> Any:
-    raise ListError(f"{path}: list files are not supported yet")
+def resolve_data_dir(data_dir: Path | str | None = None,
+                     environ: Mapping[str, str] | None = None) -> Path:
+    """`data_dir` if given, else `$ENTITYSCAN_DATA_DIR`, else the user data dir."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    env = os.environ if environ is None else environ
+    if env.get(DATA_DIR_ENV):
+        return Path(env[DATA_DIR_ENV]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-def default_lists(extra: Sequence[Path] = (), data_dir: Path | None = None) -> Any:
+def _csl_dir(data_dir: Path) -> Path:
+    return data_dir / "csl"
+
+
+# --- single files -----------------------------------------------------------------------------
+
+def load_list_file(path: Path | str) -> ListSet:
+    """A CSL CSV/JSON file or a bundled-format YAML file, told apart by content."""
+    from plugin.lists import ListSet, ListSource
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise ListError(f"{path}: cannot read list file: {exc.strerror or exc}") from exc
+    if _looks_like_yaml(path, head):
+        try:
+            text = path.read_text(encoding="utf-8")
+            doc = yaml.safe_load(text)
+        except UnicodeDecodeError as exc:
+            raise ListError(f"{path}: not UTF-8 text ({exc.reason}); re-save as UTF-8") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            raise ListError(f"{path}: {where}invalid YAML: {exc}") from exc
+        entries = parse_bundled_document(doc, str(path))
+        counts: dict[str, int] = {}
+        for entry in entries:
+            counts[entry.list] = counts.get(entry.list, 0) + 1
+        source = ListSource(name=path.name, location=str(path.resolve()),
+                            loaded_at=datetime.now(UTC), count=len(entries), per_list=counts,
+                            content_hash=file_sha256(path))
+        return ListSet(entries, [source])
+    stats = CslStats()
+    entries = load_csl_file(path, stats)
+    lists = ListSet(entries, [])
+    source = ListSource(name=path.name, location=str(path.resolve()),
+                        loaded_at=datetime.now(UTC), count=len(entries),
+                        per_list=lists.per_list(), content_hash=stats.content_hash)
+    return ListSet(entries, [source])
+
+
+def _looks_like_yaml(path: Path, head: bytes) -> bool:
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return True
+    fmt = sniff_format(head)
+    if fmt != "csv":
+        return False
+    stripped = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    # bundled-format documents start with comments or `list:` / `entries:` keys
+    return stripped.startswith((b"#", b"---", b"list:", b"entries:"))
+
+
+# --- the installed copy -----------------------------------------------------------------------
+
+@dataclass
+class InstalledCopy:
+    data: Path
+    meta: Path
+
+    def read_meta(self) -> dict[str, Any]:
+        try:
+            meta = json.loads(self.meta.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ListError(f"{self.meta}: metadata file missing") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ListError(f"{self.meta}: unreadable metadata: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("schema") != META_SCHEMA:
+            raise ListError(f"{self.meta}: not an entityscan list-install metadata file")
+        return meta
+
+    def exists(self) -> bool:
+        return self.data.exists() or self.meta.exists()
+
+
+def _copies(data_dir: Path) -> tuple[InstalledCopy, InstalledCopy]:
+    folder = _csl_dir(data_dir)
+    return (InstalledCopy(folder / "current.dat", folder / "current.meta.json"),
+            InstalledCopy(folder / "previous.dat", folder / "previous.meta.json"))
+
+
+def _load_copy(copy: InstalledCopy) -> tuple[ListSet, dict[str, Any]]:
+    from plugin.lists import ListSet, ListSource
+
+    meta = copy.read_meta()
+    if not copy.data.exists():
+        raise ListError(f"{copy.data}: installed list file missing")
+    actual = file_sha256(copy.data)
+    if actual != meta.get("content_hash"):
+        raise ListError(f"{copy.data}: content hash {actual[:19]}… does not match the "
+                        f"recorded {str(meta.get('content_hash'))[:19]}… (file corrupted or "
+                        "changed outside entityscan)")
+    stats = CslStats()
+    entries = load_csl_file(copy.data, stats)
+    lists = ListSet(entries, [])
+    loaded_at = datetime.now(UTC)
+    source = ListSource(name="csl", location=str(meta.get("source") or copy.data),
+                        loaded_at=loaded_at, published=meta.get("published"),
+                        count=len(entries), per_list=lists.per_list(),
+                        content_hash=stats.content_hash)
+    return ListSet(entries, [source]), meta
+
+
+def load_installed(data_dir: Path) -> ListSet | None:
+    """The installed CSL copy; falls back to the previous copy if the current one is broken.
+
+    Returns None when nothing was ever installed.  Raises ListError when a copy exists but
+    neither it nor the backup can be used.
+    """
+    current, previous = _copies(data_dir)
+    if not current.exists() and not previous.exists():
+        return None
+    problem = None
+    if current.exists():
+        try:
+            return _load_copy(current)[0]
+        except ListError as exc:
+            problem = str(exc)
+    if previous.exists():
+        try:
+            lists, _meta = _load_copy(previous)
+        except ListError as exc:
+            raise ListError(f"installed CSL copy unusable ({problem}); the backup copy is "
+                            f"unusable too ({exc}); run `entityscan lists update`") from exc
+        source = lists.sources[0].model_copy(update={
+            "name": "csl (previous copy)",
+            "note": f"current copy unusable, using the previous one: {problem}"})
+        from plugin.lists import ListSet
+
+        return ListSet(lists.entries, [source])
+    raise ListError(f"installed CSL copy unusable ({problem}) and no backup copy; run "
+                    "`entityscan lists update`")
+
+
+def installed_metadata(data_dir: Path) -> dict[str, Any] | None:
+    current, _ = _copies(data_dir)
+    if not current.meta.exists():
+        return None
+    return current.read_meta()
+
+
+def default_lists(extra: Sequence[Path] = (), data_dir: Path | str | None = None,
+                  environ: Mapping[str, str] | None = None) -> ListSet:
+    """Bundled data + the installed CSL copy (if any) + `extra` list files, in that order."""
     from plugin.lists import load_bundled
 
-    lists = load_bundled()
+    lists: ListSet = load_bundled()
+    installed = load_installed(resolve_data_dir(data_dir, environ))
+    if installed is not None:
+        lists = lists.merged(installed)
     for path in extra:
         lists = lists.merged(load_list_file(path))
     return lists
+
+
+# --- updating -----------------------------------------------------------------------------------
+
+@dataclass
+class UpdateResult:
+    installed: Path
+    meta: dict[str, Any]
+    previous_meta: dict[str, Any] | None
+
+
+def update_lists(source: str | Path | None = None, data_dir: Path | str | None = None, *,
+                 max_shrink: float = DEFAULT_MAX_SHRINK, timeout: float = DEFAULT_TIMEOUT,
+                 max_bytes: int = DEFAULT_MAX_BYTES,
+                 environ: Mapping[str, str] | None = None,
+                 transport: httpx.BaseTransport | None = None) -> UpdateResult:
+    """Fetch or read a CSL file, validate it fully, compare with the installed copy, install.
+
+    `source` is an http(s) URL, a file path, or None for the public CSV.  `max_shrink` is the
+    largest accepted fractional drop in any list's row count (0.2 = 20 %).  Raises ListError,
+    leaving the installed copy untouched, when anything is wrong.
+    """
+    if not 0 <= max_shrink <= 1:
+        raise ListError(f"max shrink must be between 0 and 100 %, got {max_shrink * 100:g} %")
+    folder = _csl_dir(resolve_data_dir(data_dir, environ))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ListError(f"{folder}: cannot create the data directory: {exc}") from exc
+    location = CSL_CSV_URL if source is None else str(source)
+    is_url = location.startswith(("http://", "https://"))
+    if not is_url:
+        location = str(Path(location).expanduser().resolve())
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".dat")
+        os.close(fd)
+    except OSError as exc:
+        raise ListError(f"{folder}: cannot write to the data directory: {exc}") from exc
+    tmp = Path(name)
+    try:
+        published = None
+        if is_url:
+            published = _download(location, tmp, timeout=timeout, max_bytes=max_bytes,
+                                  transport=transport)
+        else:
+            _copy_file(Path(location), tmp, max_bytes)
+        stats = CslStats()
+        try:
+            entries = load_csl_file(tmp, stats)
+        except ListError as exc:
+            # name what the user gave, not the temporary file
+            raise ListError(str(exc).replace(str(tmp), location)) from exc
+        current, previous = _copies(folder.parent)
+        previous_meta = None
+        if current.exists():
+            try:
+                previous_meta = current.read_meta()
+            except ListError:
+                previous_meta = None
+        if previous_meta is None and previous.exists():
+            with contextlib.suppress(ListError):
+                previous_meta = previous.read_meta()
+        if previous_meta is not None:
+            _check_shrink(previous_meta.get("rows_per_list") or {}, dict(stats.rows_per_list),
+                          max_shrink, location)
+        from plugin.lists import ListSet
+
+        meta = {
+            "schema": META_SCHEMA,
+            "source": location,
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "published": published,
+            "format": stats.format,
+            "rows": stats.rows,
+            "entries": len(entries),
+            "rows_per_list": dict(sorted(stats.rows_per_list.items())),
+            "per_list": dict(sorted(ListSet(entries, []).per_list().items())),
+            "content_hash": stats.content_hash,
+        }
+        try:
+            _install(tmp, meta, current, previous)
+        except OSError as exc:
+            raise ListError(f"{current.data.parent}: installing {location} failed: {exc}; "
+                            "the installed copy is unchanged or, if the swap was interrupted, "
+                            "the next load falls back to the previous copy") from exc
+        return UpdateResult(installed=current.data, meta=meta, previous_meta=previous_meta)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _check_shrink(old: Mapping[str, int], new: Mapping[str, int], max_shrink: float,
+                  location: str) -> None:
+    problems = []
+    for code, before in sorted(old.items()):
+        after = new.get(code, 0)
+        if before <= 0 or after >= before:
+            continue
+        drop = (before - after) / before
+        if after == 0 and drop > max_shrink:
+            problems.append(f"{code} vanished ({before} rows before, 0 now)")
+        elif before >= SHRINK_CHECK_MIN_ROWS and drop > max_shrink:
+            problems.append(f"{code} shrank {drop:.0%} ({before} -> {after} rows)")
+    if problems:
+        raise ListError(f"{location}: refusing the update, kept the installed copy: "
+                        + "; ".join(problems)
+                        + f" (limit {max_shrink:.0%}; use --max-shrink to accept)")
+
+
+def _download(url: str, dest: Path, *, timeout: float, max_bytes: int,
+              transport: httpx.BaseTransport | None) -> str | None:
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True, transport=transport,
+                          headers={"User-Agent": f"{APP_NAME}-list-update"}) as client, \
+                client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise ListError(f"{url}: HTTP {response.status_code} "
+                                f"{response.reason_phrase}; kept the installed copy")
+            ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype in ("text/html", "application/xhtml+xml"):
+                raise ListError(f"{url}: the server answered with an HTML page ({ctype}), "
+                                "not a CSL CSV/JSON file; kept the installed copy")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise ListError(f"{url}: {int(declared):,} bytes announced, more than the "
+                                f"{max_bytes:,}-byte limit")
+            received = 0
+            with open(dest, "wb") as out:
+                for block in response.iter_bytes(1 << 16):
+                    received += len(block)
+                    if received > max_bytes:
+                        raise ListError(f"{url}: more than {max_bytes:,} bytes; refusing")
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+            return response.headers.get("last-modified")
+    except httpx.TimeoutException as exc:
+        raise ListError(f"{url}: timed out after {timeout:g} s; kept the installed copy"
+                        ) from exc
+    except httpx.HTTPError as exc:
+        raise ListError(f"{url}: download failed: {exc}; kept the installed copy") from exc
+
+
+def _copy_file(src: Path, dest: Path, max_bytes: int) -> None:
+    try:
+        size = src.stat().st_size
+        if size > max_bytes:
+            raise ListError(f"{src}: {size:,} bytes, more than the {max_bytes:,}-byte limit")
+        with open(src, "rb") as fin, open(dest, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
+    except OSError as exc:
+        raise ListError(f"{src}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".meta-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(payload, out, indent=2, sort_keys=True)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _install(tmp: Path, meta: dict[str, Any], current: InstalledCopy,
+             previous: InstalledCopy) -> None:
+    """Keep the current copy as the backup, then swap the new file in with os.replace.
+
+    The data file is replaced before its metadata; a crash in between leaves a hash mismatch
+    that `load_installed` detects, falling back to the backup.
+    """
+    folder = current.data.parent
+    if current.data.exists() and current.meta.exists():
+        try:
+            current.read_meta()
+            usable = file_sha256(current.data) == current.read_meta().get("content_hash")
+        except ListError:
+            usable = False
+        if usable:  # never overwrite a good backup with a broken current copy
+            fd, name = tempfile.mkstemp(dir=folder, prefix=".backup-", suffix=".dat")
+            os.close(fd)
+            try:
+                shutil.copyfile(current.data, name)
+                with open(name, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(name, previous.data)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)
+                raise
+            _write_json_atomic(previous.meta, current.read_meta())
+    os.replace(tmp, current.data)
+    _write_json_atomic(current.meta, meta)
+    _fsync_dir(folder)

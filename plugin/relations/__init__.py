@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from plugin.errors import InputError
+from plugin.errors import InputError, first_problem
 from plugin.model import Relation
 
 
@@ -31,10 +31,8 @@ def _parse(doc: Any, where: str) -> list[Relation]:
         try:
             out.append(Relation.model_validate(raw))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"{where}: relation {index} ({raw.get('brand', '?')}), field "
-                             f"`{field}`: {first['msg']}") from exc
+            raise InputError(f"{where}: relation {index} ({raw.get('brand', '?')}), "
+                             f"{first_problem(exc)}") from exc
     return out
 
 

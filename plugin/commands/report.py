@@ -1,0 +1,41 @@
+"""`entityscan report DOCUMENT`: turn a saved scan or screen JSON document into a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plugin.commands import OutputOption
+from plugin.errors import InputError
+from plugin.output import write_output
+from plugin.reports import load_document
+
+REPORT_FORMATS = ("html", "csv", "cyclonedx", "json", "table")
+
+
+def report(
+    document: Annotated[Path, typer.Argument(
+        help="A JSON document written by `entityscan scan|demo|screen --format json` "
+             "(entityscan.scan/1 or entityscan.screen/1).", show_default=False)],
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="html (default: one self-contained page), csv, cyclonedx "
+                               "(CycloneDX 1.6 JSON BOM), json (validated copy) or table.")
+    ] = "html",
+    output: OutputOption = None,
+) -> int:
+    """Render a saved scan or screen document as an HTML page, CSV, CycloneDX BOM or table.
+
+    The document is checked against its JSON Schema first; a broken one is refused, naming
+    the file and the field, and nothing is written.
+    """
+    if fmt not in REPORT_FORMATS:
+        raise InputError(f"unknown --format {fmt!r} (choose from {', '.join(REPORT_FORMATS)})")
+    doc = load_document(document)
+    write_output(doc, fmt, output)
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

@@ -1,0 +1,54 @@
+"""The simulated device lab: device profiles (data) served on real sockets.
+
+Tests, `entityscan demo` and benchmarks scan these devices instead of real ones.  Each device
+gets its own IPv4 address and answers, as its profile says, on:
+
+- HTTP/1.1 (keep-alive) and HTTPS (self-signed cert with the profile's subject), incl.
+  ONVIF SOAP 1.2 at `POST /onvif/device_service` (GetSystemDateAndTime without auth;
+  GetDeviceInformation, GetNetworkInterfaces, GetScopes … need a WS-Security UsernameToken
+  digest or HTTP digest with the profile's `credentials`, else a SOAP Fault, HTTP 400);
+- RTSP (OPTIONS, DESCRIBE -> 401 with the profile's realm, 200 with credentials);
+- WS-Discovery on UDP `wsd` (Probe -> ProbeMatches to the sender, honouring Types/Scopes);
+- Hikvision SADP on UDP `sadp` (inquiry -> ProbeMatch; multicast inquiries are answered to
+  the group 239.255.255.250:sadp-port, unicast ones to the sender);
+- Dahua DHIP on UDP `dhip` (DHDiscover.search -> client.notifyDevInfo, to the sender);
+- mDNS/DNS-SD through zeroconf when `mdns=True` (slow: ~1.6 s, register once per module).
+
+Every incoming XML is parsed with defusedxml.  Nothing binds or sends outside the addresses
+given (plus the protocols' multicast groups when `multicast=True`, for namespaces only).
+
+API::
+
+    from scanners.lab import Lab, PortPlan, load_profiles, run_lab_in_thread, replicate
+
+    profiles = load_profiles(["hikvision-ipc", "dahua-ipc"])   # or load_profiles() for all
+    async with Lab.loopback(profiles, base="127.30.0.10") as lab:
+        for dev in lab.devices:          # SimDevice(name, address, ports, profile)
+            dev.address, dev.ports["http"], dev.url("http", "/"), dev.mac, dev.expected.maker
+        lab.port_plan                    # PortPlan(http=8080, https=8443, rtsp=8554,
+                                         #          wsd=3702, sadp=37020, dhip=37810)
+        lab.device("dahua-ipc")          # lookup by name
+
+    with run_lab_in_thread(profiles, base="127.30.1.10") as lab:   # sync face
+        ...
+
+    replicate(load_profiles(), 60)       # 60 devices with distinct MACs/serials
+
+    with run_lab_in_process(profiles, base="127.30.2.10") as lab:  # child process: for
+        ...                                                         # benchmarks (no GIL share)
+
+`PortPlan.standard()` gives 80/443/554/3702/37020/37810 (root or a namespace).  In a network
+namespace run one device per namespace:
+`python -m scanners.lab --profile NAME --address IP --ports standard --multicast [--mdns]`
+(see `tests/lab/netns.py`).  Profiles are documented in `fixtures/devices/README.md`.
+"""
+
+from scanners.lab.core import Lab, LabThread, run_lab_in_process, run_lab_in_thread
+from scanners.lab.device import SimDevice
+from scanners.lab.errors import LabError
+from scanners.lab.ports import PortPlan
+from scanners.lab.profiles import DeviceProfile, Expected, load_profiles, replicate
+
+__all__ = ["DeviceProfile", "Expected", "Lab", "LabError", "LabThread", "PortPlan",
+           "SimDevice", "load_profiles", "replicate", "run_lab_in_process",
+           "run_lab_in_thread"]

@@ -1,0 +1,1 @@
+"""Test harness for the simulated device lab: small protocol clients and the netns lab."""

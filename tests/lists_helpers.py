@@ -1,0 +1,97 @@
+"""Shared helpers for the list tests: CSL files of a chosen shape and a loopback HTTP server."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+HEADER = (
+    "_id,source,entity_number,type,programs,name,title,addresses,federal_register_notice,"
+    "start_date,end_date,standard_order,license_requirement,license_policy,call_sign,"
+    "vessel_type,gross_tonnage,gross_registered_tonnage,vessel_flag,vessel_owner,remarks,"
+    "source_list_url,alt_names,citizenships,dates_of_birth,nationalities,places_of_birth,"
+    "source_information_url,ids"
+).split(",")
+
+SOURCE_STRINGS = {
+    "EL": "Entity List (EL) - Bureau of Industry and Security",
+    "SDN": "Specially Designated Nationals (SDN) - Treasury Department",
+    "DPL": "Denied Persons List (DPL) - Bureau of Industry and Security",
+    "CMIC": "Non-SDN Chinese Military-Industrial Complex Companies List (CMIC) - Treasury "
+            "Department",
+}
+
+
+def write_csl(path: Path, counts: Mapping[str, int], header: list[str] | None = None) -> Path:
+    """A CSL CSV with `counts[code]` rows per list; names are unique and realistic enough."""
+    header = header or HEADER
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        n = 0
+        for code, count in counts.items():
+            for i in range(count):
+                n += 1
+                row = dict.fromkeys(header, "")
+                row.update({"_id": f"{code.lower()}{i:06d}", "source": SOURCE_STRINGS[code],
+                            "name": f"Test Party {code} {i} Trading Co., Ltd.",
+                            "start_date": "2020-01-02", "addresses": "Shenzhen, CN"})
+                if code == "SDN":
+                    row["type"] = "Entity"
+                writer.writerow([row[h] for h in header])
+    return path
+
+
+@dataclass
+class Route:
+    body: bytes
+    status: int = 200
+    content_type: str = "text/csv; charset=utf-8"
+    delay: float = 0.0  # seconds before the body is sent
+    content_length: int | None = None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    routes: ClassVar[dict[str, Route]] = {}
+
+    def do_GET(self) -> None:
+        route = self.routes.get(self.path)
+        if route is None:
+            route = Route(b"not found", 404, "text/plain")
+        if route.delay:
+            time.sleep(route.delay)
+        try:
+            self.send_response(route.status)
+            self.send_header("Content-Type", route.content_type)
+            length = route.content_length if route.content_length is not None else len(route.body)
+            self.send_header("Content-Length", str(length))
+            self.send_header("Last-Modified", "Wed, 25 Nov 2026 06:00:00 GMT")
+            self.end_headers()
+            self.wfile.write(route.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@contextmanager
+def serve(routes: dict[str, Route], host: str = "127.50.0.1") -> Iterator[str]:
+    """Serve `routes` over real HTTP on a loopback address and an ephemeral port."""
+    handler = type("Handler", (_Handler,), {"routes": routes})
+    server = ThreadingHTTPServer((host, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
