@@ -100,7 +100,7 @@ def demo(
         raise InputError(f"--base {base}: the lab's {len(profiles)} devices run past 127.x")
     console = Console(stderr=True)
     console.print(f"entityscan demo: starting {len(profiles)} simulated devices on "
-                  f"{first}-{last} …", highlight=False)
+                  f"{first}-{last} …", highlight=False, soft_wrap=True)
     try:
         with run_lab_in_thread(profiles, base=str(first)) as lab:
             # The whole range, not just the devices: the sweep finds them like real ones.
@@ -117,7 +117,7 @@ def demo(
     truth = doc["lab"]
     console.print(f"lab ground truth: {truth['correct']}/{truth['total']} devices correctly "
                   "attributed (Hikvision/Dahua platform or neither) · report written to "
-                  f"{report}", highlight=False)
+                  f"{report}", highlight=False, soft_wrap=True)
     return exit_code(findings, fail_on) if fail_on is not None else 0
 
 
