@@ -54,6 +54,14 @@ class UdpDiscovery:
     probes_per_target: int = 0
     _transports: list[asyncio.DatagramTransport] = field(default_factory=list)
     _ask: socket.socket | None = None
+    _payloads: list[bytes] | None = None
+
+    def payloads(self) -> list[bytes]:
+        """The probe datagrams, built once per scan (one SADP Uuid, one pair of WS-Discovery
+        MessageIDs): a /16 sweep would otherwise spend its time formatting them."""
+        if self._payloads is None:
+            self._payloads = self.probes()
+        return self._payloads
 
     def __post_init__(self) -> None:
         self.box = ReplyBox(per_source=self.per_source)
@@ -89,7 +97,7 @@ class UdpDiscovery:
 
     def send_unicast(self, address: str, port: int | None = None) -> None:
         assert self._ask is not None
-        probes = self.probes()
+        probes = self.payloads()
         self.probes_per_target = max(self.probes_per_target, len(probes))
         for payload in probes:
             with contextlib.suppress(OSError):  # unreachable hosts are normal in a sweep
@@ -100,7 +108,7 @@ class UdpDiscovery:
         for iface in multicast_ifaces:
             try:
                 set_multicast_if(self._ask, iface.address)
-                probes = self.probes()
+                probes = self.payloads()
                 self.probes_per_target += len(probes)
                 for payload in probes:
                     self._ask.sendto(payload, (self.group, self.port))
