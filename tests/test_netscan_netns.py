@@ -9,6 +9,7 @@ the scanner namespace with hostile devices present."""
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ pytestmark = netns.requires_netns
 
 PROFILES = ["hikvision-ipc", "dahua-ipc", "ezviz-cam", "lorex-ipc", "hilook-ipc", "axis-cam",
             "plain-web", "hostile-xml-bomb", "hostile-wsd-flood", "hostile-dhip-garbage",
-            "hostile-silent"]
+            "hostile-silent", "hostile-drip", "hostile-huge"]
 RESTRICTED = ("Hikvision", "Dahua")
 DEADLINE = 30
 
@@ -87,6 +88,10 @@ def test_cli_in_scanner_namespace(lab: Any, tmp_path_factory: pytest.TempPathFac
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr[-3000:]  # restricted devices are flagged
     assert elapsed < DEADLINE + 5  # the deadline plus interpreter start-up
+    # The scan is the largest child reaped so far (the simulators are still running): its
+    # peak memory stays bounded although one device streams a 50 MB body.
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert peak_mb < 250, peak_mb
     doc = json.loads(report.read_text())
     found = {a: d for d in doc["devices"] for a in d["addresses"]}
     assert set(found) == {d.address for d in lab.devices}  # nothing missed, nothing invented
