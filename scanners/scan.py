@@ -202,7 +202,7 @@ class _Scan:
             except OSError as exc:
                 self.error(f"{disc.protocol}: cannot open a UDP socket ({exc})",
                            probe=disc.protocol)
-        live = [d for d in self.discoveries if d._ask is not None]
+        live = [d for d in self.discoveries if d.is_open]
         mdns_task = None
         if ifaces:
             for disc in live:

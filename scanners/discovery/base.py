@@ -56,6 +56,10 @@ class UdpDiscovery:
     _ask: socket.socket | None = None
     _payloads: list[bytes] | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._ask is not None
+
     def payloads(self) -> list[bytes]:
         """The probe datagrams, built once per scan (one SADP Uuid, one pair of WS-Discovery
         MessageIDs): a /16 sweep would otherwise spend its time formatting them."""
