@@ -243,7 +243,7 @@ class _Scan:
             self.candidate(address).open_ports.add(port)
 
         jobs: list[Coroutine[Any, Any, object]] = [
-            sweep(pairs(), concurrency=opts.concurrency, rate=opts.rate,
+            sweep(pairs(), concurrency=opts.concurrency, limiter=self.limiter,
                   connect_timeout=opts.connect_timeout, on_open=on_open, on_attempt=attempted)]
         if opts.unicast_udp and live:
             jobs.append(unicast_udp())

@@ -33,13 +33,13 @@ async def _try_connect(address: str, port: int, timeout: float) -> bool:
         sock.close()
 
 
-async def sweep(pairs: Iterable[tuple[str, int]], *, concurrency: int, rate: float,
-                connect_timeout: float,
+async def sweep(pairs: Iterable[tuple[str, int]], *, concurrency: int,
+                limiter: RateLimiter, connect_timeout: float,
                 on_open: Callable[[str, int], None] | None = None,
                 on_attempt: Callable[[], None] | None = None) -> dict[str, set[int]]:
-    """Connect to each (address, port); return the open ports per address."""
+    """Connect to each (address, port); return the open ports per address.  `limiter` is
+    shared with the scan's other senders, so the scan as a whole keeps its rate."""
     open_ports: dict[str, set[int]] = defaultdict(set)
-    limiter = RateLimiter(rate)
     iterator: Iterator[tuple[str, int]] = iter(pairs)
 
     async def worker() -> None:
