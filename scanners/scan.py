@@ -369,26 +369,35 @@ class _Scan:
                     jobs.append(run(probe_tls(cand.address, port)))
             elif service == "rtsp":
                 jobs.append(run(probe_rtsp(cand.address, port)))
-        onvif_target = self._onvif_endpoint(cand)
-        if onvif_target:
-            scheme, port, path = onvif_target
-            jobs.append(run(probe_onvif(client, cand.address, port, scheme=scheme, path=path,
-                                        credentials=pair, budget=budget)))
-        if not jobs:
-            return
+        started = self.loop.time()
         try:
             async with asyncio.timeout(budget + 1.0):
                 await asyncio.gather(*jobs, return_exceptions=True)
+                # ONVIF SOAP (a read-only POST) only goes to devices that look like cameras,
+                # never to every web server on the network.
+                onvif_target = self._onvif_endpoint(cand, with_credentials=pair is not None)
+                if onvif_target and not cand.observations.hostile:
+                    scheme, port, path = onvif_target
+                    left = max(0.5, budget - (self.loop.time() - started))
+                    await run(probe_onvif(client, cand.address, port, scheme=scheme,
+                                          path=path, credentials=pair, budget=left))
         except TimeoutError:
             cand.observations.errors.append(f"probes did not finish within {budget:g}s")
 
-    def _onvif_endpoint(self, cand: Candidate) -> tuple[str, int, str] | None:
+    def _onvif_endpoint(self, cand: Candidate, *, with_credentials: bool
+                        ) -> tuple[str, int, str] | None:
         for reply in cand.replies:
             if reply.protocol == "wsd":
                 found = wsd.xaddr_for(reply, cand.address)
                 if found:
                     return found
         plan = self.options.ports
+        camera_like = with_credentials or bool(cand.replies) or any(
+            port in plan.rtsp for port in cand.open_ports) or any(
+            sig.kind in ("http_realm", "http_path", "rtsp_server")
+            for sig in cand.observations.signals)
+        if not camera_like:
+            return None
         for port in sorted(cand.open_ports):
             if port in plan.http:
                 return "http", port, "/onvif/device_service"
