@@ -193,3 +193,17 @@ def test_tls_subject_from_der(tmp_path: Path) -> None:
     assert issuer == got
     with pytest.raises((ValueError, IndexError)):
         subject_and_issuer(b"\x30\x82\xff\xff\x01")
+
+
+def test_onvif_library_imported_safely() -> None:
+    import logging
+
+    from scanners.probes.onvif import _import_onvif
+
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    onvif = _import_onvif()
+    assert (root.level, list(root.handlers)) == before  # the library's basicConfig undone
+    settings = onvif.settings.DEFAULT_SETTINGS
+    assert settings.forbid_entities and settings.forbid_dtd and settings.forbid_external
+    assert not settings.xml_huge_tree
