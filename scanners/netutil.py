@@ -72,17 +72,17 @@ class RateLimiter:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.burst = burst
         self._next = time.monotonic()
-        self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
         if not self.interval:
             return
-        async with self._lock:
-            now = time.monotonic()
-            # Allow a small backlog so the limiter does not starve after an idle spell.
-            self._next = max(self._next, now - self.burst * self.interval)
-            delay = self._next - now
-            self._next += self.interval
+        # No lock needed: nothing awaits between reading and booking the slot, and one event
+        # loop runs this.  Each caller books the next free slot, then sleeps until it.
+        now = time.monotonic()
+        # Allow a small backlog so the limiter does not starve after an idle spell.
+        self._next = max(self._next, now - self.burst * self.interval)
+        delay = self._next - now
+        self._next += self.interval
         if delay > 0:
             await asyncio.sleep(delay)
 
