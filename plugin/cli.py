@@ -21,6 +21,10 @@ COMMAND_MODULES = (
     "plugin.commands.lists",
     "plugin.commands.report",
     "plugin.commands.usb",
+    "plugin.commands.plugins",
+    "plugin.commands.service",
+    "plugin.commands.inventory",
+    "plugin.commands.schedule",
     "plugin.commands.scan",
     "plugin.commands.demo",
 )

@@ -107,6 +107,13 @@ def update(
     ] = DEFAULT_MAX_SHRINK * 100,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, help="Download timeout in seconds.")] = 60.0,
+    rescreen: Annotated[bool, typer.Option(
+        "--rescreen/--no-rescreen",
+        help="Rescreen the stored inventory against the new lists and report changed "
+             "verdicts (when a store exists).")] = True,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Store to rescreen (default: ENTITYSCAN_DB or the user data dir).")
+    ] = None,
 ) -> int:
     """Fetch, validate and install the official CSL; exit 2 (old copy kept) on refusal."""
     if data_dir is None and isinstance(ctx.obj, dict):
@@ -125,6 +132,10 @@ def update(
         table.add_row(code, str(rows), str(before.get(code, "-")))
     console.print(table)
     console.print(f"content hash {meta['content_hash']}", highlight=False)
+    if rescreen:
+        from plugin.commands.inventory import rescreen_after_update
+
+        rescreen_after_update(db, data_dir)  # reports; the update itself succeeded
     return 0
 
 

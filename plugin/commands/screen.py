@@ -16,10 +16,13 @@ from plugin.commands import (
     OutputOption,
     RelationsOption,
 )
+from plugin.commands.plugins import PluginOption, settings_from_cli
 from plugin.errors import InputError
+from plugin.hooks import make_plugin_manager, notify_findings
+from plugin.hooktypes import FindingEvent
 from plugin.lineitems import read_line_items
 from plugin.output import exit_code, screen_document, write_output
-from plugin.screening import ScreeningContext, screen_items
+from plugin.screening import ScreeningContext, decision_for, screen_items
 
 
 def sample_path() -> Path:
@@ -39,6 +42,7 @@ def screen(
     output: OutputOption = None,
     fail_on: FailOnOption = "flagged",
     data_dir: DataDirOption = None,
+    plugin: PluginOption = None,
 ) -> int:
     """Screen procurement line items; exit 1 when a finding is at or above --fail-on."""
     if file is None and not sample:
@@ -48,11 +52,18 @@ def screen(
     path = sample_path() if sample else Path(file)  # type: ignore[arg-type]
     exit_code([], fail_on)  # validate --fail-on before any work
     items = read_line_items(path)
+    hooks = make_plugin_manager(settings_from_cli(plugin, data_dir=data_dir))
     ctx = ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
-                                data_dir=data_dir)
+                                data_dir=data_dir, hooks=hooks)
     findings = screen_items(items, ctx)
     doc = screen_document(items, findings, ctx.lists, source=str(path))
     write_output(doc, fmt, output)
+    notify_findings(hooks, [FindingEvent(finding=f, decision=decision_for(f),
+                                         subject=item.model_dump(mode="json"))
+                            for item, f in zip(items, findings, strict=True)
+                            if f.verdict.rank > 0],
+                    {"source": "screen", "actor": "cli", "input": str(path),
+                     "lists_content_hash": ctx.lists.content_hash})
     return exit_code(findings, fail_on)
 
 

@@ -36,6 +36,12 @@ def usb(
     data_dir: DataDirOption = None,
     include_root_hubs: Annotated[bool, typer.Option(
         "--include-root-hubs", help="Also list the host controllers' root hubs.")] = False,
+    save: Annotated[bool, typer.Option(
+        "--save", help="Also save the screened inventory in the store (see `entityscan diff`)."
+    )] = False,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Store URL for --save (default: ENTITYSCAN_DB or the user data dir).")
+    ] = None,
 ) -> int:
     """Screen USB devices (cameras, LTE/5G modems ...) on this host or from lsusb files.
 
@@ -79,6 +85,10 @@ def usb(
                                 data_dir=data_dir)
     findings = screen_inventory(inventory, ctx)
     write_output(scan_document(inventory, findings, ctx.lists), fmt, output)
+    if save:
+        from plugin.commands.inventory import save_inventory
+
+        save_inventory(inventory, db, data_dir, lists, relations)
 
     if unreadable:
         typer.echo(f"entityscan usb: {len(unreadable)} of "

@@ -448,10 +448,13 @@ class Matcher:
 
     @staticmethod
     def _finding(subject: str, kind: str, hits: list[_Hit]) -> Finding:
+        # model_construct: every value is built here from validated parts; most items are
+        # clear, and validating 100k identical answers costs more than screening them.
         if not hits:
-            return Finding(subject=subject, subject_kind=kind, verdict=Verdict.CLEAR,
-                           reasons=["no list name, alias, brand relation or part-number "
-                                    "pattern matched"])
+            return Finding.model_construct(
+                subject=subject, subject_kind=kind, verdict=Verdict.CLEAR, maker=None,
+                score=0.0, matches=[],
+                reasons=["no list name, alias, brand relation or part-number pattern matched"])
         best = max(hits, key=lambda h: (h.verdict.rank, h.match.score))
         top = [h for h in hits if h.verdict is best.verdict]
         score = max(h.match.score for h in top)
@@ -466,6 +469,7 @@ class Matcher:
             if key not in seen:
                 seen.add(key)
                 matches.append(hit.match)
-        return Finding(subject=subject, subject_kind=kind, verdict=best.verdict,
-                       maker=best.maker, score=score, matches=matches, reasons=reasons)
+        return Finding.model_construct(subject=subject, subject_kind=kind, verdict=best.verdict,
+                                       maker=best.maker, score=score, matches=matches,
+                                       reasons=reasons)
 

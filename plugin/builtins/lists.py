@@ -1,0 +1,15 @@
+"""Default plugin `builtin.lists`: the bundled cited lists plus the installed official copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugin.hooks import hookimpl
+from plugin.hooktypes import Settings
+
+
+@hookimpl
+def entityscan_list_sources(settings: Settings) -> Any:
+    from plugin.lists import default_lists
+
+    return default_lists(extra=(), data_dir=settings.data_dir)

@@ -1,0 +1,120 @@
+"""`entityscan serve` and `entityscan tokens add|list|revoke`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from plugin.commands import DataDirOption, ListOption, RelationsOption
+from plugin.commands.plugins import PluginOption, settings_from_cli
+from plugin.errors import InputError
+from plugin.hooks import make_plugin_manager
+from plugin.screening import ScreeningContext
+
+if TYPE_CHECKING:
+    from plugin.store import Store
+
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="Database URL (default: SQLite in the user data dir; env ENTITYSCAN_DB), "
+                 "e.g. postgresql+psycopg://user:pass@host/db.")]
+
+
+def open_store(db: str | None, data_dir: Path | None = None) -> Store:
+    from plugin.store import Store  # SQLAlchemy loads only for commands that need it
+
+    return Store(db, data_dir=data_dir)
+
+
+def load_context(lists: list[Path] | None, relations: list[Path] | None,
+                 data_dir: Path | None, plugin: list[str] | None,
+                 db: str | None = None) -> ScreeningContext:
+    settings = settings_from_cli(plugin, data_dir=data_dir, db_url=db)
+    return ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
+                                 data_dir=data_dir, hooks=make_plugin_manager(settings))
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; any "
+                                           "other needs an API token to exist).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8077,
+    db: DbOption = None,
+    lists: ListOption = None,
+    relations: RelationsOption = None,
+    data_dir: DataDirOption = None,
+    plugin: PluginOption = None,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body, MiB.")] = 8.0,
+    lists_check: Annotated[float, typer.Option(
+        "--lists-check-seconds", min=0,
+        help="How often to look for an updated list copy (`lists update`) and swap it in.")
+    ] = 30.0,
+) -> int:
+    """Run the HTTP screening service (FastAPI/uvicorn) in the foreground."""
+    from plugin.service import serve as run
+    from plugin.service.refresh import ContextSource
+
+    if max_body_mb <= 0:
+        raise InputError("--max-body-mb must be positive")
+    store = open_store(db, data_dir)
+    contexts = ContextSource(lambda: load_context(lists, relations, data_dir, plugin, db),
+                             data_dir, check_every=lists_check)
+    run(store, contexts, host, port, max_body_bytes=int(max_body_mb * 1024 * 1024))
+    return 0
+
+
+tokens_app = typer.Typer(help="Manage API bearer tokens (stored hashed).", no_args_is_help=True)
+
+
+@tokens_app.command("add")
+def tokens_add(name: Annotated[str, typer.Argument(help="Who or what uses the token.")],
+               db: DbOption = None, data_dir: DataDirOption = None) -> int:
+    """Create a token; it is printed once and only its hash is stored."""
+    with open_store(db, data_dir) as store:
+        info, secret = store.add_token(name)
+    Console(stderr=True).print(f"token {info.id} ({info.name}) created; store it now, it is "
+                               f"not shown again:", highlight=False)
+    print(secret)
+    return 0
+
+
+@tokens_app.command("list")
+def tokens_list(db: DbOption = None, data_dir: DataDirOption = None,
+                fmt: Annotated[str, typer.Option("--format", "-f")] = "table") -> int:
+    """List tokens (id, name, prefix, created, revoked); never the secrets."""
+    with open_store(db, data_dir) as store:
+        found = store.tokens()
+    if fmt == "json":
+        print(json.dumps([{"id": t.id, "name": t.name, "prefix": t.prefix,
+                           "created_at": t.created_at.isoformat(),
+                           "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+                          for t in found], indent=2))
+        return 0
+    table = Table(title="API tokens")
+    for col in ("id", "name", "prefix", "created", "revoked"):
+        table.add_column(col)
+    for t in found:
+        table.add_row(str(t.id), t.name, t.prefix + "…", t.created_at.isoformat(timespec="seconds"),
+                      t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "")
+    Console().print(table)
+    return 0
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token: Annotated[str, typer.Argument(help="Token id or name.")],
+                  db: DbOption = None, data_dir: DataDirOption = None) -> int:
+    """Revoke a token by id, or every active token with that name."""
+    with open_store(db, data_dir) as store:
+        count = store.revoke_token(token)
+    if not count:
+        raise InputError(f"no active token with id or name {token!r}")
+    Console(stderr=True).print(f"revoked {count} token(s)")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(tokens_app, name="tokens")

@@ -1,0 +1,181 @@
+"""Every entityscan hook, in one place.  A plugin implements any subset with `@hookimpl`:
+
+    from plugin.hooks import hookimpl
+
+    @hookimpl
+    def entityscan_relations(settings):
+        return [Relation(brand="NightOwl Pro", maker="Dahua", ...)]
+
+Plugins are found through the entry-point group `entityscan`, the `ENTITYSCAN_PLUGINS`
+environment variable (comma-separated module names) and `Settings.plugin_modules`; the
+built-in behaviour (bundled lists, relations, patterns, the webhook notifier) ships as default
+plugins in `plugin.builtins`, which `Settings.disabled` can switch off one by one.
+
+Every hook receives `settings` (a `plugin.hooktypes.Settings`), never a global.  No hook is
+`firstresult`: contributions from all plugins are combined as each docstring says.  A hook
+that raises aborts the operation that called it (a screening must not silently skip a plugin
+that was meant to veto or hold something); reaction hooks (`entityscan_findings`,
+`entityscan_scan_completed`, `entityscan_inventory_changed`) are the exception: their errors
+are logged with the plugin's name and the remaining plugins still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
+    from plugin.hooktypes import Amendment, FindingEvent, Settings
+    from plugin.lists import ListSet
+    from plugin.matcher import PartPattern
+    from plugin.model import Finding, LineItem, Relation
+    from scanners.inventory import Device
+
+hookspec = pluggy.HookspecMarker("entityscan")
+
+
+# ----- data contributions (called once when a ScreeningContext is built) -----
+@hookspec
+def entityscan_list_sources(settings: Settings) -> ListSet | None:
+    """Contribute restricted-party list entries.
+
+    Called: once per `ScreeningContext.load(..., hooks=pm)`, i.e. when the CLI, the service or
+    the scheduler builds its screening index (and again on every list refresh).
+    Arguments: `settings`.
+    Returns: a `plugin.lists.ListSet` (entries plus `ListSource` metadata: name, location,
+    published date, count, content hash), or None to contribute nothing.
+    Combined: all non-None results are merged, in plugin call order, with the `--list` files
+    given on the command line after them; a source whose `(name, content_hash)` was already
+    contributed is skipped, so two plugins shipping the same file count once.  The merged
+    set's content hash goes into every result and audit record.
+    The built-in `builtin.lists` returns the bundled cited starter set plus the installed
+    official copy (`entityscan lists update`).
+    """
+
+
+@hookspec
+def entityscan_relations(settings: Settings) -> Sequence[Relation] | None:
+    """Contribute brand relations (brand, subsidiary or relabel -> maker, with certainty).
+
+    Called: once per screening-context build, like `entityscan_list_sources`.
+    Arguments: `settings`.
+    Returns: a sequence of `plugin.model.Relation`, or None.
+    Combined: rows are merged by normalised brand name; the built-in relations come first,
+    then other plugins in registration order, then `--relations` files, and a later row for the
+    same brand replaces the earlier one (so an in-house plugin can both add and correct).
+    The built-in `builtin.relations` returns `plugin/relations/brands.yaml`.
+    """
+
+
+@hookspec
+def entityscan_patterns(settings: Settings) -> Sequence[PartPattern] | None:
+    """Contribute model / part-number signatures used by the matcher.
+
+    Called: once per screening-context build.
+    Arguments: `settings`.
+    Returns: a sequence of `plugin.matcher.PartPattern` (id, maker, regex, certainty, source,
+    examples), or None.
+    Combined: merged by rule `id`; a later plugin's rule with the same id replaces the earlier.
+    The built-in `builtin.patterns` returns `plugin/matcher/patterns.yaml`.
+    """
+
+
+@hookspec
+def entityscan_signature_dirs(settings: Settings) -> Sequence[Path] | None:
+    """Contribute device-fingerprint signature directories (recog-style YAML rule files).
+
+    Called: by `plugin.hooks.signatures(pm)`, which a scan front end calls once per scan to
+    build the scanner's rule set (the scanner itself never imports `plugin`; the front end
+    passes the compiled `Signatures` down).
+    Arguments: `settings`.
+    Returns: a sequence of directories holding `<kind>.yaml` files in the format of
+    `scanners/signatures/`, or None.
+    Combined: the bundled directory first, then plugin directories in call order; a later
+    file for the same kind replaces the earlier one whole (the scanner's own override rule),
+    so a plugin ships the complete file for a kind it extends.  An invalid file stops the scan
+    with its path, rule id and field named.
+    """
+
+
+# ----- screening (called once per line item / device, after the matcher) -----
+@hookspec
+def entityscan_screen_item(item: LineItem, finding: Finding,
+                           settings: Settings) -> Amendment | None:
+    """Add to or veto the matcher's finding for one procurement line item.
+
+    Called: by `plugin.screening.screen_items` for every line item, after the matcher and
+    before recorded decisions (the positive list) and reactions; every plugin sees the
+    matcher's original finding, not another plugin's amendment.
+    Arguments: `item` (`plugin.model.LineItem`), `finding` (the matcher's `Finding`),
+    `settings`.
+    Returns: None (no opinion) or a `plugin.hooktypes.Amendment`:
+      - `add=[AddedMatch(match, verdict, maker)]` adds matches; the verdict rises to the
+        strongest added verdict (a plugin can flag what the lists miss);
+      - `cap=Verdict.REVIEW` / `Verdict.CLEAR` lowers the verdict to at most that (a veto);
+      - `reason` is required and appended to the finding's reasons as `plugin NAME: ...`.
+    Combined: additions first, then the lowest cap of all plugins; independent of plugin
+    order.  A cap only lowers the verdict; it never hides the matches, which stay in the result
+    so a reviewer sees what was vetoed.
+    """
+
+
+@hookspec
+def entityscan_screen_device(device: Device, finding: Finding,
+                             settings: Settings) -> Amendment | None:
+    """Add to or veto the matcher's finding for one scanned device.
+
+    Called: by `plugin.screening.screen_inventory` for every device of an inventory, after the
+    matcher.  Same contract as `entityscan_screen_item`, with `device` a
+    `scanners.inventory.Device` (evidence included).
+    Returns: None or an `Amendment`; combined exactly as for line items.
+    """
+
+
+# ----- reactions (called after results are final; return values are ignored) -----
+@hookspec
+def entityscan_findings(events: Sequence[FindingEvent], context: dict[str, Any],
+                        settings: Settings) -> None:
+    """React to findings: hold a purchase order, open a ticket, page someone.
+
+    Called: once per screening run (a `POST /v1/screen` batch, an inventory import, a
+    rescreen, an `entityscan screen` run with plugins) with the findings at `review` or
+    above, after plugin amendments AND recorded decisions were applied; not called when
+    there is none.  In the service it runs after the response was sent.
+    Arguments: `events` (`FindingEvent`: the finding, the procurement `decision`
+    `allow|review|block`, the subject record, the audit id), `context` (`source`:
+    `screen|service|inventory|rescreen`, `actor`: who asked, `audit_id`, `scan_id`,
+    `lists_content_hash`), `settings`.
+    Returns: nothing (ignored).  Errors are logged and do not stop other plugins.
+    The built-in `builtin.webhook` posts them as signed JSON when a webhook URL is set.
+    """
+
+
+@hookspec
+def entityscan_scan_completed(scan_id: int | None, document: dict[str, Any],
+                              settings: Settings) -> None:
+    """React to a completed scan (network or USB).
+
+    Called: after a scan document was screened and, when a store is in use, saved
+    (`entityscan store import`, `POST /v1/inventory`, `entityscan scan --save`).
+    Arguments: `scan_id` (the store's id, None when not saved), `document` (the
+    `entityscan.scan/1` document with fresh verdicts), `settings`.
+    Returns: nothing (ignored).  Errors are logged and do not stop other plugins.
+    """
+
+
+@hookspec
+def entityscan_inventory_changed(diff: dict[str, Any], settings: Settings) -> None:
+    """React to a change in the stored inventory.
+
+    Called: after a saved scan differs from the previous scan of the same kind (something
+    new, gone, changed or newly flagged) and after a rescreen changed at least one verdict.
+    Arguments: `diff` — a dict with `reason` (`scan` or `rescreen`), `scan_a`, `scan_b` (ids
+    or None), `new`, `gone`, `changed`, `newly_flagged` (lists of device records with `key`,
+    `verdict`, `maker`, …, and for `changed` a `changes` mapping field -> [before, after]),
+    and for a rescreen `lists_content_hash`; `settings`.
+    Returns: nothing (ignored).  Errors are logged and do not stop other plugins.
+    The built-in `builtin.webhook` posts newly flagged devices.
+    """

@@ -1,0 +1,160 @@
+"""Tables of the store (SQLAlchemy Core).  One schema for SQLite and PostgreSQL.
+
+`audit_log` is append-only: triggers refuse UPDATE and DELETE on both databases, and the
+store's API has no way to change a row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA_VERSION = 1
+Json = JSON().with_variant(JSONB(), "postgresql")
+When = DateTime(timezone=True)
+
+metadata = MetaData()
+
+meta = Table(
+    "entityscan_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+scans = Table(
+    "scans", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("received_at", When, nullable=False),
+    Column("started", When),
+    Column("finished", When),
+    Column("targets", Json, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("source", String(500)),
+    Column("lists_content_hash", String(100), nullable=False),
+    Column("device_count", Integer, nullable=False),
+    Column("summary", Json, nullable=False),
+    Column("errors", Json, nullable=False),
+    Column("parameters", Json, nullable=False),
+    Index("ix_scans_kind_id", "kind", "id"),
+)
+
+devices = Table(
+    "devices", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("first_seen", When, nullable=False),
+    Column("last_seen", When, nullable=False),
+    Column("first_scan_id", Integer, ForeignKey("scans.id"), nullable=False),
+    Column("last_scan_id", Integer, ForeignKey("scans.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("maker", String(200)),
+    Column("brand", String(200)),
+    Column("model", String(200)),
+    Column("score", Float, nullable=False),
+    Column("record", Json, nullable=False),
+    Column("finding", Json, nullable=False),
+    Column("screened_at", When, nullable=False),
+    Column("lists_content_hash", String(100), nullable=False),
+    Index("ix_devices_verdict", "verdict"),
+)
+
+scan_devices = Table(
+    "scan_devices", metadata,
+    Column("scan_id", Integer, ForeignKey("scans.id"), primary_key=True),
+    Column("device_key", String(300), primary_key=True),
+    Column("verdict", String(16), nullable=False),
+    Column("maker", String(200)),
+    Column("score", Float, nullable=False),
+    Column("record", Json, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", When, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("lists_content_hash", String(100), nullable=False),
+    Column("scan_id", Integer, ForeignKey("scans.id")),
+    Column("inputs", Json, nullable=False),
+    Column("result", Json, nullable=False),
+    Index("ix_audit_at", "at"),
+)
+
+findings = Table(
+    "findings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", When, nullable=False),
+    Column("audit_id", Integer, ForeignKey("audit_log.id"), nullable=False),
+    Column("scan_id", Integer, ForeignKey("scans.id")),
+    Column("subject", String(300), nullable=False),
+    Column("subject_kind", String(16), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("maker", String(200)),
+    Column("score", Float, nullable=False),
+    Column("finding", Json, nullable=False),
+    Column("subject_record", Json, nullable=False),
+    Index("ix_findings_subject", "subject"),
+    Index("ix_findings_verdict_id", "verdict", "id"),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", When, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("who", String(200), nullable=False),
+    Column("why", Text, nullable=False),
+    Column("until", When, nullable=False),
+    Column("subject", String(300)),
+    Column("entry_id", String(300)),
+    Column("value", String(500)),
+    Column("maker", String(200)),
+    Column("recorded_by", String(200), nullable=False),
+    Column("revoked_at", When),
+    Column("revoked_by", String(200)),
+)
+
+tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", When, nullable=False),
+    Column("revoked_at", When),
+    UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+)
+
+SQLITE_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+)
+POSTGRES_TRIGGERS = (
+    """CREATE OR REPLACE FUNCTION entityscan_audit_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'audit_log is append-only'; END; $$ LANGUAGE plpgsql""",
+    """DO $$ BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only'
+                        AND tgrelid = 'audit_log'::regclass) THEN
+           CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+             ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION entityscan_audit_append_only();
+         END IF;
+       END $$""",
+)

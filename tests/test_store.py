@@ -1,0 +1,276 @@
+"""The store on SQLite and PostgreSQL: scans, devices, findings, decisions, tokens, audit,
+and concurrent writers (threads and processes) losing nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from _store_support import BACKENDS, axis, hik, make_url, scan_doc
+from sqlalchemy.exc import DBAPIError
+
+from plugin.decisions import DecisionIn
+from plugin.errors import InputError
+from plugin.hooks import hookimpl, make_plugin_manager
+from plugin.hooktypes import Settings
+from plugin.model import LineItem
+from plugin.operations import import_scan, rescreen, screen_batch
+from plugin.screening import ScreeningContext
+from plugin.store import Store, StoreError, default_url, inventory_from_document
+
+CSL_SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "lists" / "csl_sample.csv"
+
+
+@pytest.fixture(scope="module")
+def ctx() -> ScreeningContext:
+    return ScreeningContext.load()
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from make_url(request.param, tmp_path)
+
+
+@pytest.fixture()
+def store(url: str) -> Iterator[Store]:
+    with Store(url) as s:
+        yield s
+
+
+def test_default_location_follows_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    monkeypatch.delenv("ENTITYSCAN_DB", raising=False)
+    monkeypatch.setenv("ENTITYSCAN_DATA_DIR", str(tmp_path / "data"))
+    assert default_url() == f"sqlite:///{tmp_path / 'data' / 'entityscan.db'}"
+    with Store() as s:
+        assert s.count("scans") == 0
+    assert (tmp_path / "data" / "entityscan.db").exists()
+    monkeypatch.setenv("ENTITYSCAN_DB", "sqlite:///elsewhere.db")
+    assert default_url() == "sqlite:///elsewhere.db"
+
+
+def test_bad_urls_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store("nonsense")
+    with pytest.raises(StoreError, match="unsupported database 'mysql'"):
+        Store("mysql://u:secret@h/db")
+    with pytest.raises(StoreError, match="cannot open the store") as info:
+        Store("postgresql+psycopg://u:hunter2@127.60.0.1:1/none")
+    assert "hunter2" not in str(info.value)
+
+
+def test_scan_devices_first_last_seen_and_diff(store: Store, ctx: ScreeningContext) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    a, b = hik("44:19:b6:00:00:01", "127.60.1.10"), axis("ac:cc:8e:00:00:02", "127.60.1.11")
+    first = import_scan(scan_doc([a, b], ctx, t0 + timedelta(days=1)), ctx, store, actor="t")
+    moved = hik("44:19:b6:00:00:01", "127.60.1.99")
+    ezviz = axis("ac:cc:8e:00:00:02", "127.60.1.11")
+    ezviz.brand = "EZVIZ"  # relabelled: now tied to Hikvision by brand relation
+    c = axis("ac:cc:8e:00:00:03", "127.60.1.12")
+    second = import_scan(scan_doc([moved, ezviz, c], ctx, t0 + timedelta(days=2)), ctx, store,
+                         actor="t")
+    assert second.diff["scan_a"] == first.scan_id
+    assert [d["key"] for d in second.diff["new"]] == ["mac:ac:cc:8e:00:00:03"]
+    changed = {d["key"]: d["changes"] for d in second.diff["changed"]}
+    assert changed["mac:44:19:b6:00:00:01"] == {"addresses": [["127.60.1.10"], ["127.60.1.99"]]}
+    assert changed["mac:ac:cc:8e:00:00:02"]["verdict"] == ["clear", "flagged"]
+    assert [d["key"] for d in second.diff["newly_flagged"]] == ["mac:ac:cc:8e:00:00:02"]
+    third = import_scan(scan_doc([moved], ctx, t0 + timedelta(days=3)), ctx, store, actor="t")
+    assert {d["key"] for d in third.diff["gone"]} == {"mac:ac:cc:8e:00:00:02",
+                                                      "mac:ac:cc:8e:00:00:03"}
+    # a late upload of an older scan moves first_seen back, not last_seen or the record
+    import_scan(scan_doc([hik("44:19:b6:00:00:01", "127.60.1.5")], ctx, t0), ctx, store,
+                actor="late")
+    devices = {d["key"]: d for d in store.list_devices()}
+    dev = devices["mac:44:19:b6:00:00:01"]
+    assert dev["first_seen"] == t0 + timedelta(seconds=5)
+    assert dev["last_seen"] == t0 + timedelta(days=3, seconds=5)
+    assert dev["record"]["addresses"] == ["127.60.1.99"] and dev["verdict"] == "flagged"
+    assert dev["first_scan_id"] != first.scan_id  # the late scan is the earliest sighting
+    assert len(devices) == 3 and store.count("scans") == 4
+    assert store.diff(first.scan_id, third.scan_id)["summary"]["gone"] == 1
+
+
+def test_audit_log_is_append_only_and_complete(store: Store, ctx: ScreeningContext) -> None:
+    items = [LineItem(id="1", brand="EZVIZ"), LineItem(id="2", supplier="Dell")]
+    batch = screen_batch(items, ctx, store, actor="token:erp")
+    entry = store.audit_entry(batch.audit_id or 0)
+    assert entry is not None and entry["actor"] == "token:erp" and entry["action"] == "screen"
+    assert entry["lists_content_hash"] == ctx.lists.content_hash
+    assert [i["id"] for i in entry["inputs"]["items"]] == ["1", "2"]
+    assert [r["decision"] for r in entry["result"]["results"]] == ["block", "allow"]
+    with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_log SET actor = 'someone else'")
+    with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_log")
+    assert store.audit_entry(batch.audit_id or 0)["actor"] == "token:erp"  # type: ignore[index]
+
+
+def test_decisions_apply_until_they_expire_or_are_revoked(store: Store,
+                                                          ctx: ScreeningContext) -> None:
+    soon = datetime.now(UTC) + timedelta(days=30)
+    item = LineItem(id="PO-7/1", brand="EZVIZ")
+    allow = store.add_decision(DecisionIn(decision="allow", kind="exception", who="j.doe",
+                                          why="existing maintenance contract", until=soon,
+                                          value="ezviz"), recorded_by="token:review")
+    result = screen_batch([item], ctx, store, actor="x").results()[0]
+    assert result["verdict"] == "flagged" and result["decision"] == "allow"
+    assert result["applied_decision"]["decision_id"] == allow.id
+    assert result["applied_decision"]["who"] == "j.doe"
+    other = screen_batch([LineItem(id="2", brand="HiLook")], ctx, store, actor="x").results()
+    assert other[0]["decision"] == "block"  # the decision covers EZVIZ only
+    assert store.revoke_decision(allow.id, by="boss") and not store.revoke_decision(allow.id, "x")
+    trail = [(e["action"], e["actor"]) for e in store.audit_entries(limit=5)]
+    assert trail[0] == ("revoke-decision", "boss") and ("decision", "token:review") in trail
+    assert screen_batch([item], ctx, store, actor="x").results()[0]["decision"] == "block"
+    # an expired decision stops applying
+    expired = store.add_decision(DecisionIn(decision="allow", kind="false_positive", who="a",
+                                            why="b", until=soon, subject="PO-7/1"), "t")
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert expired.active(datetime.now(UTC)) and not expired.active(later)
+    assert store.decisions(active_at=later) == []
+
+
+def test_decision_needs_a_scope_and_a_timezone() -> None:
+    with pytest.raises(ValueError, match="at least one of subject"):
+        DecisionIn(decision="allow", kind="exception", who="a", why="b",
+                   until=datetime.now(UTC))
+    with pytest.raises(ValueError, match="time zone"):
+        DecisionIn(decision="allow", kind="exception", who="a", why="b", subject="x",
+                   until=datetime(2030, 1, 1))
+
+
+def test_tokens_are_stored_hashed(store: Store) -> None:
+    info, secret = store.add_token("erp")
+    assert store.check_token(secret) == info and store.check_token(secret + "x") is None
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        stored = [r[0] for r in conn.execute(text("SELECT token_hash FROM api_tokens"))]
+    assert secret not in stored and stored[0].startswith("sha256:")
+    assert store.revoke_token("erp") == 1 and store.check_token(secret) is None
+    assert not store.has_active_token()
+
+
+def test_scan_document_errors_name_the_field(ctx: ScreeningContext) -> None:
+    with pytest.raises(InputError, match="not a scan document"):
+        inventory_from_document({"schema": "entityscan.screen/1", "devices": []})
+    with pytest.raises(InputError, match=r"devices\[0\] is not an object"):
+        inventory_from_document({"devices": ["x"]})
+    with pytest.raises(InputError, match=r"field `devices\.0\.confidence`"):
+        inventory_from_document({"devices": [{"confidence": 7}]})
+    doc = scan_doc([hik("44:19:b6:00:00:09", "127.60.1.9")], ctx)
+    inv = inventory_from_document(doc)
+    assert inv.devices[0].reasons == ["SADP answered"] and inv.devices[0].evidence
+
+
+# ----- concurrent writers -----
+N_WRITERS, SCANS_EACH, DEVICES_EACH = 6, 4, 15
+
+
+def _write_many(url: str, writer: int, errors: list[str]) -> None:
+    try:
+        ctx = ScreeningContext.load()
+        with Store(url) as s:
+            for n in range(SCANS_EACH):
+                # half the devices are shared by every writer, half are the writer's own
+                devices = [hik(f"44:19:b6:00:01:{i:02x}", f"127.60.2.{i}")
+                           for i in range(DEVICES_EACH // 2)]
+                devices += [axis(f"ac:cc:8e:{writer:02x}:{n:02x}:{i:02x}", f"127.60.3.{i}")
+                            for i in range(DEVICES_EACH - len(devices))]
+                import_scan(scan_doc(devices, ctx), ctx, s, actor=f"writer-{writer}")
+                screen_batch([LineItem(id=f"{writer}-{n}", brand="EZVIZ")], ctx, s,
+                             actor=f"writer-{writer}")
+    except Exception as exc:  # reported to the main thread
+        errors.append(f"{writer}: {exc!r}")
+
+
+def _process_entry(url: str, writer: int) -> None:
+    errors: list[str] = []
+    _write_many(url, writer, errors)
+    if errors:
+        raise SystemExit(errors[0])
+
+
+def _check_nothing_lost(url: str, writers: int) -> None:
+    shared = DEVICES_EACH // 2
+    own = DEVICES_EACH - shared
+    with Store(url) as s:
+        assert s.count("scans") == writers * SCANS_EACH
+        assert s.count("scan_devices") == writers * SCANS_EACH * DEVICES_EACH
+        assert s.count("audit_log") == writers * SCANS_EACH * 2
+        # every Hikvision device and every EZVIZ line item is a finding; Axis ones are clear
+        assert s.count("findings") == writers * SCANS_EACH * (shared + 1)
+        assert s.count("devices") == shared + writers * SCANS_EACH * own
+        for device in s.list_devices(limit=10_000):
+            assert device["first_seen"] <= device["last_seen"]
+
+
+def test_concurrent_threads_lose_nothing(url: str) -> None:
+    Store(url).close()  # create the schema once
+    errors: list[str] = []
+    threads = [threading.Thread(target=_write_many, args=(url, w, errors))
+               for w in range(N_WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    assert errors == []
+    _check_nothing_lost(url, N_WRITERS)
+
+
+def test_concurrent_processes_lose_nothing(url: str) -> None:
+    Store(url).close()
+    spawn = multiprocessing.get_context("spawn")
+    procs = [spawn.Process(target=_process_entry, args=(url, w)) for w in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=240)
+    assert [p.exitcode for p in procs] == [0, 0]
+    _check_nothing_lost(url, 2)
+
+
+class Reactions:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, object]] = []
+
+    @hookimpl
+    def entityscan_scan_completed(self, scan_id, document, settings) -> None:
+        self.seen.append(("scan", (scan_id, document["scan_id"], document["summary"])))
+
+    @hookimpl
+    def entityscan_inventory_changed(self, diff, settings) -> None:
+        self.seen.append(("changed", diff))
+
+    @hookimpl
+    def entityscan_findings(self, events, context, settings) -> None:
+        self.seen.append(("findings", (context["source"], [e.finding.subject for e in events])))
+
+
+def test_saving_and_rescreening_fire_the_reaction_hooks(tmp_path: Path) -> None:
+    reactions = Reactions()
+    pm = make_plugin_manager(Settings(load_entrypoints=False), [reactions])
+    ctx = ScreeningContext.load(hooks=pm)
+    device = axis("ac:cc:8e:00:50:01", "127.60.9.20")
+    device.brand, device.maker, device.model = "Institute of Fluid Physics", None, None
+    with Store(f"sqlite:///{tmp_path / 'h.db'}") as store:
+        saved = import_scan(scan_doc([device], ctx), ctx, store, actor="t")
+        kinds = [k for k, _ in reactions.seen]
+        assert kinds == ["scan", "changed"]  # a new (clear) device: no findings event
+        assert reactions.seen[0][1] == (saved.scan_id, saved.scan_id,
+                                        saved.document["summary"])
+        reactions.seen.clear()
+        wider = ScreeningContext.load(list_paths=[CSL_SAMPLE], hooks=pm)
+        report = rescreen(store, wider, actor="t")
+        assert [c["key"] for c in report.changes] == ["mac:ac:cc:8e:00:50:01"]
+        (changed,) = [v for k, v in reactions.seen if k == "changed"]
+        assert changed["reason"] == "rescreen"  # type: ignore[index]
+        assert changed["changed"][0]["changes"]["verdict"][0] == "clear"  # type: ignore[index]
+        assert ("findings", ("rescreen", ["mac:ac:cc:8e:00:50:01"])) in reactions.seen
+        reactions.seen.clear()
+        assert rescreen(store, wider, actor="t").changes == [] and reactions.seen == []

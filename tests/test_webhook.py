@@ -1,0 +1,126 @@
+"""The built-in webhook notifier against a real local receiver on 127.60.6.x: HMAC-SHA256
+signatures, retries with backoff, no secrets in logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from _server_support import free_port
+from _store_support import axis, scan_doc
+
+from plugin.builtins.webhook import WebhookNotifier, verify
+from plugin.hooks import make_plugin_manager
+from plugin.hooktypes import Settings
+from plugin.model import LineItem
+from plugin.operations import import_scan, screen_batch
+from plugin.screening import ScreeningContext
+from plugin.store import Store
+
+SECRET = "whsec-test-4f9a1c"
+HOST = "127.60.6.1"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()},
+                                          body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.url = f"http://{HOST}:{self.server.server_address[1]}/hooks/entityscan"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def settings(url: str, **kw: Any) -> Settings:
+    return Settings(load_entrypoints=False, webhook_url=url, webhook_secret=SECRET,
+                    webhook_backoff=0.01, **kw)
+
+
+def test_signed_delivery_with_retries_and_no_secret_in_logs(
+        receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    receiver.statuses = [503, 502]
+    notifier = WebhookNotifier(settings(receiver.url + "?token=query-secret"))
+    with caplog.at_level(logging.DEBUG):
+        assert notifier.post({"event": "findings", "findings": [{"subject": "PO-1"}]})
+    assert len(receiver.received) == 3
+    for headers, body in receiver.received:
+        assert verify(SECRET, headers["x-entityscan-timestamp"], body,
+                      headers["x-entityscan-signature"])
+        assert not verify("wrong", headers["x-entityscan-timestamp"], body,
+                          headers["x-entityscan-signature"])
+        assert SECRET not in json.dumps(headers) and SECRET.encode() not in body
+    assert "retrying" in caplog.text
+    assert SECRET not in caplog.text and "query-secret" not in caplog.text
+    assert SECRET not in repr(notifier)
+
+
+def test_a_refusal_is_not_retried_and_a_dead_receiver_is_given_up(
+        receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    receiver.statuses = [400]
+    notifier = WebhookNotifier(settings(receiver.url))
+    assert not notifier.post({"event": "findings"}) and len(receiver.received) == 1
+    dead = WebhookNotifier(settings(f"http://{HOST}:{free_port(HOST)}/x", webhook_retries=2))
+    with caplog.at_level(logging.WARNING):
+        assert not dead.post({"event": "findings"})
+    assert "giving up after 3 attempts" in caplog.text and dead.failed == 1
+
+
+def test_builtin_plugin_posts_new_findings_and_newly_flagged_devices(
+        receiver: Receiver, tmp_path: Any) -> None:
+    pm = make_plugin_manager(settings(receiver.url))
+    ctx = ScreeningContext.load(hooks=pm)
+    with Store(f"sqlite:///{tmp_path / 'w.db'}") as store:
+        batch = screen_batch([LineItem(id="PO-5/1", brand="Dahua"),
+                              LineItem(id="PO-5/2", supplier="Dell")], ctx, store, actor="t")
+        (event,) = receiver.events()
+        assert event["event"] == "findings"
+        assert [f["finding"]["subject"] for f in event["findings"]] == ["PO-5/1"]
+        assert event["findings"][0]["decision"] == "block"
+        assert event["context"]["audit_id"] == batch.audit_id
+        receiver.received.clear()
+        device = axis("ac:cc:8e:00:40:01", "127.60.9.9")
+        import_scan(scan_doc([device], ctx), ctx, store, actor="t")
+        assert [e["event"] for e in receiver.events()] == []  # clear device: nothing to say
+        device.brand = "Lorex"
+        import_scan(scan_doc([device], ctx), ctx, store, actor="t")
+        kinds = [e["event"] for e in receiver.events()]
+        assert kinds == ["inventory_changed", "findings"]
+        changed = receiver.events()[0]["diff"]
+        assert [d["key"] for d in changed["newly_flagged"]] == ["mac:ac:cc:8e:00:40:01"]
+        for headers, body in receiver.received:
+            assert verify(SECRET, headers["x-entityscan-timestamp"], body,
+                          headers["x-entityscan-signature"])
