@@ -33,6 +33,7 @@ from scanners.probes.neighbours import eui64_mac, neighbour_table, normalise_mac
 from scanners.probes.onvif import probe_onvif
 from scanners.probes.rtsp import probe_rtsp
 from scanners.probes.tls import probe_tls
+from scanners.signals import RuleSet
 from scanners.targets import TargetSet
 
 SERVICES = ("http", "https", "rtsp", "sdk", "other")
@@ -128,6 +129,9 @@ class ScanOptions:
     device_budget: float = 12.0
     unicast_udp: bool = True
     progress: Callable[[Progress], None] | None = None
+    #: A signature set to judge signals with (default: the bundled rules); a front end passes
+    #: one built with its plugins' rule directories.
+    signatures: RuleSet | None = None
 
     def describe(self) -> dict[str, object]:
         """Parameters for the inventory record (credentials only counted, never shown)."""
@@ -409,7 +413,7 @@ class _Scan:
         devices = []
         for cand in self.candidates.values():
             devices.append(build_device(cand, table.get(cand.address) or eui64_mac(
-                cand.address)))
+                cand.address), rules=self.options.signatures))
         return merge(attribute(d) for d in devices)
 
 
@@ -461,7 +465,8 @@ def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
             obs.signal("mdns", f"{f.get('server')}.", "mdns", "srv")
 
 
-def build_device(cand: Candidate, neighbour_mac: str | None) -> Device:
+def build_device(cand: Candidate, neighbour_mac: str | None, *,
+                 rules: RuleSet | None = None) -> Device:
     """Fold one candidate's replies and observations into a Device with its evidence."""
     obs = Observations()
     for reply in cand.replies:
@@ -477,7 +482,7 @@ def build_device(cand: Candidate, neighbour_mac: str | None) -> Device:
         if (sig.kind, sig.value) in seen_signals:
             continue  # one header repeated on every path is one observation, not many
         seen_signals.add((sig.kind, sig.value))
-        for ev in _evaluate(sig):
+        for ev in _evaluate(sig, rules):
             key = (ev.probe + ev.field, ev.value, ev.indicates)
             if key not in seen and not any((k[1], k[2]) == (ev.value, ev.indicates)
                                            and ev.indicates for k in seen):
@@ -519,9 +524,10 @@ def _brand_from_name(name: str | None) -> str | None:
     return name.split()[0][:64] or None
 
 
-def _evaluate(sig: Signal) -> list[Evidence]:
+def _evaluate(sig: Signal, rules: RuleSet | None = None) -> list[Evidence]:
     try:
-        return signals.evaluate(sig.kind, sig.value, probe=sig.probe, field=sig.field)
+        return signals.evaluate(sig.kind, sig.value, probe=sig.probe, field=sig.field,
+                                rules=rules)
     except Exception:  # a signature bug must not lose the device
         return []
 

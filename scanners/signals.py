@@ -13,6 +13,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from functools import cache
+from typing import Protocol
 
 from scanners.errors import ScannerError
 from scanners.inventory import Certainty, Evidence
@@ -122,16 +123,51 @@ def _interim_oui(mac: str, probe: str, field: str) -> list[Evidence]:
                      rule="interim:oui")]
 
 
-def evaluate(kind: str, value: str, *, probe: str, field: str) -> list[Evidence]:
-    """Evidence for one signal; descriptive signals with no rule yield nothing."""
+class RuleSet(Protocol):
+    """What a scan needs of a signature set (`scanners.signatures.Signatures`)."""
+
+    def evaluate(self, kind: str, value: str, *, probe: str, field: str) -> list[Evidence]: ...
+
+
+def _oui_with(rules: RuleSet, mac: str, probe: str, field: str) -> list[Evidence]:
+    """Registrant evidence judged by a caller's rule set (plugins may add `oui` rules)."""
+    oui = importlib.import_module("scanners.oui")
+    name, norm = oui.registrant(mac), oui.normalise_mac(mac)
+    if name is None or norm is None:
+        return []
+    about = {"mac": norm, "registrant": name[:128]}
+    try:
+        found = rules.evaluate("oui", name, probe=probe, field=field)
+    except ScannerError:
+        found = []
+    if found:
+        return [ev.model_copy(update={"fields": {**about, **ev.fields}}) for ev in found]
+    return [Evidence(probe=probe, field=field, value=name[:200], indicates=None,
+                     kind="registrant", source="Wireshark manuf / IEEE MA-L via netaddr",
+                     fields=about)]
+
+
+def evaluate(kind: str, value: str, *, probe: str, field: str,
+             rules: RuleSet | None = None) -> list[Evidence]:
+    """Evidence for one signal; descriptive signals with no rule yield nothing.
+
+    `rules`: a signature set to use instead of the bundled one (the front end builds it with
+    the plugins' rule directories)."""
     value = value.strip()
     if not value:
         return []
     if kind == "oui":
+        if rules is not None and _oui_lookup() is not None:
+            return _oui_with(rules, value, probe, field)
         lookup = _oui_lookup()
         if lookup is not None:
             return list(lookup(value, probe=probe, field=field))
         return _interim_oui(value, probe, field)
+    if rules is not None:
+        try:
+            return list(rules.evaluate(kind, value, probe=probe, field=field))
+        except ScannerError:
+            return []
     engine = _engine()
     if engine is not None:
         try:

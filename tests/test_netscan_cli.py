@@ -130,3 +130,15 @@ def test_whole_process_clear_exit_code(camera: str) -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["devices"] == [] and doc["summary"]["total"] == 0
+
+
+def test_save_stores_the_redacted_inventory(camera: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "store.db"
+    code = main(["scan", camera, "--ports", f"http:{PORT}", "--no-multicast", "--format", "json",
+                 "--output", str(tmp_path / "scan.json"), "--credentials",
+                 str(creds_file(tmp_path)), "--save", "--db", f"sqlite:///{db}"])
+    assert code == 1
+    assert "saved as scan" in capsys.readouterr().err
+    stored = db.read_bytes()
+    assert b"Hikvision" in stored and SECRET.encode() not in stored

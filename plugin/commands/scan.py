@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import pluggy
 import typer
 
 from plugin.commands import (
@@ -19,7 +20,10 @@ from plugin.commands import (
     OutputOption,
     RelationsOption,
 )
+from plugin.commands.plugins import PluginOption, settings_from_cli
 from plugin.errors import InputError
+from plugin.hooks import make_plugin_manager, notify_scan_completed
+from plugin.hooks import signatures as plugin_signatures
 from plugin.output import exit_code, scan_document, write_output
 from plugin.screening import ScreeningContext, screen_inventory
 from scanners.credentials import Credentials
@@ -98,9 +102,11 @@ def run_scan(targets: TargetSet, options: ScanOptions, *, show_progress: bool) -
 
 def screen_and_write(inventory: Inventory, *, lists: list[Path] | None,
                      relations: list[Path] | None, data_dir: Path | None, fmt: str,
-                     output: Path | None, secrets: list[str]) -> tuple[dict[str, Any], list]:
+                     output: Path | None, secrets: list[str],
+                     hooks: pluggy.PluginManager | None = None
+                     ) -> tuple[dict[str, Any], list]:
     ctx = ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
-                                data_dir=data_dir)
+                                data_dir=data_dir, hooks=hooks)
     findings = screen_inventory(inventory, ctx)
     doc = redact(scan_document(inventory, findings, ctx.lists), secrets)
     write_output(doc, fmt, output)
@@ -131,6 +137,13 @@ def scan_command(
     output: OutputOption = None,
     fail_on: FailOnOption = "flagged",
     data_dir: DataDirOption = None,
+    plugin: PluginOption = None,
+    save: Annotated[bool, typer.Option(
+        "--save", help="Also save the screened inventory in the store (see `entityscan diff`)."
+    )] = False,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Store URL for --save (default: ENTITYSCAN_DB or the user data dir).")
+    ] = None,
 ) -> int:
     """Scan networks for cameras, recorders and intercoms; exit 1 when a device is at or
     above --fail-on."""
@@ -140,12 +153,26 @@ def scan_command(
         creds = Credentials.load(credentials) if credentials else Credentials()
     except ScannerError as exc:
         raise InputError(str(exc)) from None
+    hooks = make_plugin_manager(settings_from_cli(plugin, data_dir=data_dir))
     options = build_options(timeout=timeout, rate=rate, multicast=not no_multicast,
                             ports=ports, credentials=creds)
+    try:
+        options.signatures = plugin_signatures(hooks)  # bundled rules + plugins' directories
+    except ScannerError as exc:
+        raise InputError(f"signature rules: {exc}") from None
     inventory = run_scan(target_set, options, show_progress=True)
-    _, findings = screen_and_write(inventory, lists=lists, relations=relations,
-                                   data_dir=data_dir, fmt=fmt, output=output,
-                                   secrets=creds.secrets())
+    if creds:  # a device may echo a password back: none reaches the output or the store
+        inventory = Inventory.model_validate(redact(inventory.model_dump(mode="json"),
+                                                    creds.secrets()))
+    doc, findings = screen_and_write(inventory, lists=lists, relations=relations,
+                                     data_dir=data_dir, fmt=fmt, output=output,
+                                     secrets=creds.secrets(), hooks=hooks)
+    if save:
+        from plugin.commands.inventory import save_inventory
+
+        save_inventory(inventory, db, data_dir, lists, relations)  # fires the scan hooks
+    else:
+        notify_scan_completed(hooks, None, doc)
     return exit_code(findings, fail_on)
 
 
