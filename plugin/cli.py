@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "plugin.commands.service",
     "plugin.commands.inventory",
     "plugin.commands.schedule",
+    "plugin.commands.scan",
+    "plugin.commands.demo",
 )
 
 app = typer.Typer(

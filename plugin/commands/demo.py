@@ -1,0 +1,125 @@
+"""`entityscan demo`: start a simulated device lab on loopback, scan it, screen it, report.
+
+No root and no network needed: every simulated device binds its own 127.x address and speaks
+real HTTP/HTTPS/RTSP/ONVIF/SADP/DHIP; the scanner finds them by unicast like any device beyond
+the local segment.  The report shows, next to each device, what the lab says it really is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from plugin.commands import FormatOption, ListOption
+from plugin.commands.scan import run_scan, screen_and_write
+from plugin.errors import InputError
+from plugin.output import atomic_write, exit_code, render_text
+from scanners.inventory import Inventory
+from scanners.scan import PortPlan, ScanOptions
+from scanners.targets import TargetSet
+
+DEFAULT_REPORT = Path("entityscan-demo.json")
+DEFAULT_BASE = "127.77.0.10"
+
+
+def lab_port_plan(port_plan: Any) -> PortPlan:
+    """The scanner's port plan for the lab's ports (unprivileged on loopback)."""
+    return PortPlan.parse([f"http:{port_plan.http}", f"https:{port_plan.https}",
+                           f"rtsp:{port_plan.rtsp}", "sdk:8000,37777", f"wsd:{port_plan.wsd}",
+                           f"sadp:{port_plan.sadp}", f"dhip:{port_plan.dhip}"])
+
+
+RESTRICTED_PLATFORMS = ("Hikvision", "Dahua")
+
+
+def ground_truth(lab: Any, inventory: Inventory, doc: dict[str, Any]) -> dict[str, Any]:
+    """What each simulated device really is next to what the scan concluded.
+
+    Correct means: a Hikvision/Dahua-platform device is attributed to that platform, any other
+    device to neither, and a hostile device is reported unreadable.
+    """
+    found = {address: device for device in inventory.devices for address in device.addresses}
+    verdicts = {address: d["verdict"] for d in doc["devices"] for address in d["addresses"]}
+    rows, correct = [], 0
+    for sim in lab.devices:
+        got = found.get(sim.address)
+        expected = sim.expected
+        want = expected.platform if expected.platform in RESTRICTED_PLATFORMS else None
+        have = None
+        if got is not None:
+            have = got.platform or got.maker
+            have = have if have in RESTRICTED_PLATFORMS else None
+        right = got is not None and have == want and (
+            expected.readable is not False or not got.readable)
+        correct += right
+        rows.append({"device": sim.name, "address": sim.address, "label": sim.profile.label,
+                     "expected_maker": expected.maker, "expected_platform": expected.platform,
+                     "found_maker": got.maker if got else None,
+                     "found_platform": got.platform if got else None,
+                     "readable": got.readable if got else None,
+                     "verdict": verdicts.get(sim.address), "correct": right})
+    return {"devices": rows, "correct": correct, "total": len(rows)}
+
+
+def demo(
+    report: Annotated[Path, typer.Option(
+        "--report", help="Where to write the JSON report.")] = DEFAULT_REPORT,
+    base: Annotated[str, typer.Option(
+        "--base", help="First loopback address of the lab (127.0.0.0/8).")] = DEFAULT_BASE,
+    hostile: Annotated[bool, typer.Option(
+        "--hostile", help="Also start the hostile devices (silent, drip, 50 MB body, XML "
+                          "bombs, garbage, flood) to watch the scan stay bounded.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Overall scan deadline in seconds.")] = 30.0,
+    lists: ListOption = None,
+    fmt: FormatOption = "table",
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="Exit 1 when a device is at or above this verdict (default: the "
+                          "demo always exits 0).")] = None,
+) -> int:
+    """Scan a simulated lab of cameras, recorders and intercoms (Hikvision and Dahua units,
+    OEM relabels, other makers) on loopback, screen it and write a report."""
+    from scanners.lab import LabError, load_profiles, run_lab_in_thread
+
+    try:
+        first = ipaddress.IPv4Address(base)
+    except ValueError:
+        raise InputError(f"--base {base!r} is not an IPv4 address") from None
+    if not first.is_loopback:
+        raise InputError(f"--base {base} must be a loopback address (127.0.0.0/8): the demo "
+                         "never touches a real network")
+    if fail_on is not None:
+        exit_code([], fail_on)
+    profiles = [p for p in load_profiles() if hostile or p.hostile is None]
+    last = first + len(profiles) - 1
+    if not last.is_loopback:
+        raise InputError(f"--base {base}: the lab's {len(profiles)} devices run past 127.x")
+    console = Console(stderr=True)
+    console.print(f"entityscan demo: starting {len(profiles)} simulated devices on "
+                  f"{first}-{last} …", highlight=False, soft_wrap=True)
+    try:
+        with run_lab_in_thread(profiles, base=str(first)) as lab:
+            # The whole range, not just the devices: the sweep finds them like real ones.
+            targets = TargetSet.parse([f"{first}-{last}"])
+            options = ScanOptions(timeout=timeout, multicast=False,
+                                  ports=lab_port_plan(lab.port_plan), device_budget=6.0)
+            inventory = run_scan(targets, options, show_progress=True)
+            doc, findings = screen_and_write(inventory, lists=lists, relations=None,
+                                             data_dir=None, fmt=fmt, output=None, secrets=[])
+            doc["lab"] = ground_truth(lab, inventory, doc)
+    except LabError as exc:
+        raise InputError(f"cannot start the simulated lab: {exc}") from None
+    atomic_write(report, render_text(doc, "json"))
+    truth = doc["lab"]
+    console.print(f"lab ground truth: {truth['correct']}/{truth['total']} devices correctly "
+                  "attributed (Hikvision/Dahua platform or neither) · report written to "
+                  f"{report}", highlight=False, soft_wrap=True)
+    return exit_code(findings, fail_on) if fail_on is not None else 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

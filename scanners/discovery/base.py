@@ -1,0 +1,135 @@
+"""The common shape of UDP discovery: one asking socket (unicast and multicast sends, replies
+come back to it), optionally a listener bound to the protocol port and joined to its group
+(for devices that answer to the group), and a bounded box of parsed replies per source."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanners.netutil import (
+    Datagram,
+    LocalInterface,
+    ReplyBox,
+    join_group,
+    open_collector,
+    set_multicast_if,
+    udp_socket,
+)
+
+#: After this many unparsable datagrams from one source, stop parsing what it sends.
+MAX_GARBAGE_PER_SOURCE = 32
+
+
+@dataclass
+class DiscoveryReply:
+    """One parsed discovery answer: which protocol, from where, and its fields as text."""
+
+    protocol: str
+    source: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class UdpDiscovery:
+    """Send a fixed probe by unicast and multicast; collect parsed replies, bounded."""
+
+    protocol: str
+    port: int
+    group: str
+    parse: Callable[[bytes, str], list[DiscoveryReply]]
+    probes: Callable[[], list[bytes]]
+    listen_on_group: bool = False
+    per_source: int = 8
+    box: ReplyBox = field(init=False)
+    errors: list[str] = field(default_factory=list)
+    garbage: dict[str, int] = field(default_factory=dict)
+    #: Every datagram per source, parsed or not (a flood shows here even when unparsed).
+    datagrams: dict[str, int] = field(default_factory=dict)
+    probes_per_target: int = 0
+    _transports: list[asyncio.DatagramTransport] = field(default_factory=list)
+    _ask: socket.socket | None = None
+    _payloads: list[bytes] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._ask is not None
+
+    def payloads(self) -> list[bytes]:
+        """The probe datagrams, built once per scan (one SADP Uuid, one pair of WS-Discovery
+        MessageIDs): a /16 sweep would otherwise spend its time formatting them."""
+        if self._payloads is None:
+            self._payloads = self.probes()
+        return self._payloads
+
+    def __post_init__(self) -> None:
+        self.box = ReplyBox(per_source=self.per_source)
+
+    def _handle(self, datagram: Datagram) -> None:
+        self.datagrams[datagram.source] = self.datagrams.get(datagram.source, 0) + 1
+        if self.box.dropped.get(datagram.source, 0) or \
+                len(self.box.replies.get(datagram.source, ())) >= self.per_source:
+            self.box.dropped[datagram.source] = self.box.dropped.get(datagram.source, 0) + 1
+            return  # a flooding source: do not even parse
+        if self.garbage.get(datagram.source, 0) >= MAX_GARBAGE_PER_SOURCE:
+            return
+        try:
+            parsed = self.parse(datagram.data, datagram.source)
+        except Exception:  # hostile bytes: count them, never raise into the event loop
+            self.garbage[datagram.source] = self.garbage.get(datagram.source, 0) + 1
+            return
+        for reply in parsed:
+            self.box.add(datagram.source, reply)
+
+    async def start(self, multicast_ifaces: list[LocalInterface]) -> None:
+        self._ask = udp_socket()
+        self._transports.append(await open_collector(self._ask, self._handle))
+        if multicast_ifaces and self.listen_on_group:
+            try:
+                listener = udp_socket("0.0.0.0", self.port, reuse=True)  # noqa: S104
+                for iface in multicast_ifaces:
+                    join_group(listener, self.group, iface.address)
+                self._transports.append(await open_collector(listener, self._handle))
+            except OSError as exc:
+                self.errors.append(f"{self.protocol}: cannot listen on {self.group}:"
+                                   f"{self.port} ({exc}); relying on direct replies")
+
+    def send_unicast(self, address: str, port: int | None = None) -> None:
+        assert self._ask is not None
+        probes = self.payloads()
+        self.probes_per_target = max(self.probes_per_target, len(probes))
+        for payload in probes:
+            with contextlib.suppress(OSError):  # unreachable hosts are normal in a sweep
+                self._ask.sendto(payload, (address, port or self.port))
+
+    def send_multicast(self, multicast_ifaces: list[LocalInterface]) -> None:
+        assert self._ask is not None
+        for iface in multicast_ifaces:
+            try:
+                set_multicast_if(self._ask, iface.address)
+                probes = self.payloads()
+                self.probes_per_target += len(probes)
+                for payload in probes:
+                    self._ask.sendto(payload, (self.group, self.port))
+            except OSError as exc:
+                self.errors.append(f"{self.protocol}: multicast on {iface.name} failed ({exc})")
+
+    def replies(self) -> dict[str, list[DiscoveryReply]]:
+        return {src: list(items) for src, items in self.box.replies.items()}
+
+    def close(self) -> None:
+        for transport in self._transports:
+            transport.close()
+        self._transports.clear()
+
+
+def is_ipv4(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 4
+    except ValueError:
+        return False

@@ -1,0 +1,50 @@
+"""Hikvision SADP discovery, inquiry only (UDP 37020, group 239.255.255.250).
+
+Devices answer a multicast inquiry to the group itself, so the scanner also binds 37020 and
+joins the group; unicast inquiries are answered to the asking socket.  Only the `inquiry` verb
+is ever sent: `update`, `getcode` and `reset` change devices and are never built here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from scanners.discovery.base import DiscoveryReply, UdpDiscovery
+from scanners.discovery.xmlsafe import children_text, local, parse_xml
+
+PORT = 37020
+#: The reply text kept for the signature engine (replies are a few kilobytes).
+MAX_RAW = 16384
+GROUP = "239.255.255.250"
+
+#: Fields of a ProbeMatch worth keeping (others are ignored).
+FIELDS = ("Uuid", "Types", "DeviceType", "DeviceDescription", "DeviceSN", "CommandPort",
+          "HttpPort", "MAC", "IPv4Address", "IPv4SubnetMask", "IPv4Gateway", "IPv6Address",
+          "DHCP", "AnalogChannelNum", "DigitalChannelNum", "SoftwareVersion", "DSPVersion",
+          "BootTime", "OEMInfo", "Activated", "PasswordResetAbility", "DeviceLock")
+
+
+def build_probes() -> list[bytes]:
+    probe = ('<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>'
+             f"{str(uuid.uuid4()).upper()}</Uuid><Types>inquiry</Types></Probe>")
+    return [probe.encode()]
+
+
+def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
+    """A `<ProbeMatch>` reply -> one DiscoveryReply; our own or others' `<Probe>` -> [];
+    anything else raises ValueError (counted as garbage from that source)."""
+    root = parse_xml(data)
+    if local(root.tag) == "Probe":
+        return []
+    if local(root.tag) != "ProbeMatch":
+        raise ValueError(f"not a SADP reply (root element {local(root.tag)!r})")
+    values = children_text(root)
+    fields = {key: values[key] for key in FIELDS if key in values}
+    if not any(key in fields for key in ("DeviceSN", "DeviceDescription", "MAC")):
+        return []
+    fields["raw"] = data[:MAX_RAW].decode("utf-8", "replace")
+    return [DiscoveryReply("sadp", source, fields)]
+
+
+def discovery(port: int = PORT) -> UdpDiscovery:
+    return UdpDiscovery("sadp", port, GROUP, parse_reply, build_probes, listen_on_group=True)
