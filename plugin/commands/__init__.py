@@ -23,3 +23,7 @@ FailOnOption = Annotated[str, typer.Option(
 DataDirOption = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where the installed official lists live (default: user data dir; "
                        "env ENTITYSCAN_DATA_DIR).")]
+SaveOption = Annotated[bool, typer.Option(
+    "--save", help="Also save the screened inventory in the store (see `entityscan diff`).")]
+StoreUrlOption = Annotated[str | None, typer.Option(
+    "--db", help="Store URL for --save (default: ENTITYSCAN_DB or the user data dir).")]

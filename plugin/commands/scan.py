@@ -19,6 +19,8 @@ from plugin.commands import (
     ListOption,
     OutputOption,
     RelationsOption,
+    SaveOption,
+    StoreUrlOption,
 )
 from plugin.commands.plugins import PluginOption, settings_from_cli
 from plugin.errors import InputError
@@ -138,12 +140,8 @@ def scan_command(
     fail_on: FailOnOption = "flagged",
     data_dir: DataDirOption = None,
     plugin: PluginOption = None,
-    save: Annotated[bool, typer.Option(
-        "--save", help="Also save the screened inventory in the store (see `entityscan diff`)."
-    )] = False,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Store URL for --save (default: ENTITYSCAN_DB or the user data dir).")
-    ] = None,
+    save: SaveOption = False,
+    db: StoreUrlOption = None,
 ) -> int:
     """Scan networks for cameras, recorders and intercoms; exit 1 when a device is at or
     above --fail-on."""

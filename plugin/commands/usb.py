@@ -15,6 +15,8 @@ from plugin.commands import (
     ListOption,
     OutputOption,
     RelationsOption,
+    SaveOption,
+    StoreUrlOption,
 )
 from plugin.errors import InputError
 
@@ -36,12 +38,8 @@ def usb(
     data_dir: DataDirOption = None,
     include_root_hubs: Annotated[bool, typer.Option(
         "--include-root-hubs", help="Also list the host controllers' root hubs.")] = False,
-    save: Annotated[bool, typer.Option(
-        "--save", help="Also save the screened inventory in the store (see `entityscan diff`)."
-    )] = False,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Store URL for --save (default: ENTITYSCAN_DB or the user data dir).")
-    ] = None,
+    save: SaveOption = False,
+    db: StoreUrlOption = None,
 ) -> int:
     """Screen USB devices (cameras, LTE/5G modems ...) on this host or from lsusb files.
 
