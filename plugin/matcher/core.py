@@ -32,6 +32,8 @@ NAME_FIELDS = ("manufacturer", "brand", "supplier")
 ACCESSORY_CUES = frozenset("""compatible compatibility replacement bracket mount mounting adapter
 adaptor housing junction accessory accessories spare""".split())
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
+# Every finding sets every field: one shared "fields set" instead of one per finding.
+_FINDING_FIELDS = set(Finding.model_fields)
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
 
@@ -452,8 +454,8 @@ class Matcher:
         # clear, and validating 100k identical answers costs more than screening them.
         if not hits:
             return Finding.model_construct(
-                subject=subject, subject_kind=kind, verdict=Verdict.CLEAR, maker=None,
-                score=0.0, matches=[],
+                _FINDING_FIELDS, subject=subject, subject_kind=kind, verdict=Verdict.CLEAR,
+                maker=None, score=0.0, matches=[],
                 reasons=["no list name, alias, brand relation or part-number pattern matched"])
         best = max(hits, key=lambda h: (h.verdict.rank, h.match.score))
         top = [h for h in hits if h.verdict is best.verdict]
@@ -469,7 +471,7 @@ class Matcher:
             if key not in seen:
                 seen.add(key)
                 matches.append(hit.match)
-        return Finding.model_construct(subject=subject, subject_kind=kind, verdict=best.verdict,
-                                       maker=best.maker, score=score, matches=matches,
-                                       reasons=reasons)
+        return Finding.model_construct(_FINDING_FIELDS, subject=subject, subject_kind=kind,
+                                       verdict=best.verdict, maker=best.maker, score=score,
+                                       matches=matches, reasons=reasons)
 
