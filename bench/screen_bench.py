@@ -77,14 +77,11 @@ def run_child(mode: str, items: Path, csl: Path) -> dict[str, Any]:
 def find_csl(explicit: Path | None, workdir: Path) -> tuple[Path, str]:
     if explicit:
         return explicit, "given"
-    try:
-        from plugin.lists.registry import installed_csl_path
+    from plugin.lists.registry import _copies, resolve_data_dir
 
-        installed = installed_csl_path(None)
-        if installed is not None and installed.exists():
-            return installed, "installed official CSL copy"
-    except (ImportError, AttributeError):
-        pass
+    current = _copies(resolve_data_dir())[0]
+    if current.data.exists():
+        return current.data, "installed official CSL copy (entityscan lists update)"
     from bench import make_csl
 
     target = workdir / "csl.csv"

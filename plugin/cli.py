@@ -19,6 +19,7 @@ from plugin.errors import EntityscanError
 COMMAND_MODULES = (
     "plugin.commands.screen",
     "plugin.commands.lists",
+    "plugin.commands.usb",
 )
 
 app = typer.Typer(

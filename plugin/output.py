@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from plugin.errors import InputError
 from plugin.lists import ListSet
@@ -155,8 +156,9 @@ def screen_table(doc: dict[str, Any], console: Console) -> None:
         table.add_column(col, overflow="fold")
     for r in doc["results"]:
         style = VERDICT_STYLE[r["verdict"]]
-        table.add_row(r["id"], f"[{style}]{r['verdict']}[/]", r["maker"] or "",
-                      f"{r['score']:.0f}", _first_reason(r))
+        # Text(): input and device strings are data, never rich markup ("[/]" would crash).
+        table.add_row(Text(r["id"]), f"[{style}]{r['verdict']}[/]", Text(r["maker"] or ""),
+                      f"{r['score']:.0f}", Text(_first_reason(r)))
     console.print(table)
     _print_summary(doc, console)
 
@@ -172,8 +174,9 @@ def scan_table(doc: dict[str, Any], console: Console) -> None:
         style = VERDICT_STYLE[d["verdict"]]
         verdict = f"[{style}]{d['verdict']}[/]" + ("" if d.get("readable", True)
                                                     else " (unreadable)")
-        table.add_row(where, d.get("brand") or "", d.get("maker") or "", d.get("model") or "",
-                      verdict, f"{d['score']:.0f}", _first_reason(d))
+        table.add_row(Text(where), Text(d.get("brand") or ""), Text(d.get("maker") or ""),
+                      Text(d.get("model") or ""), verdict, f"{d['score']:.0f}",
+                      Text(_first_reason(d)))
     console.print(table)
     _print_summary(doc, console)
 

@@ -54,6 +54,11 @@ class Evidence(BaseModel):
                     "(OUI or USB VID owner) or `label` (what the box says: ONVIF "
                     "Manufacturer, page title, DHIP Vendor)",
     )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="values the rule extracted from `value` (model, firmware, serial, "
+                    "build_date, mac …); empty when nothing was extracted",
+    )
 
 
 class Device(BaseModel):

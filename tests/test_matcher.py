@@ -196,3 +196,14 @@ def test_patterns_survive_hostile_text() -> None:
 def test_patterns_tolerate_missing_dashes(value: str, rule: str) -> None:
     hit = PatternSet(load_patterns()).part_number(value)
     assert hit is not None and hit.rule.id == rule
+
+
+def test_pattern_file_errors_name_the_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from plugin.errors import InputError
+
+    bad = tmp_path / "p.yaml"
+    bad.write_text("patterns:\n  - id: lower\n    maker: Hikvision\n    pattern: 'ds-2cd\\d+'\n"
+                   "    trigger: 'DS'\n    certainty: solid\n    description: x\n"
+                   "    source: test\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"pattern 1.*capitals"):
+        load_patterns([bad])

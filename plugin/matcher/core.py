@@ -31,6 +31,7 @@ NAME_FIELDS = ("manufacturer", "brand", "supplier")
 # Words that make a part number in a description an accessory for, not the product itself.
 ACCESSORY_CUES = frozenset("""compatible compatibility replacement bracket mount mounting adapter
 adaptor housing junction accessory accessories spare""".split())
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
 
@@ -106,6 +107,7 @@ class Matcher:
         self._acronyms = self._acronym_pattern()
         self._mentions = self._mention_keys()
         self._mention_starts = {first for first, _ in self._mentions.values()}
+
         self._screen_name = lru_cache(maxsize=65_536)(self._screen_name_uncached)
         self._screen_part = lru_cache(maxsize=65_536)(self._screen_part_uncached)
         self._screen_text = lru_cache(maxsize=65_536)(self._screen_text_uncached)
@@ -338,14 +340,21 @@ class Matcher:
         if hit is not None:
             return tuple(self._pattern_hits(hit, field_name, value, strong=True))
         # A part-number cell sometimes holds `DS-2CD2143G2-I (4mm)`: search inside it.
+        if not any(sep in value for sep in " (,;"):
+            return ()
         return tuple(h for found in self._patterns.search(value)
                      for h in self._pattern_hits(found, field_name, value, strong=True))
 
     def _screen_text_uncached(self, field_name: str, value: str) -> tuple[_Hit, ...]:
         hits: list[_Hit] = []
-        tokens = words(value)
+        found_patterns = self._patterns.search(value)
+        # Most descriptions name no maker: a cheap ASCII token set decides whether the full
+        # normalising tokeniser runs at all (non-ASCII text always takes the full path).
+        has_mention = (not value.isascii()
+                       or not self._mention_starts.isdisjoint(_ASCII_WORD.findall(value.lower())))
+        tokens = words(value) if found_patterns or has_mention else []
         accessory = bool(ACCESSORY_CUES.intersection(tokens))
-        for found in self._patterns.search(value):
+        for found in found_patterns:
             extra = "; the text reads like an accessory for it" if accessory else ""
             hits.extend(self._pattern_hits(found, field_name, value, strong=not accessory,
                                            extra=extra))

@@ -1,0 +1,92 @@
+"""`entityscan usb`: screen this host's USB devices, or a fleet's lsusb files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plugin.commands import (
+    FORMATS,
+    DataDirOption,
+    FailOnOption,
+    FormatOption,
+    ListOption,
+    OutputOption,
+    RelationsOption,
+)
+from plugin.errors import InputError
+
+
+def usb(
+    files: Annotated[list[Path] | None, typer.Argument(
+        metavar="[FILE|DIR]...", show_default=False,
+        help="With --from-lsusb: `lsusb` or `lsusb -v` text files, one per host (a directory "
+             "stands for its files).")] = None,
+    from_lsusb: Annotated[bool, typer.Option(
+        "--from-lsusb", help="Screen lsusb text collected from a fleet instead of this host's "
+                             "USB bus. Host name: a `# host: NAME` line at the top, else the file "
+                             "name.")] = False,
+    lists: ListOption = None,
+    relations: RelationsOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    fail_on: FailOnOption = "flagged",
+    data_dir: DataDirOption = None,
+    include_root_hubs: Annotated[bool, typer.Option(
+        "--include-root-hubs", help="Also list the host controllers' root hubs.")] = False,
+) -> int:
+    """Screen USB devices (cameras, LTE/5G modems ...) on this host or from lsusb files.
+
+    Exit 0: nothing at or above --fail-on. Exit 1: devices at or above it.
+
+    Exit 2: usage or input error, also when some lsusb files were unreadable (rest screened).
+    """
+    # Imported here so other commands never pay for pyusb and the USB tables.
+    from plugin.output import exit_code, scan_document, write_output
+    from plugin.screening import ScreeningContext, screen_inventory
+    from scanners.usb import UsbError, scan_host, scan_lsusb_files
+
+    paths = list(files or [])
+    if fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    exit_code([], fail_on)  # validate --fail-on before any work
+    if paths and not from_lsusb:
+        raise InputError("FILE arguments need --from-lsusb (without it, entityscan usb scans "
+                         "this host's USB bus)")
+    if from_lsusb and not paths:
+        raise InputError("--from-lsusb needs at least one lsusb text file or directory")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InputError(f"no such file or directory: {', '.join(missing)}")
+
+    try:
+        if from_lsusb:
+            inventory = scan_lsusb_files(paths, include_root_hubs=include_root_hubs)
+        else:
+            inventory = scan_host(include_root_hubs=include_root_hubs)
+    except UsbError as exc:
+        raise InputError(str(exc)) from exc
+
+    # Plain lines (no wrapping): a file:line reference must stay on one line for editors.
+    unreadable = inventory.parameters.get("unreadable_files") or []
+    for error in inventory.errors:
+        label = "error" if error.target in unreadable else "warning"
+        typer.echo(f"entityscan usb: {label}: {error.message}", err=True)
+
+    ctx = ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
+                                data_dir=data_dir)
+    findings = screen_inventory(inventory, ctx)
+    write_output(scan_document(inventory, findings, ctx.lists), fmt, output)
+
+    if unreadable:
+        typer.echo(f"entityscan usb: {len(unreadable)} of "
+                   f"{len(inventory.parameters.get('files') or [])} files could not be read; "
+                   "the other hosts were screened", err=True)
+        return 2
+    return exit_code(findings, fail_on)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("usb")(usb)
