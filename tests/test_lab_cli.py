@@ -56,3 +56,13 @@ def test_lab_refuses_addresses_it_must_not_use() -> None:
         Lab.loopback(profiles, base="127.255.255.255")
     with pytest.raises(LabError, match=r"two devices on 127\.30\.5\.40"):
         Lab([(profiles[0], "127.30.5.40"), (profiles[1], "127.30.5.40")])
+
+
+def test_netns_lab_skips_with_a_clear_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.lab import netns
+
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    assert netns.skip_reason() == "network-namespace lab needs root (CI runs as root)"
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(netns.shutil, "which", lambda name: None)
+    assert netns.skip_reason() == "network-namespace lab needs `ip` from iproute2"

@@ -8,6 +8,7 @@ import struct
 from collections.abc import Iterator
 
 import defusedxml.ElementTree as SafeET
+import httpx
 import pytest
 
 from scanners.lab import Lab, load_profiles, run_lab_in_thread
@@ -142,3 +143,12 @@ def test_mdns_services_are_advertised() -> None:
     assert hik.properties == {b"path": b"/"}
     assert hik.parsed_addresses() == ["127.30.3.100"]
     assert found["_axis-video._tcp.local."].properties[b"macaddress"] == b"ACCC8E4F12A0"
+
+
+def test_unactivated_hikvision(lab: Lab) -> None:
+    (data,) = sadp(lab, "hikvision-ipc-inactive")
+    assert b"<Activated>false</Activated>" in data
+    dev = lab.device("hikvision-ipc-inactive")
+    reply = httpx.get(dev.url("http", "/ISAPI/System/deviceInfo"), timeout=5)
+    assert "<subStatusCode>notActivated</subStatusCode>" in reply.text
+    assert "wsd" not in dev.ports  # ONVIF is off until activation

@@ -19,7 +19,8 @@ given (plus the protocols' multicast groups when `multicast=True`, for namespace
 
 API::
 
-    from scanners.lab import Lab, PortPlan, load_profiles, run_lab_in_thread, replicate
+    from scanners.lab import (Lab, PortPlan, load_profiles, replicate, run_lab_in_process,
+                              run_lab_in_thread)
 
     profiles = load_profiles(["hikvision-ipc", "dahua-ipc"])   # or load_profiles() for all
     async with Lab.loopback(profiles, base="127.30.0.10") as lab:
@@ -27,7 +28,9 @@ API::
             dev.address, dev.ports["http"], dev.url("http", "/"), dev.mac, dev.expected.maker
         lab.port_plan                    # PortPlan(http=8080, https=8443, rtsp=8554,
                                          #          wsd=3702, sadp=37020, dhip=37810)
-        lab.device("dahua-ipc")          # lookup by name
+        lab.device("dahua-ipc")          # lookup by name (also "name#3" variants)
+        dev.profile.credentials          # the "user's" credentials (admin / Lab-Passw0rd!)
+        dev.expected                     # ground truth: maker, platform, model, readable
 
     with run_lab_in_thread(profiles, base="127.30.1.10") as lab:   # sync face
         ...
@@ -37,10 +40,13 @@ API::
     with run_lab_in_process(profiles, base="127.30.2.10") as lab:  # child process: for
         ...                                                         # benchmarks (no GIL share)
 
-`PortPlan.standard()` gives 80/443/554/3702/37020/37810 (root or a namespace).  In a network
-namespace run one device per namespace:
-`python -m scanners.lab --profile NAME --address IP --ports standard --multicast [--mdns]`
-(see `tests/lab/netns.py`).  Profiles are documented in `fixtures/devices/README.md`.
+`PortPlan.standard()` gives 80/443/554/3702/37020/37810 (root or a namespace).  Namespace labs
+(real multicast, real MACs) are built by `tests/lab/netns.py`, which runs
+`python -m scanners.lab --profile NAME --address IP --ports standard --multicast
+[--netns NS] [--mdns]`; with `--netns` one process serves devices in many namespaces (a
+socket stays in the namespace it was created in).  Hostile profiles (`profile.hostile`, name
+`hostile-*`) misbehave on purpose; filter them out where a test wants only real devices.
+Profiles are documented in `fixtures/devices/README.md`.
 """
 
 from scanners.lab.core import Lab, LabThread, run_lab_in_process, run_lab_in_thread

@@ -1,7 +1,8 @@
 """Run simulated devices until SIGTERM/SIGINT:
 
-    python -m scanners.lab --profile hikvision-ipc --address 10.230.0.11 --ports standard \
-        --multicast [--variant 3] [--mdns]
+    python -m scanners.lab --profile hikvision-ipc --address 127.30.0.10
+    python -m scanners.lab --profile dahua-ipc --address 10.230.0.11 --ports standard
+                           --multicast [--variant 3] [--mdns]     (inside a namespace)
 
 Repeat `--profile/--address[/--variant/--netns]` for several devices in one process;
 with `--netns` each device's sockets are created inside that network namespace.  Prints
