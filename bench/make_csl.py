@@ -18,13 +18,11 @@ import random
 import sys
 from pathlib import Path
 
-HEADER = (
-    "_id,source,entity_number,type,programs,name,title,addresses,federal_register_notice,"
-    "start_date,end_date,standard_order,license_requirement,license_policy,call_sign,"
-    "vessel_type,gross_tonnage,gross_registered_tonnage,vessel_flag,vessel_owner,remarks,"
-    "source_list_url,alt_names,citizenships,dates_of_birth,nationalities,places_of_birth,"
-    "source_information_url,ids"
-).split(",")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from plugin.lists.csl import CSL_HEADER
+
+HEADER = CSL_HEADER
 
 # (source string, share of rows, list url); shares follow the 2024 counts in the reference.
 SOURCES = [

@@ -43,6 +43,16 @@ MAX_CELL_CHARS = 1_000_000
 MAX_RECORD_CHARS = 4 * MAX_CELL_CHARS
 CSV_HARD_LIMIT = 16 * MAX_CELL_CHARS
 
+#: The published CSV header, in order (restricted-lists.md); the loader reads by name, this is
+#: for writers (benchmark generator, test fixtures) that must produce the real shape.
+CSL_HEADER = (
+    "_id,source,entity_number,type,programs,name,title,addresses,federal_register_notice,"
+    "start_date,end_date,standard_order,license_requirement,license_policy,call_sign,"
+    "vessel_type,gross_tonnage,gross_registered_tonnage,vessel_flag,vessel_owner,remarks,"
+    "source_list_url,alt_names,citizenships,dates_of_birth,nationalities,places_of_birth,"
+    "source_information_url,ids"
+).split(",")
+
 REQUIRED_FIELDS = ("name", "source")
 #: The columns entries are built from; other columns are validated but not kept.
 USED_FIELDS = frozenset((
