@@ -7,6 +7,7 @@ import base64
 import contextlib
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -155,38 +156,54 @@ def _route(device: SimDevice, request: Request) -> tuple[int, list[tuple[str, st
     return path_spec.status, headers, body
 
 
-async def serve_http(device: SimDevice, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
+async def _serve_requests(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, silent: bool,
+    bad_request: Callable[[], bytes],
+    answer: Callable[[Request], Awaitable[bool]],
+) -> None:
+    """One connection of a request/response protocol (HTTP and RTSP share the framing).
+
+    `answer` writes the reply and says whether to keep the connection open.
+    """
     _nodelay(writer)
-    hostile = device.profile.hostile
-    mode = hostile.http if hostile else None
     try:
-        if mode == "silent":
+        if silent:
             await _discard_until_eof(reader)
             return
         while True:
             try:
                 request = await read_request(reader)
             except BadRequest:
-                writer.write(_http_response(device, 400, [], b"", False, False))
+                writer.write(bad_request())
                 await writer.drain()
                 return
-            if request is None:
-                return
-            if hostile is not None and mode is not None:
-                await _serve_hostile_http(device, writer, mode)
-                return
-            status, headers, body = _route(device, request)
-            keep = request.keep_alive()
-            writer.write(_http_response(device, status, headers, body,
-                                        request.method == "HEAD", keep))
-            await writer.drain()
-            if not keep:
+            if request is None or not await answer(request):
                 return
     except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
         return
     finally:
         await _close(writer)
+
+
+async def serve_http(device: SimDevice, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
+    hostile = device.profile.hostile
+    mode = hostile.http if hostile else None
+
+    async def answer(request: Request) -> bool:
+        if mode is not None:
+            await _serve_hostile_http(device, writer, mode)
+            return False
+        status, headers, body = _route(device, request)
+        keep = request.keep_alive()
+        writer.write(_http_response(device, status, headers, body,
+                                    request.method == "HEAD", keep))
+        await writer.drain()
+        return keep
+
+    await _serve_requests(reader, writer, silent=mode == "silent",
+                          bad_request=lambda: _http_response(device, 400, [], b"", False, False),
+                          answer=answer)
 
 
 async def _serve_hostile_http(device: SimDevice, writer: asyncio.StreamWriter,
@@ -248,29 +265,18 @@ def _rtsp_route(device: SimDevice, request: Request) -> bytes:
 
 async def serve_rtsp(device: SimDevice, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter) -> None:
-    _nodelay(writer)
     hostile = device.profile.hostile
     mode = hostile.rtsp if hostile else None
-    try:
-        if mode == "silent":
-            await _discard_until_eof(reader)
-            return
-        while True:
-            try:
-                request = await read_request(reader)
-            except BadRequest:
-                writer.write(_rtsp_response(device, 400, "0", []))
-                await writer.drain()
-                return
-            if request is None:
-                return
-            if mode == "drip" and hostile is not None:
-                await _drip(writer, b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Pad: ",
-                            hostile.drip_interval_s)
-                return
-            writer.write(_rtsp_route(device, request))
-            await writer.drain()
-    except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
-        return
-    finally:
-        await _close(writer)
+
+    async def answer(request: Request) -> bool:
+        if mode == "drip" and hostile is not None:
+            await _drip(writer, b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Pad: ",
+                        hostile.drip_interval_s)
+            return False
+        writer.write(_rtsp_route(device, request))
+        await writer.drain()
+        return True
+
+    await _serve_requests(reader, writer, silent=mode == "silent",
+                          bad_request=lambda: _rtsp_response(device, 400, "0", []),
+                          answer=answer)
