@@ -184,15 +184,17 @@ def test_patterns_match_examples_and_not_counter_examples() -> None:
 
 @pytest.mark.timeout(20)
 def test_patterns_survive_hostile_text() -> None:
-    """Possessive tails keep matching linear: 6,000 adversarial strings finish at once."""
+    """Possessive tails keep matching linear: near-miss bait of every rule, thousands of times
+    over, finishes at once (the timeout is the guard) and a real model after it is still found.
+    """
     patterns = PatternSet(load_patterns())
     prefixes = [rule.examples[0][:8] for rule in patterns.rules]
     for prefix in prefixes:
         for filler in ("A1-", "A1", "-A", "A 1 "):
-            hostile = prefix + filler * 1000 + "!"
-            patterns.part_number(hostile[:80])
-            # the text holds the prefix 3000 times but never a whole, bounded part number
-            assert len(patterns.search(hostile * 3)) <= len(patterns.rules)
+            bait = (prefix + filler * 300 + "! ") * 3
+            patterns.part_number(bait[:80])
+            found = {hit.rule.id for hit in patterns.search(bait + " DS-2CD2143G2-I")}
+            assert "hikvision-fixed-camera" in found, (prefix, filler)
 
 
 @pytest.mark.parametrize(("value", "rule"), [
