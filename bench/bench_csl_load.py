@@ -72,16 +72,16 @@ def main() -> int:
         print(f"{args.rows} rows (CPU seconds; wall in brackets): "
               f"CSV {csv_path.stat().st_size / 1e6:.1f} MB, "
               f"JSON {json_path.stat().st_size / 1e6:.1f} MB; best of {args.repeat}")
-        startup = min(run([sys.executable, "-m", "plugin", "--help"])
+        startup = min(run([sys.executable, "-m", "entityscan", "--help"])
                       for _ in range(args.repeat))
         print(f"CLI start-up alone: {startup[0]:.2f} s [{startup[1]:.2f}]")
         for fmt, path in (("csv", csv_path), ("json", json_path)):
             base = min(run([sys.executable, "-c", BASELINE[fmt], str(path)])
                        for _ in range(args.repeat))
-            update = min(run([sys.executable, "-m", "plugin", "lists", "update", "--from",
+            update = min(run([sys.executable, "-m", "entityscan", "lists", "update", "--from",
                               str(path), "--data-dir", str(folder / f"data-{fmt}-{i}")])
                          for i in range(args.repeat))
-            show = min(run([sys.executable, "-m", "plugin", "lists", "-f", "json",
+            show = min(run([sys.executable, "-m", "entityscan", "lists", "-f", "json",
                             "--data-dir", str(folder / f"data-{fmt}-0")])
                        for _ in range(args.repeat))
             print(f"{fmt:4}  baseline stdlib parse {base[0]:5.2f} s [{base[1]:.2f}] | "

@@ -10,8 +10,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from plugin.matcher.index import EXACT_SCORES, NameIndex, Scored, explain_score
-from plugin.matcher.normalise import Name
+from entityscan.matcher.index import EXACT_SCORES, NameIndex, Scored, explain_score
+from entityscan.matcher.normalise import Name
 
 
 class BruteForceIndex(NameIndex[Any]):

@@ -4,7 +4,7 @@
 
 Builds an `entityscan.scan/1` document of N devices through the real attribution and
 screening path (a mix of Hikvision, Dahua, relabels and other makers, each with evidence),
-then runs `python -m plugin report DOC --format F` once per format as a separate process and
+then runs `python -m entityscan report DOC --format F` once per format as a separate process and
 reports wall time, peak RSS and output size, side by side with `--format json` (validate and
 re-serialise: the baseline every other format adds its rendering to).
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from plugin.output import scan_document  # noqa: E402
-from plugin.screening import screen_inventory  # noqa: E402
-from scanners.attribution import attribute  # noqa: E402
-from scanners.inventory import Certainty, Device, Evidence, Inventory  # noqa: E402
+from entityscan.output import scan_document  # noqa: E402
+from entityscan.scanners.attribution import attribute  # noqa: E402
+from entityscan.scanners.inventory import Certainty, Device, Evidence, Inventory  # noqa: E402
+from entityscan.screening import screen_inventory  # noqa: E402
 
 PROFILES = [
     ("HIKVISION", "DS-2CD2143G2-I", "Hikvision", "sadp", "DeviceType"),
@@ -57,7 +57,7 @@ def build_document(count: int) -> dict:
 
 
 def run(doc_path: Path, fmt: str, out: Path) -> tuple[float, int, int]:
-    code = ("import resource, sys; from plugin.cli import main; rc = main(sys.argv[1:]); "
+    code = ("import resource, sys; from entityscan.cli import main; rc = main(sys.argv[1:]); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
             "sys.exit(rc)")
     start = time.perf_counter()

@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scanners.lab import load_profiles  # noqa: E402
+from entityscan.scanners.lab import load_profiles  # noqa: E402
 
 PREFIX = "es-scn-b"
 SWITCH = f"{PREFIX}sw"
@@ -121,7 +121,8 @@ class NetnsLab:
             time.sleep(0.1)
         for device in self.devices:
             self.procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", device["ns"], sys.executable, "-m", "scanners.lab",
+                ["ip", "netns", "exec", device["ns"], sys.executable, "-m",
+                 "entityscan.scanners.lab",
                  "--profile", device["profile"], "--variant", str(device["variant"]),
                  "--address", device["address"], "--ports", "standard", "--multicast"],
                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
@@ -185,7 +186,7 @@ def part_lab(count: int, skip_nmap: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"devices": count, "target": target}
     with lab.running(), tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "scan.json"
-        argv = ["ip", "netns", "exec", SCANNER, sys.executable, "-m", "plugin", "scan", target,
+        argv = ["ip", "netns", "exec", SCANNER, sys.executable, "-m", "entityscan", "scan", target,
                 "--format", "json", "--output", str(report), "--timeout", "60"]
         os.chdir(ROOT)
         wall, code, rss = timed(argv)
@@ -214,7 +215,7 @@ def part_sweep(rate: int) -> dict[str, Any]:
     """A /16 unicast sweep on loopback; three simulated devices in their own process."""
     devices = [("hikvision-ipc", "127.40.7.10"), ("dahua-ipc", "127.40.200.11"),
                ("plain-web", "127.40.255.12")]
-    argv = [sys.executable, "-m", "scanners.lab"]
+    argv = [sys.executable, "-m", "entityscan.scanners.lab"]
     for name, address in devices:
         argv += ["--profile", name, "--address", address]
     lab = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -224,7 +225,7 @@ def part_sweep(rate: int) -> dict[str, Any]:
             lab.stdout.readline()
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "sweep.json"
-            scan = [sys.executable, "-m", "plugin", "scan", "127.40.0.0/16", "--no-multicast",
+            scan = [sys.executable, "-m", "entityscan", "scan", "127.40.0.0/16", "--no-multicast",
                     "--ports", "http:8080,https:8443,rtsp:8554", "--rate", str(rate),
                     "--timeout", "300", "--format", "json", "--output", str(report)]
             wall, code, rss = timed(scan)

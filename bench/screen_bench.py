@@ -33,11 +33,11 @@ def _peak_rss_mb() -> float:
 
 def worker(mode: str, items_path: Path, csl_path: Path) -> dict[str, Any]:
     """Runs inside a child process: load, screen, report timings and flagged ids."""
-    from plugin.lineitems import read_line_items
-    from plugin.lists import load_bundled, load_list_file
-    from plugin.matcher import Matcher, load_patterns
-    from plugin.model import Verdict
-    from plugin.relations import load_relations
+    from entityscan.lineitems import read_line_items
+    from entityscan.lists import load_bundled, load_list_file
+    from entityscan.matcher import Matcher, load_patterns
+    from entityscan.model import Verdict
+    from entityscan.relations import load_relations
 
     started = time.perf_counter()
     lists = load_bundled().merged(load_list_file(csl_path))
@@ -82,7 +82,7 @@ def run_child(mode: str, items: Path, csl: Path) -> dict[str, Any]:
 def find_csl(explicit: Path | None, workdir: Path) -> tuple[Path, str]:
     if explicit:
         return explicit, "given"
-    from plugin.lists.registry import _copies, resolve_data_dir
+    from entityscan.lists.registry import _copies, resolve_data_dir
 
     current = _copies(resolve_data_dir())[0]
     if current.data.exists():

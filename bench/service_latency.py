@@ -4,7 +4,7 @@ Starts `entityscan serve` as a separate process (SQLite store in a temporary dat
 token), then from this client process measures, side by side in one run:
 
   service   POST /v1/screen, 100 line items per batch (screening + decisions + audit write)
-  library   the same batches screened in-process with plugin.screening.screen_items
+  library   the same batches screened in-process with entityscan.screening.screen_items
             (what the service adds: HTTP, JSON, auth, store, audit)
   healthz   GET /healthz round trips (the HTTP floor of this machine)
   service×C the POST batches from C client threads at once (throughput under load)
@@ -69,11 +69,11 @@ def free_port() -> int:
 def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     env = {**os.environ, "ENTITYSCAN_DATA_DIR": str(data)}
     env.pop("ENTITYSCAN_DB", None)
-    token = subprocess.run([sys.executable, "-m", "plugin", "tokens", "add", "bench"],
+    token = subprocess.run([sys.executable, "-m", "entityscan", "tokens", "add", "bench"],
                            cwd=ROOT, env=env, capture_output=True, text=True, check=True
                            ).stdout.strip()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "plugin", "serve", "--host", HOST,
+    proc = subprocess.Popen([sys.executable, "-m", "entityscan", "serve", "--host", HOST,
                              "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://{HOST}:{port}"
@@ -122,10 +122,10 @@ def bench_concurrent(base: str, token: str, work: list[list[dict[str, Any]]], th
 
 
 def bench_library(work: list[list[dict[str, Any]]]) -> tuple[list[float], float]:
-    from plugin.hooks import make_plugin_manager
-    from plugin.hooktypes import Settings
-    from plugin.model import LineItem
-    from plugin.screening import ScreeningContext, screen_items
+    from entityscan.hooks import make_plugin_manager
+    from entityscan.hooktypes import Settings
+    from entityscan.model import LineItem
+    from entityscan.screening import ScreeningContext, screen_items
 
     ctx = ScreeningContext.load(hooks=make_plugin_manager(Settings(load_entrypoints=False)))
     parsed = [[LineItem(**item) for item in batch] for batch in work]

@@ -47,9 +47,9 @@ def workload(devices: int, hostile: bool) -> list[list[dict]]:
 
 
 def run_engine(work: list[list[dict]]) -> None:
-    from scanners.attribution import attribute
-    from scanners.inventory import Device
-    from scanners.signatures import evaluate, kinds
+    from entityscan.scanners.attribution import attribute
+    from entityscan.scanners.inventory import Device
+    from entityscan.scanners.signatures import evaluate, kinds
 
     kinds()  # load and compile once, counted in the time
     for observations in work:

@@ -1,7 +1,7 @@
 """Fleet USB audit benchmark: `entityscan usb --from-lsusb` over N hosts' lsusb files.
 
 Whole processes, side by side in the same run:
-- `entityscan`: `python -m plugin usb --from-lsusb DIR --format json` (parse, identify,
+- `entityscan`: `python -m entityscan usb --from-lsusb DIR --format json` (parse, identify,
   attribute, screen, write);
 - `startup`: the same command on one host (fixed cost: interpreter, lists, matcher);
 - `grep`: the baseline an IT team would script, `grep -l -i -E` for the listed makers' VIDs,
@@ -65,9 +65,9 @@ def main() -> int:
         grep = shutil.which("grep") or "grep"
         pattern = "|".join(f"(ID |idVendor +0x){vid}" for vid in LISTED_VIDS)
         t_grep, _, grep_proc = timed([grep, "-l", "-i", "-E", pattern, "-r", str(fleet)])
-        t_start, rss_start, _ = timed([sys.executable, "-m", "plugin", "usb", "--from-lsusb",
+        t_start, rss_start, _ = timed([sys.executable, "-m", "entityscan", "usb", "--from-lsusb",
                                        str(one), "--format", "json", "--output", str(out)])
-        t_full, rss_full, proc = timed([sys.executable, "-m", "plugin", "usb", "--from-lsusb",
+        t_full, rss_full, proc = timed([sys.executable, "-m", "entityscan", "usb", "--from-lsusb",
                                         str(fleet), "--format", "json", "--output", str(out)])
         if proc.returncode not in (0, 1):
             print(proc.stderr, file=sys.stderr)

@@ -14,19 +14,19 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from plugin.errors import EntityscanError
+from entityscan.errors import EntityscanError
 
 COMMAND_MODULES = (
-    "plugin.commands.screen",
-    "plugin.commands.lists",
-    "plugin.commands.report",
-    "plugin.commands.usb",
-    "plugin.commands.plugins",
-    "plugin.commands.service",
-    "plugin.commands.inventory",
-    "plugin.commands.schedule",
-    "plugin.commands.scan",
-    "plugin.commands.demo",
+    "entityscan.commands.screen",
+    "entityscan.commands.lists",
+    "entityscan.commands.report",
+    "entityscan.commands.usb",
+    "entityscan.commands.plugins",
+    "entityscan.commands.service",
+    "entityscan.commands.inventory",
+    "entityscan.commands.schedule",
+    "entityscan.commands.scan",
+    "entityscan.commands.demo",
 )
 
 app = typer.Typer(

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from plugin.model import Finding, Verdict
+from entityscan.model import Finding, Verdict
 
 DEFAULT_DECISION = {Verdict.FLAGGED: "block", Verdict.REVIEW: "review", Verdict.CLEAR: "allow"}
 

@@ -1,8 +1,12 @@
-"""The one exception base of the plugin package; messages name what and where."""
+"""The product's errors: one root (`EntityscanError`), messages that name what and where.
 
+`EntityscanError` is defined in `entityscan.scanners.errors` (the scanners may not import the
+rest of the product) and re-exported here; `ScannerError` is its branch for the edge checks.
+"""
 
-class EntityscanError(Exception):
-    """Base of every error entityscan raises on purpose."""
+from entityscan.scanners.errors import EntityscanError, ScannerError
+
+__all__ = ["EntityscanError", "InputError", "ListError", "ScannerError", "first_problem"]
 
 
 class InputError(EntityscanError):

@@ -4,7 +4,7 @@
     ctx = ScreeningContext.load(..., hooks=pm)
 
 `hookimpl` is the marker third-party plugins use.  Helpers here call the hooks the way their
-specs in `plugin.hookspecs` describe (how results combine, which errors propagate).
+specs in `entityscan.hookspecs` describe (how results combine, which errors propagate).
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ from typing import Any
 
 import pluggy
 
-from plugin import hookspecs
-from plugin.errors import EntityscanError
-from plugin.hooktypes import Amendment, FindingEvent, Settings
+from entityscan import hookspecs
+from entityscan.errors import EntityscanError
+from entityscan.hooktypes import Amendment, FindingEvent, Settings
 
 log = logging.getLogger("entityscan.hooks")
 
 hookimpl = pluggy.HookimplMarker("entityscan")
 ENTRY_POINT_GROUP = "entityscan"
 BUILTIN_MODULES = {
-    "builtin.lists": "plugin.builtins.lists",
-    "builtin.relations": "plugin.builtins.relations",
-    "builtin.patterns": "plugin.builtins.patterns",
-    "builtin.webhook": "plugin.builtins.webhook",
+    "builtin.lists": "entityscan.builtins.lists",
+    "builtin.relations": "entityscan.builtins.relations",
+    "builtin.patterns": "entityscan.builtins.patterns",
+    "builtin.webhook": "entityscan.builtins.webhook",
 }
 
 
@@ -169,8 +169,8 @@ def signature_dirs(pm: pluggy.PluginManager) -> list[Path]:
 
 def signatures(pm: pluggy.PluginManager) -> Any:
     """The scanner's compiled rule set: bundled rules plus every plugin's directories."""
-    from scanners.signatures import load_signatures
-    from scanners.signatures.engine import RULES_DIR
+    from entityscan.scanners.signatures import load_signatures
+    from entityscan.scanners.signatures.engine import RULES_DIR
 
     return load_signatures([RULES_DIR, *signature_dirs(pm)])
 

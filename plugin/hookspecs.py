@@ -1,6 +1,6 @@
 """Every entityscan hook, in one place.  A plugin implements any subset with `@hookimpl`:
 
-    from plugin.hooks import hookimpl
+    from entityscan.hooks import hookimpl
 
     @hookimpl
     def entityscan_relations(settings):
@@ -9,9 +9,9 @@
 Plugins are found through the entry-point group `entityscan`, the `ENTITYSCAN_PLUGINS`
 environment variable (comma-separated module names) and `Settings.plugin_modules`; the
 built-in behaviour (bundled lists, relations, patterns, the webhook notifier) ships as default
-plugins in `plugin.builtins`, which `Settings.disabled` can switch off one by one.
+plugins in `entityscan.builtins`, which `Settings.disabled` can switch off one by one.
 
-Every hook receives `settings` (a `plugin.hooktypes.Settings`), never a global.  No hook is
+Every hook receives `settings` (a `entityscan.hooktypes.Settings`), never a global.  No hook is
 `firstresult`: contributions from all plugins are combined as each docstring says.  A hook
 that raises aborts the operation that called it (a screening must not silently skip a plugin
 that was meant to veto or hold something); reaction hooks (`entityscan_findings`,
@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
-    from plugin.hooktypes import Amendment, FindingEvent, Settings
-    from plugin.lists import ListSet
-    from plugin.matcher import PartPattern
-    from plugin.model import Finding, LineItem, Relation
-    from scanners.inventory import Device
+    from entityscan.hooktypes import Amendment, FindingEvent, Settings
+    from entityscan.lists import ListSet
+    from entityscan.matcher import PartPattern
+    from entityscan.model import Finding, LineItem, Relation
+    from entityscan.scanners.inventory import Device
 
 hookspec = pluggy.HookspecMarker("entityscan")
 
@@ -45,7 +45,7 @@ def entityscan_list_sources(settings: Settings) -> ListSet | None:
     Called: once per `ScreeningContext.load(..., hooks=pm)`, i.e. when the CLI, the service or
     the scheduler builds its screening index (and again on every list refresh).
     Arguments: `settings`.
-    Returns: a `plugin.lists.ListSet` (entries plus `ListSource` metadata: name, location,
+    Returns: a `entityscan.lists.ListSet` (entries plus `ListSource` metadata: name, location,
     published date, count, content hash), or None to contribute nothing.
     Combined: all non-None results are merged, in plugin call order, with the `--list` files
     given on the command line after them; a source whose `(name, content_hash)` was already
@@ -62,7 +62,7 @@ def entityscan_relations(settings: Settings) -> Sequence[Relation] | None:
 
     Called: once per screening-context build, like `entityscan_list_sources`.
     Arguments: `settings`.
-    Returns: a sequence of `plugin.model.Relation`, or None.
+    Returns: a sequence of `entityscan.model.Relation`, or None.
     Combined: rows are merged by normalised brand name; the built-in relations come first,
     then other plugins in registration order, then `--relations` files, and a later row for the
     same brand replaces the earlier one (so an in-house plugin can both add and correct).
@@ -76,7 +76,7 @@ def entityscan_patterns(settings: Settings) -> Sequence[PartPattern] | None:
 
     Called: once per screening-context build.
     Arguments: `settings`.
-    Returns: a sequence of `plugin.matcher.PartPattern` (id, maker, regex, certainty, source,
+    Returns: a sequence of `entityscan.matcher.PartPattern` (id, maker, regex, certainty, source,
     examples), or None.
     Combined: merged by rule `id`; a later plugin's rule with the same id replaces the earlier.
     The built-in `builtin.patterns` returns `plugin/matcher/patterns.yaml`.
@@ -87,7 +87,7 @@ def entityscan_patterns(settings: Settings) -> Sequence[PartPattern] | None:
 def entityscan_signature_dirs(settings: Settings) -> Sequence[Path] | None:
     """Contribute device-fingerprint signature directories (recog-style YAML rule files).
 
-    Called: by `plugin.hooks.signatures(pm)`, which a scan front end calls once per scan to
+    Called: by `entityscan.hooks.signatures(pm)`, which a scan front end calls once per scan to
     build the scanner's rule set (the scanner itself never imports `plugin`; the front end
     passes the compiled `Signatures` down).
     Arguments: `settings`.
@@ -106,12 +106,12 @@ def entityscan_screen_item(item: LineItem, finding: Finding,
                            settings: Settings) -> Amendment | None:
     """Add to or veto the matcher's finding for one procurement line item.
 
-    Called: by `plugin.screening.screen_items` for every line item, after the matcher and
+    Called: by `entityscan.screening.screen_items` for every line item, after the matcher and
     before recorded decisions (the positive list) and reactions; every plugin sees the
     matcher's original finding, not another plugin's amendment.
-    Arguments: `item` (`plugin.model.LineItem`), `finding` (the matcher's `Finding`),
+    Arguments: `item` (`entityscan.model.LineItem`), `finding` (the matcher's `Finding`),
     `settings`.
-    Returns: None (no opinion) or a `plugin.hooktypes.Amendment`:
+    Returns: None (no opinion) or a `entityscan.hooktypes.Amendment`:
       - `add=[AddedMatch(match, verdict, maker)]` adds matches; the verdict rises to the
         strongest added verdict (a plugin can flag what the lists miss);
       - `cap=Verdict.REVIEW` / `Verdict.CLEAR` lowers the verdict to at most that (a veto);
@@ -127,9 +127,9 @@ def entityscan_screen_device(device: Device, finding: Finding,
                              settings: Settings) -> Amendment | None:
     """Add to or veto the matcher's finding for one scanned device.
 
-    Called: by `plugin.screening.screen_inventory` for every device of an inventory, after the
+    Called: by `entityscan.screening.screen_inventory` for every device of an inventory, after the
     matcher.  Same contract as `entityscan_screen_item`, with `device` a
-    `scanners.inventory.Device` (evidence included).
+    `entityscan.scanners.inventory.Device` (evidence included).
     Returns: None or an `Amendment`; combined exactly as for line items.
     """
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugin.model import Finding, Match, Verdict
+from entityscan.model import Finding, Match, Verdict
 
 
 @dataclass(frozen=True)

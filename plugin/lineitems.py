@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from plugin.errors import InputError
-from plugin.model import LineItem
+from entityscan.errors import InputError
+from entityscan.model import LineItem
 
 MAX_CELL = 100_000  # characters; a longer cell is an export gone wrong, not a description
 MAX_FILE = 512 * 1024 * 1024

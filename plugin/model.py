@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scanners.inventory import Certainty
+from entityscan.scanners.inventory import Certainty
 
 
 class Verdict(StrEnum):

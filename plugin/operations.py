@@ -4,7 +4,7 @@
     saved = import_scan(document, ctx, store, actor="site-12")    # scan id, diff, findings
     report = rescreen(store, ctx, actor="cli")                    # changed verdicts
 
-Each screens through `plugin.screening` (plugin amendments included), applies the recorded
+Each screens through `entityscan.screening` (plugin amendments included), applies the recorded
 decisions (the positive list), records everything in the store with an audit entry, and then
 fires the reaction hooks (`entityscan_findings`, `entityscan_scan_completed`,
 `entityscan_inventory_changed`) unless `notify=False` (the service fires them after replying).
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from plugin.decisions import Decision, decide
-from plugin.hooks import notify_findings, notify_inventory_changed, notify_scan_completed
-from plugin.hooktypes import FindingEvent
-from plugin.model import Finding, LineItem, Verdict
-from plugin.output import scan_document
-from plugin.screening import ScreeningContext, screen_inventory, screen_items
-from plugin.store import Outcome, Store, inventory_from_document, is_empty
-from scanners.inventory import Device, Inventory
+from entityscan.decisions import Decision, decide
+from entityscan.hooks import notify_findings, notify_inventory_changed, notify_scan_completed
+from entityscan.hooktypes import FindingEvent
+from entityscan.model import Finding, LineItem, Verdict
+from entityscan.output import scan_document
+from entityscan.scanners.inventory import Device, Inventory
+from entityscan.screening import ScreeningContext, screen_inventory, screen_items
+from entityscan.store import Outcome, Store, inventory_from_document, is_empty
 
 
 def outcomes_for(findings: Sequence[Finding], subjects: Sequence[dict[str, Any]],

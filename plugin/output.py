@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from plugin.errors import InputError
-from plugin.lists import ListSet
-from plugin.model import Finding, LineItem, Verdict
-from scanners.inventory import Inventory
+from entityscan.errors import InputError
+from entityscan.lists import ListSet
+from entityscan.model import Finding, LineItem, Verdict
+from entityscan.scanners.inventory import Inventory
 
 SCREEN_SCHEMA = "entityscan.screen/1"
 SCAN_SCHEMA = "entityscan.scan/1"
@@ -251,13 +251,13 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def _html(doc: dict[str, Any]) -> str:
-    from plugin.reports import render_html  # imported on use: jinja2 loads only for html
+    from entityscan.reports import render_html  # imported on use: jinja2 loads only for html
 
     return render_html(doc)
 
 
 def _cyclonedx(doc: dict[str, Any]) -> str:
-    from plugin.reports import render_cyclonedx
+    from entityscan.reports import render_cyclonedx
 
     return render_cyclonedx(doc)
 

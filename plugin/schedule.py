@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
-from plugin.errors import InputError
+from entityscan.errors import InputError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DOW = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -92,7 +92,7 @@ def run_loop(timing: Timing, job: Callable[[], int], *, max_runs: int | None = N
 def entityscan_argv() -> list[str]:
     """How to invoke this entityscan from a timer: the console script, else `python -m`."""
     found = shutil.which("entityscan")
-    return [found] if found else [sys.executable, "-m", "plugin"]
+    return [found] if found else [sys.executable, "-m", "entityscan"]
 
 
 def cron_to_oncalendar(expr: str) -> str:

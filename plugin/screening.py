@@ -6,7 +6,7 @@
 
 With `hooks=make_plugin_manager(settings)` the lists, relations and patterns come from the
 plugins (built-ins included) and every finding passes through the `entityscan_screen_item` /
-`entityscan_screen_device` hooks (see `plugin.hookspecs`).
+`entityscan_screen_device` hooks (see `entityscan.hookspecs`).
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ from typing import Any
 
 import pluggy
 
-from plugin.hooks import (
+from entityscan.hooks import (
     PluginError,
     amendments,
     contributed_lists,
     contributed_patterns,
     contributed_relations,
 )
-from plugin.hooktypes import apply_amendments
-from plugin.lists import ListSet, default_lists, load_list_file
-from plugin.matcher import Matcher, MatchPolicy, load_patterns
-from plugin.model import Finding, LineItem, Relation, Verdict
-from plugin.relations import load_relations
-from scanners.inventory import Inventory
+from entityscan.hooktypes import apply_amendments
+from entityscan.lists import ListSet, default_lists, load_list_file
+from entityscan.matcher import Matcher, MatchPolicy, load_patterns
+from entityscan.model import Finding, LineItem, Relation, Verdict
+from entityscan.relations import load_relations
+from entityscan.scanners.inventory import Inventory
 
 # What procurement should do with a verdict when no recorded decision says otherwise.
 DECISION_FOR_VERDICT = {Verdict.FLAGGED: "block", Verdict.REVIEW: "review",

@@ -3,7 +3,7 @@
 This package never imports `plugin`: data flows scanners -> inventory -> matcher.
 """
 
-from scanners.errors import ScannerError
-from scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
+from entityscan.scanners.errors import ScannerError
+from entityscan.scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
 
 __all__ = ["Certainty", "Device", "Evidence", "Inventory", "ScanError", "ScannerError"]

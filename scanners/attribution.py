@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from scanners.inventory import Certainty, Device, Evidence
-from scanners.oui import normalise_mac
+from entityscan.scanners.inventory import Certainty, Device, Evidence
+from entityscan.scanners.oui import normalise_mac
 
 KIND_WEIGHT = {"platform": 1.0, "registrant": 0.6, "label": 0.35}
 KIND_ORDER = ("platform", "registrant", "label")

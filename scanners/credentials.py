@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanners.errors import ScannerError
+from entityscan.scanners.errors import ScannerError
 
 
 class CredentialsError(ScannerError):

@@ -13,8 +13,8 @@ import re
 from functools import cache
 from typing import Any
 
-from scanners.inventory import Evidence
-from scanners.signatures import evaluate
+from entityscan.scanners.inventory import Evidence
+from entityscan.scanners.signatures import evaluate
 
 __all__ = ["is_universal", "normalise_mac", "oui_evidence", "registrant"]
 

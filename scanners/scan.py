@@ -19,22 +19,22 @@ from typing import Any
 
 import httpx
 
-from scanners import signals
-from scanners.credentials import Credentials
-from scanners.discovery import dhip, mdns, sadp, wsd
-from scanners.discovery.base import DiscoveryReply, UdpDiscovery
-from scanners.discovery.sweep import sweep
-from scanners.errors import ScannerError
-from scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
-from scanners.netutil import LocalInterface, RateLimiter, multicast_interfaces
-from scanners.probes import Observations, Signal
-from scanners.probes.http import insecure_context, make_client, probe_http
-from scanners.probes.neighbours import eui64_mac, neighbour_table, normalise_mac
-from scanners.probes.onvif import probe_onvif
-from scanners.probes.rtsp import probe_rtsp
-from scanners.probes.tls import probe_tls
-from scanners.signals import RuleSet
-from scanners.targets import TargetSet
+from entityscan.scanners import signals
+from entityscan.scanners.credentials import Credentials
+from entityscan.scanners.discovery import dhip, mdns, sadp, wsd
+from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
+from entityscan.scanners.discovery.sweep import sweep
+from entityscan.scanners.errors import ScannerError
+from entityscan.scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
+from entityscan.scanners.netutil import LocalInterface, RateLimiter, multicast_interfaces
+from entityscan.scanners.probes import Observations, Signal
+from entityscan.scanners.probes.http import insecure_context, make_client, probe_http
+from entityscan.scanners.probes.neighbours import eui64_mac, neighbour_table, normalise_mac
+from entityscan.scanners.probes.onvif import probe_onvif
+from entityscan.scanners.probes.rtsp import probe_rtsp
+from entityscan.scanners.probes.tls import probe_tls
+from entityscan.scanners.signals import RuleSet
+from entityscan.scanners.targets import TargetSet
 
 SERVICES = ("http", "https", "rtsp", "sdk", "other")
 
@@ -543,7 +543,7 @@ def _withhold_if_hostile(device: Device) -> Device:
 
 
 def attribute(device: Device) -> Device:
-    from scanners.attribution import attribute as attribute_device
+    from entityscan.scanners.attribution import attribute as attribute_device
 
     if (device.model_extra or {}).get("hostile"):
         return _withhold_if_hostile(device)
@@ -556,7 +556,7 @@ def attribute(device: Device) -> Device:
 
 def merge(devices: Iterable[Device]) -> list[Device]:
     """De-duplicate by MAC, then serial (never by IP alone); attribution's merge when present."""
-    from scanners import attribution
+    from entityscan.scanners import attribution
 
     devices = list(devices)
     merge_devices = getattr(attribution, "merge_devices", None)

@@ -1,29 +1,30 @@
 """The one place where raw signals become `Evidence`.
 
 Probes report what they saw (a signal kind, the value, which probe and field); this adapter
-hands it to the signature engine (`scanners.signatures`, rules as data) or to a rule set the
-caller passes in (a front end adds its plugins' rule directories), and MAC addresses to the
-OUI registry (`scanners.oui`).  A kind without a rule file yields no evidence, never an error.
+hands it to the signature engine (`entityscan.scanners.signatures`, rules as data) or to a rule
+set the caller passes in (a front end adds its plugins' rule directories), and MAC addresses to
+the OUI registry (`entityscan.scanners.oui`).  A kind without a rule file yields no evidence,
+never an error.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from scanners import oui, signatures
-from scanners.errors import ScannerError
-from scanners.inventory import Evidence
+from entityscan.scanners import oui, signatures
+from entityscan.scanners.errors import ScannerError
+from entityscan.scanners.inventory import Evidence
 
 
 class RuleSet(Protocol):
-    """What a scan needs of a signature set (`scanners.signatures.Signatures`)."""
+    """What a scan needs of a signature set (`entityscan.scanners.signatures.Signatures`)."""
 
     def evaluate(self, kind: str, value: str, *, probe: str, field: str) -> list[Evidence]: ...
 
 
 def _oui_with(rules: RuleSet, mac: str, probe: str, field: str) -> list[Evidence]:
     """Registrant evidence judged by a caller's rule set (plugins may add `oui` rules);
-    the same shape as `scanners.oui.oui_evidence`."""
+    the same shape as `entityscan.scanners.oui.oui_evidence`."""
     name, norm = oui.registrant(mac), oui.normalise_mac(mac)
     if name is None or norm is None:
         return []

@@ -18,7 +18,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from scanners.errors import ScannerError
+from entityscan.scanners.errors import ScannerError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -1,8 +1,9 @@
 """Realistic scan and screen documents for the report tests, built through the real path.
 
 Devices are hand-built `Inventory`/`Device`/`Evidence` records (what the scanners produce),
-attributed by `scanners.attribution`, screened by `plugin.screening.screen_inventory` and turned
-into documents by `plugin.output.scan_document` -- the same path `entityscan scan` takes.
+attributed by `entityscan.scanners.attribution`, screened by
+`entityscan.screening.screen_inventory` and turned into documents by
+`entityscan.output.scan_document` -- the same path `entityscan scan` takes.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from plugin.lineitems import read_line_items
-from plugin.output import scan_document, screen_document
-from plugin.screening import ScreeningContext, screen_inventory, screen_items
-from scanners.attribution import attribute
-from scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
+from entityscan.lineitems import read_line_items
+from entityscan.output import scan_document, screen_document
+from entityscan.scanners.attribution import attribute
+from entityscan.scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
+from entityscan.screening import ScreeningContext, screen_inventory, screen_items
 
 SOLID, MEDIUM, UNCERTAIN = Certainty.SOLID, Certainty.MEDIUM, Certainty.UNCERTAIN
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror="document.title=1">'
@@ -119,7 +120,7 @@ def usb_doc() -> dict[str, Any]:
 
 def screen_doc() -> dict[str, Any]:
     """An `entityscan.screen/1` document of the bundled sample purchase order."""
-    from plugin.commands.screen import sample_path
+    from entityscan.commands.screen import sample_path
 
     items = read_line_items(sample_path())
     return screen_document(items, screen_items(items, context()), context().lists,

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from plugin.output import scan_document
-from plugin.screening import ScreeningContext, screen_inventory
-from plugin.store import Store
-from scanners.inventory import Device, Evidence, Inventory
+from entityscan.output import scan_document
+from entityscan.scanners.inventory import Device, Evidence, Inventory
+from entityscan.screening import ScreeningContext, screen_inventory
+from entityscan.store import Store
 
 PG_ENV = "ENTITYSCAN_TEST_POSTGRES_URL"
 PG_SKIP = (f"PostgreSQL store tests need {PG_ENV} (CI sets it; locally start PostgreSQL and "

@@ -1,7 +1,7 @@
 """Accuracy of line-item screening on the labelled set: the matcher's acceptance test.
 
 Every row of `fixtures/line_items/labelled.csv` is screened through the product's public
-screening API (`plugin.screening.screen_items` with `ScreeningContext.load()`), exactly as a
+screening API (`entityscan.screening.screen_items` with `ScreeningContext.load()`), exactly as a
 procurement integration would, and the verdicts are compared with labels written from the
 product's documented policy without reading the matcher (see `fixtures/line_items/README.md`).
 
@@ -20,7 +20,7 @@ recorded verdict table.  `ENTITYSCAN_WRITE_REGRESSION=1` rewrites that table
 (`fixtures/line_items/verdicts.csv`: id, expected, got, maker, score); without it the table, if
 present, is compared with today's verdicts and a verdict that was right and is now wrong fails.
 
-If `plugin.screening` cannot be imported the tests fail: this is an acceptance test, and a
+If `entityscan.screening` cannot be imported the tests fail: this is an acceptance test, and a
 missing matcher is not a reason to skip it.
 """
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.line_items import (
+from tests.labelled_items import (
     ITEM_FIELDS,
     LABELLED_CSV,
     REGRESSION_CSV,
@@ -108,17 +108,17 @@ def rows() -> list[LabelledRow]:
 @pytest.fixture(scope="module")
 def screened(rows: list[LabelledRow]) -> tuple[list[Any], list[Any]]:
     """The line items handed to the matcher and the findings it returned, in order."""
-    from plugin.model import LineItem
+    from entityscan.model import LineItem
 
     try:
-        from plugin.screening import ScreeningContext, screen_items
+        from entityscan.screening import ScreeningContext, screen_items
     except ImportError as exc:
         problem = f"{type(exc).__name__}: {exc}"
     else:
         problem = ""
     if problem:  # failed outside the except block so pytest shows one message, not a chain
-        pytest.fail(f"plugin.screening is not importable ({problem}). This is the matcher's "
-                    "acceptance test: it fails until `from plugin.screening import "
+        pytest.fail(f"entityscan.screening is not importable ({problem}). This is the matcher's "
+                    "acceptance test: it fails until `from entityscan.screening import "
                     "ScreeningContext, screen_items` works.", pytrace=False)
     # Only the item fields and the unknown columns reach the matcher, never the labels.
     items = [

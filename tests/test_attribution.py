@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scanners.attribution import attribute, merge_devices
-from scanners.inventory import Certainty, Device, Evidence
-from scanners.oui import oui_evidence
-from scanners.signatures import evaluate
+from entityscan.scanners.attribution import attribute, merge_devices
+from entityscan.scanners.inventory import Certainty, Device, Evidence
+from entityscan.scanners.oui import oui_evidence
+from entityscan.scanners.signatures import evaluate
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "attribution"
 LISTED = {"Hikvision", "Dahua", "Huawei", "ZTE"}
 ESTABLISHED = 0.4  # "probable or better" (see scanners/attribution.py)
-FLAG = 0.75  # plugin.matcher's default flag_attribution (scanners never imports plugin)
+FLAG = 0.75  # entityscan.matcher's default flag_attribution (scanners never imports plugin)
 DEFAULT_PROBE = {"sadp": "sadp", "dhip": "dhip", "rtsp_server": "rtsp", "tls_subject": "tls",
                  "onvif_info": "onvif", "onvif_scope": "wsd", "mdns": "mdns"}
 

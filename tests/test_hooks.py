@@ -13,9 +13,9 @@ from types import ModuleType
 
 import pytest
 
-from plugin import hookspecs
-from plugin.cli import main
-from plugin.hooks import (
+from entityscan import hookspecs
+from entityscan.cli import main
+from entityscan.hooks import (
     PluginError,
     describe_plugins,
     hookimpl,
@@ -26,12 +26,12 @@ from plugin.hooks import (
     signature_dirs,
     signatures,
 )
-from plugin.hooktypes import AddedMatch, Amendment, FindingEvent, Settings
-from plugin.lists import ListSet, ListSource
-from plugin.matcher import PartPattern
-from plugin.model import LineItem, ListEntry, Match, Verdict
-from plugin.screening import ScreeningContext, screen_inventory, screen_items
-from scanners.inventory import Device, Inventory
+from entityscan.hooktypes import AddedMatch, Amendment, FindingEvent, Settings
+from entityscan.lists import ListSet, ListSource
+from entityscan.matcher import PartPattern
+from entityscan.model import LineItem, ListEntry, Match, Verdict
+from entityscan.scanners.inventory import Device, Inventory
+from entityscan.screening import ScreeningContext, screen_inventory, screen_items
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_EP = Settings(load_entrypoints=False)
@@ -141,7 +141,7 @@ IN_HOUSE_RULE = """rules:
 
 
 def test_signature_dirs_extend_the_scanner_rules(tmp_path: Path) -> None:
-    from scanners.signatures.engine import RULES_DIR, SignatureError
+    from entityscan.scanners.signatures.engine import RULES_DIR, SignatureError
 
     bundled = (RULES_DIR / "http_server.yaml").read_text(encoding="utf-8")
     (tmp_path / "http_server.yaml").write_text(
@@ -317,8 +317,8 @@ def test_plugins_command_shows_module_origin(readme_plugin: ModuleType,
 def test_entry_point_plugin_is_discovered(tmp_path: Path) -> None:
     """A real installed distribution (dist-info on sys.path) exposing group `entityscan`."""
     (tmp_path / "acme_entityscan.py").write_text(textwrap.dedent("""
-        from plugin.hooks import hookimpl
-        from plugin.model import Relation
+        from entityscan.hooks import hookimpl
+        from entityscan.model import Relation
 
         @hookimpl
         def entityscan_relations(settings):
@@ -332,7 +332,7 @@ def test_entry_point_plugin_is_discovered(tmp_path: Path) -> None:
     (info / "entry_points.txt").write_text("[entityscan]\nacme = acme_entityscan\n",
                                            encoding="utf-8")
     env = {**__import__("os").environ, "PYTHONPATH": f"{ROOT}:{tmp_path}"}
-    run = subprocess.run([sys.executable, "-m", "plugin", "plugins", "--format", "json"],
+    run = subprocess.run([sys.executable, "-m", "entityscan", "plugins", "--format", "json"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 0, run.stderr
@@ -340,7 +340,7 @@ def test_entry_point_plugin_is_discovered(tmp_path: Path) -> None:
     assert rows["acme"]["origin"] == "entry point acme_entityscan from acme-entityscan 1.2"
     items = tmp_path / "i.csv"
     items.write_text("id,brand\n1,Acme Eye\n", encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "plugin", "screen", str(items), "-f", "json"],
+    run = subprocess.run([sys.executable, "-m", "entityscan", "screen", str(items), "-f", "json"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
                          check=False)
     assert run.returncode == 1, run.stderr
@@ -369,7 +369,7 @@ def test_settings_come_from_the_environment_not_globals() -> None:
 def test_pattern_files_can_replace_a_bundled_rule_with_plugins_on(tmp_path: Path) -> None:
     import yaml
 
-    from plugin.matcher import load_patterns
+    from entityscan.matcher import load_patterns
 
     first = next(p for p in load_patterns() if p.examples and p.maker == "Hikvision")
     replaced = {**first.model_dump(mode="json"), "maker": "Dahua"}

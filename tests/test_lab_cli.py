@@ -1,4 +1,4 @@
-"""`python -m scanners.lab` and `run_lab_in_process`: a simulator in its own process."""
+"""`python -m entityscan.scanners.lab` and `run_lab_in_process`: a simulator in its own process."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import sys
 import httpx
 import pytest
 
-from scanners.lab import Lab, LabError, load_profiles, replicate, run_lab_in_process
+from entityscan.scanners.lab import Lab, LabError, load_profiles, replicate, run_lab_in_process
 from tests.conftest import ROOT
 
 
 def test_cli_serves_until_terminated() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "scanners.lab", "--profile", "dahua-ipc", "--address",
+        [sys.executable, "-m", "entityscan.scanners.lab", "--profile", "dahua-ipc", "--address",
          "127.30.5.10", "--variant", "2"], cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
@@ -34,7 +34,8 @@ def test_cli_serves_until_terminated() -> None:
 
 def test_cli_reports_bad_input_in_one_line() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "scanners.lab", "--profile", "no-such", "--address", "127.30.5.11"],
+        [sys.executable, "-m", "entityscan.scanners.lab", "--profile", "no-such", "--address",
+         "127.30.5.11"],
         cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.startswith("error: no device profile named 'no-such'")

@@ -11,7 +11,7 @@ import defusedxml.ElementTree as SafeET
 import httpx
 import pytest
 
-from scanners.lab import Lab, load_profiles, run_lab_in_thread
+from entityscan.scanners.lab import Lab, load_profiles, run_lab_in_thread
 from tests.lab.clients import DHIP_SEARCH, dhip_frame, sadp_inquiry, udp_exchange
 
 CLIENT = "127.30.3.1"

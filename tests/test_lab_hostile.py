@@ -11,7 +11,7 @@ import httpx
 import pytest
 from defusedxml import DefusedXmlException
 
-from scanners.lab import Lab, load_profiles, run_lab_in_thread
+from entityscan.scanners.lab import Lab, load_profiles, run_lab_in_thread
 from tests.lab.clients import DHIP_SEARCH, sadp_inquiry, soap, udp_exchange, wsd_probe
 
 CLIENT = "127.30.4.1"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from scanners.lab import Lab, load_profiles, run_lab_in_thread
+from entityscan.scanners.lab import Lab, load_profiles, run_lab_in_thread
 from tests.lab.clients import header_map, rtsp_exchange
 
 CREDS = ("admin", "Lab-Passw0rd!")

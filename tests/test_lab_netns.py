@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from scanners.lab import load_profiles, replicate
+from entityscan.scanners.lab import load_profiles, replicate
 from tests.lab.netns import NetnsLab, cleanup_stale, netns_lab, requires_netns  # noqa: F401
 
 pytestmark = requires_netns

@@ -14,7 +14,7 @@ import defusedxml.ElementTree as SafeET
 import httpx
 import pytest
 
-from scanners.lab import Lab, load_profiles, run_lab_in_thread
+from entityscan.scanners.lab import Lab, load_profiles, run_lab_in_thread
 from tests.lab.clients import soap, udp_exchange, wsd_probe
 
 CREDS = ("admin", "Lab-Passw0rd!")

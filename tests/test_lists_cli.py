@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.cli import main
+from entityscan.cli import main
 from tests.lists_helpers import Route, serve, write_csl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,12 +89,12 @@ def test_extra_list_file_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_cli_as_a_process_with_env_data_dir(tmp_path: Path) -> None:
     env = {"ENTITYSCAN_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    run = subprocess.run([sys.executable, "-m", "plugin", "lists", "update", "--from",
+    run = subprocess.run([sys.executable, "-m", "entityscan", "lists", "update", "--from",
                           str(SAMPLES / "csl_sample.json")], cwd=ROOT, env=env, text=True,
                          capture_output=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "csl" / "current.meta.json").exists()
-    run = subprocess.run([sys.executable, "-m", "plugin", "lists", "update", "--from",
+    run = subprocess.run([sys.executable, "-m", "entityscan", "lists", "update", "--from",
                           str(SAMPLES / "corrupt_truncated.json")], cwd=ROOT, env=env,
                          text=True, capture_output=True, timeout=120, check=False)
     assert run.returncode == 2

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin.errors import ListError
-from plugin.lists.csl import (
+from entityscan.errors import ListError
+from entityscan.lists.csl import (
     MAX_CELL_CHARS,
     CslStats,
     load_csl_file,
@@ -19,7 +19,7 @@ from plugin.lists.csl import (
     split_multi,
     strip_location,
 )
-from plugin.model import ListEntry
+from entityscan.model import ListEntry
 from tests.lists_helpers import HEADER, write_csl
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "lists"

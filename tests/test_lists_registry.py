@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin.errors import ListError
-from plugin.lists import (
+from entityscan.errors import ListError
+from entityscan.lists import (
     ListSet,
     default_lists,
     load_bundled,
@@ -18,7 +18,7 @@ from plugin.lists import (
     registry,
     update_lists,
 )
-from plugin.lists.registry import installed_metadata, load_installed, resolve_data_dir
+from entityscan.lists.registry import installed_metadata, load_installed, resolve_data_dir
 from tests.lists_helpers import Route, serve, write_csl
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "lists"

@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
-from plugin.lists import ListSet, ListSource
-from plugin.matcher import Matcher, MatchPolicy, load_patterns, normalise
-from plugin.matcher.index import NameIndex, explain_score
-from plugin.matcher.patterns import PatternSet
-from plugin.model import LineItem, ListEntry, Relation, Verdict
-from plugin.relations import load_relations
-from scanners.inventory import Certainty, Device, Evidence
+from entityscan.lists import ListSet, ListSource
+from entityscan.matcher import Matcher, MatchPolicy, load_patterns, normalise
+from entityscan.matcher.index import NameIndex, explain_score
+from entityscan.matcher.patterns import PatternSet
+from entityscan.model import LineItem, ListEntry, Relation, Verdict
+from entityscan.relations import load_relations
+from entityscan.scanners.inventory import Certainty, Device, Evidence
 
 
 def entry(eid: str, name: str, *aliases: str, maker: str | None = None,
@@ -209,7 +209,7 @@ def test_patterns_tolerate_missing_dashes(value: str, rule: str) -> None:
 
 
 def test_pattern_file_errors_name_the_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from plugin.errors import InputError
+    from entityscan.errors import InputError
 
     bad = tmp_path / "p.yaml"
     bad.write_text("patterns:\n  - id: lower\n    maker: Hikvision\n    pattern: 'ds-2cd\\d+'\n"
@@ -220,7 +220,7 @@ def test_pattern_file_errors_name_the_rule(tmp_path) -> None:  # type: ignore[no
 
 
 def test_relation_file_errors_name_relation_and_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from plugin.errors import InputError
+    from entityscan.errors import InputError
 
     bad = tmp_path / "rel.yaml"
     bad.write_text("relations:\n  - brand: Acme\n    maker: Hikvision\n    kind: relabel\n"

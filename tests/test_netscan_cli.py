@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.cli import main
+from entityscan.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE = "127.40.2.10"
@@ -124,7 +124,7 @@ def test_bad_input_exits_2_with_a_clear_message(argv: list[str], fragment: str,
 
 def test_whole_process_clear_exit_code(camera: str) -> None:
     # A scanned address with nothing on it: an empty inventory, exit 0, valid JSON on stdout.
-    result = subprocess.run([sys.executable, "-m", "plugin", "scan", "127.40.2.99",
+    result = subprocess.run([sys.executable, "-m", "entityscan", "scan", "127.40.2.99",
                              "--ports", f"http:{PORT}", "--no-multicast", "--format", "json"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanners.credentials import Credentials, CredentialsError
+from entityscan.scanners.credentials import Credentials, CredentialsError
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:

@@ -9,17 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("scanners.lab", reason="the simulated lab (scanners.lab) is not on this "
-                                           "branch yet")
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_demo_scans_screens_and_reports(tmp_path: Path) -> None:
     report = tmp_path / "entityscan-demo.json"
-    result = subprocess.run([sys.executable, "-m", "plugin", "demo", "--base", "127.40.20.10",
+    result = subprocess.run([sys.executable, "-m", "entityscan", "demo", "--base", "127.40.20.10",
                              "--report", str(report)], cwd=ROOT, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -39,7 +34,7 @@ def test_demo_scans_screens_and_reports(tmp_path: Path) -> None:
 
 
 def test_demo_refuses_a_non_loopback_base(tmp_path: Path) -> None:
-    from plugin.cli import main
+    from entityscan.cli import main
 
     assert main(["demo", "--base", "10.0.0.1", "--report", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()

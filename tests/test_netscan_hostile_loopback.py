@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scanners.discovery import dhip
-from scanners.scan import PortPlan, ScanOptions, scan
+from entityscan.scanners.discovery import dhip
+from entityscan.scanners.scan import PortPlan, ScanOptions, scan
 
 NET = "127.40.1"
 HTTP, RTSP = 18080, 18554

@@ -14,12 +14,10 @@ from typing import Any
 
 import pytest
 
-lab_module = pytest.importorskip("scanners.lab", reason="the simulated lab (scanners.lab) is "
-                                                        "not on this branch yet")
-
-from scanners.credentials import Credentials  # noqa: E402
-from scanners.inventory import Inventory  # noqa: E402
-from scanners.scan import PortPlan, ScanOptions, scan  # noqa: E402
+from entityscan.scanners import lab as lab_module
+from entityscan.scanners.credentials import Credentials
+from entityscan.scanners.inventory import Inventory
+from entityscan.scanners.scan import PortPlan, ScanOptions, scan
 
 BASE = "127.40.10.10"
 RESTRICTED = ("Hikvision", "Dahua")

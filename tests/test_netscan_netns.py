@@ -16,12 +16,8 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("scanners.lab", reason="the simulated lab (scanners.lab) is not on this "
-                                           "branch yet")
-netns = pytest.importorskip("tests.lab.netns", reason="the namespace harness is not on this "
-                                                      "branch yet")
-
-from scanners.lab import load_profiles  # noqa: E402
+from entityscan.scanners.lab import load_profiles
+from tests.lab import netns
 
 pytestmark = netns.requires_netns
 
@@ -56,7 +52,7 @@ def run_python(lab: Any, code: str, timeout: float = 60) -> Any:
 
 MULTICAST_ONLY = """
 import json
-from scanners.scan import PortPlan, ScanOptions, scan
+from entityscan.scanners.scan import PortPlan, ScanOptions, scan
 plan = PortPlan(http=(), https=(), rtsp=(), sdk=(), other=())
 inventory = scan(["10.240.0.0/24"], ScanOptions(timeout=15, ports=plan, unicast_udp=False,
                                                discovery_wait=2.5))
@@ -87,7 +83,7 @@ MEASURED = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:
 def test_cli_in_scanner_namespace(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     report = tmp_path_factory.mktemp("netns") / "scan.json"
     started = time.monotonic()
-    result = lab.run_in_scanner([sys.executable, "-c", MEASURED, sys.executable, "-m", "plugin",
+    result = lab.run_in_scanner([sys.executable, "-c", MEASURED, sys.executable, "-m", "entityscan",
                                  "scan", "10.240.0.0/24", "--timeout", str(DEADLINE),
                                  "--format", "json", "--output", str(report)],
                                 timeout=DEADLINE + 30)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from scanners.discovery import dhip, sadp, wsd
-from scanners.discovery.xmlsafe import UnsafeXML, parse_xml
-from scanners.probes.http import realm_of, title_of
-from scanners.probes.neighbours import eui64_mac, normalise_mac, read_arp
-from scanners.probes.rtsp import parse_response
-from scanners.probes.tls import subject_and_issuer
+from entityscan.scanners.discovery import dhip, sadp, wsd
+from entityscan.scanners.discovery.xmlsafe import UnsafeXML, parse_xml
+from entityscan.scanners.probes.http import realm_of, title_of
+from entityscan.scanners.probes.neighbours import eui64_mac, normalise_mac, read_arp
+from entityscan.scanners.probes.rtsp import parse_response
+from entityscan.scanners.probes.tls import subject_and_issuer
 
 SADP_REPLY = (
     b'<?xml version="1.0" encoding="UTF-8"?>\r\n<ProbeMatch>\r\n'
@@ -198,7 +198,7 @@ def test_tls_subject_from_der(tmp_path: Path) -> None:
 def test_onvif_library_imported_safely() -> None:
     import logging
 
-    from scanners.probes.onvif import _import_onvif
+    from entityscan.scanners.probes.onvif import _import_onvif
 
     root = logging.getLogger()
     before = (root.level, list(root.handlers))

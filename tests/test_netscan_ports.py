@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from scanners.errors import ScannerError
-from scanners.netutil import RateLimiter, ReplyBox
-from scanners.scan import PortPlan
+from entityscan.scanners.errors import ScannerError
+from entityscan.scanners.netutil import RateLimiter, ReplyBox
+from entityscan.scanners.scan import PortPlan
 
 
 def test_port_plan_defaults_and_bare_numbers() -> None:

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from scanners.targets import TargetError, TargetSet, parse_target
+from entityscan.scanners.targets import TargetError, TargetSet, parse_target
 
 
 @pytest.mark.parametrize(("text", "first", "last", "size"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanners.oui import is_universal, normalise_mac, oui_evidence, registrant
+from entityscan.scanners.oui import is_universal, normalise_mac, oui_evidence, registrant
 
 
 @pytest.mark.parametrize(("mac", "expected"), [

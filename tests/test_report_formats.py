@@ -17,10 +17,10 @@ from _report_samples import HOSTILE, scan_doc, screen_doc, usb_doc
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from plugin import reports
-from plugin.cli import main
-from plugin.output import SCAN_CSV_COLUMNS, SCREEN_CSV_COLUMNS, render_text
-from plugin.reports import document_errors, load_document, schema_for, schema_path
+from entityscan import reports
+from entityscan.cli import main
+from entityscan.output import SCAN_CSV_COLUMNS, SCREEN_CSV_COLUMNS, render_text
+from entityscan.reports import document_errors, load_document, schema_for, schema_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

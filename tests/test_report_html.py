@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from _report_samples import HOSTILE, scan_doc, screen_doc, usb_doc
 
-from plugin.cli import main
-from plugin.reports import render_html
+from entityscan.cli import main
+from entityscan.reports import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -161,7 +161,7 @@ def test_cli_report_refuses_bad_documents(tmp_path: Path,
         assert expected in message, (name, message)
         assert not out.exists()
     # and as a real process: exit status 2, one line on stderr
-    result = subprocess.run([sys.executable, "-m", "plugin", "report",
+    result = subprocess.run([sys.executable, "-m", "entityscan", "report",
                              str(tmp_path / "other.json")], cwd=ROOT, capture_output=True,
                             text=True, timeout=60, check=False)
     assert result.returncode == 2 and "at $.schema" in " ".join(result.stderr.split())

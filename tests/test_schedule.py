@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from _store_support import axis, hik, scan_doc
 
-from plugin.cli import main
-from plugin.errors import InputError
-from plugin.schedule import (
+from entityscan.cli import main
+from entityscan.errors import InputError
+from entityscan.schedule import (
     Timing,
     cron_line,
     cron_to_oncalendar,
@@ -23,8 +23,8 @@ from plugin.schedule import (
     run_loop,
     systemd_units,
 )
-from plugin.screening import ScreeningContext
-from plugin.store import Store
+from entityscan.screening import ScreeningContext
+from entityscan.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CSL_SAMPLE = ROOT / "fixtures" / "lists" / "csl_sample.csv"
@@ -68,7 +68,7 @@ def test_store_import_and_diff_cli(tmp_path: Path, ctx: ScreeningContext,
 def test_schedule_runs_a_command_on_an_interval(tmp_path: Path, ctx: ScreeningContext) -> None:
     db = f"sqlite:///{tmp_path / 'sched.db'}"
     doc = write(tmp_path / "site.json", scan_doc([hik("44:19:b6:00:20:01", "127.60.9.3")], ctx))
-    run = subprocess.run([sys.executable, "-m", "plugin", "schedule", "--every", "1s",
+    run = subprocess.run([sys.executable, "-m", "entityscan", "schedule", "--every", "1s",
                           "--max-runs", "2", "--", "store", "import", str(doc), "--db", db],
                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 1, run.stderr  # each run found a flagged device

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from plugin.cli import main
-from plugin.lineitems import read_line_items
+from entityscan.cli import main
+from entityscan.lineitems import read_line_items
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "plugin", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "entityscan", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=120, check=False)
 
 

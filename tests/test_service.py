@@ -19,11 +19,11 @@ import pytest
 from _server_support import free_port, running
 from _store_support import axis, hik, scan_doc
 
-from plugin.hooks import hookimpl, make_plugin_manager
-from plugin.hooktypes import Settings
-from plugin.screening import ScreeningContext
-from plugin.service import create_app
-from plugin.store import Store
+from entityscan.hooks import hookimpl, make_plugin_manager
+from entityscan.hooktypes import Settings
+from entityscan.screening import ScreeningContext
+from entityscan.service import create_app
+from entityscan.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.60.5.1"
@@ -230,7 +230,7 @@ def test_openapi_schema_is_served(service: Service) -> None:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "plugin", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "entityscan", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=60, check=False,
                           env={**os.environ, **(env or {})})
 
@@ -248,7 +248,7 @@ def test_serve_and_tokens_commands_end_to_end(tmp_path: Path) -> None:
     token = added.stdout.strip()
     assert token.startswith("es_") and token not in run_cli("tokens", "list", "--db", db).stdout
     host, port = "127.60.5.2", free_port("127.60.5.2")
-    proc = subprocess.Popen([sys.executable, "-m", "plugin", "serve", "--host", host,
+    proc = subprocess.Popen([sys.executable, "-m", "entityscan", "serve", "--host", host,
                              "--port", str(port), "--db", db], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -277,8 +277,8 @@ def test_serve_and_tokens_commands_end_to_end(tmp_path: Path) -> None:
 
 
 def test_a_lists_update_is_swapped_in_without_restart(tmp_path: Path) -> None:
-    from plugin.lists.registry import update_lists
-    from plugin.service.refresh import ContextSource
+    from entityscan.lists.registry import update_lists
+    from entityscan.service.refresh import ContextSource
 
     data = tmp_path / "data"
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")

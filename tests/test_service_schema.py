@@ -14,12 +14,12 @@ from _store_support import hik, scan_doc
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
-from plugin.hooks import make_plugin_manager
-from plugin.hooktypes import Settings
-from plugin.operations import import_scan
-from plugin.screening import ScreeningContext
-from plugin.service import create_app
-from plugin.store import Store
+from entityscan.hooks import make_plugin_manager
+from entityscan.hooktypes import Settings
+from entityscan.operations import import_scan
+from entityscan.screening import ScreeningContext
+from entityscan.service import create_app
+from entityscan.store import Store
 
 HOST = "127.60.5.20"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scanners.errors import ScannerError
-from scanners.signatures import SignatureError, evaluate, extract, kinds, load_signatures
-from scanners.signatures.engine import RULES_DIR
+from entityscan.scanners.errors import ScannerError
+from entityscan.scanners.signatures import SignatureError, evaluate, extract, kinds, load_signatures
+from entityscan.scanners.signatures.engine import RULES_DIR
 
 SIGNATURES = load_signatures([RULES_DIR])
 MB = 1024 * 1024
@@ -83,7 +83,7 @@ def test_evaluate_and_extract_public_api():
 
 
 def test_evidence_fields_round_trip_and_default():
-    from scanners.inventory import Evidence
+    from entityscan.scanners.inventory import Evidence
 
     ev = evaluate("firmware", "V5.7.3 build 220315", probe="onvif", field="FirmwareVersion")[0]
     assert Evidence.model_validate_json(ev.model_dump_json()) == ev

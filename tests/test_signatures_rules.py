@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from scanners.signatures import load_signatures
-from scanners.signatures.engine import RULES_DIR
+from entityscan.scanners.signatures import load_signatures
+from entityscan.scanners.signatures.engine import RULES_DIR
 
 SIGNATURES = load_signatures([RULES_DIR])
 

@@ -13,14 +13,14 @@ import pytest
 from _store_support import BACKENDS, axis, hik, make_url, scan_doc
 from sqlalchemy.exc import DBAPIError
 
-from plugin.decisions import DecisionIn
-from plugin.errors import InputError
-from plugin.hooks import hookimpl, make_plugin_manager
-from plugin.hooktypes import Settings
-from plugin.model import LineItem
-from plugin.operations import import_scan, rescreen, screen_batch
-from plugin.screening import ScreeningContext
-from plugin.store import Store, StoreError, default_url, inventory_from_document
+from entityscan.decisions import DecisionIn
+from entityscan.errors import InputError
+from entityscan.hooks import hookimpl, make_plugin_manager
+from entityscan.hooktypes import Settings
+from entityscan.model import LineItem
+from entityscan.operations import import_scan, rescreen, screen_batch
+from entityscan.screening import ScreeningContext
+from entityscan.store import Store, StoreError, default_url, inventory_from_document
 
 CSL_SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "lists" / "csl_sample.csv"
 

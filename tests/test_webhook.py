@@ -14,13 +14,13 @@ import pytest
 from _server_support import free_port
 from _store_support import axis, scan_doc
 
-from plugin.builtins.webhook import WebhookNotifier, verify
-from plugin.hooks import make_plugin_manager
-from plugin.hooktypes import Settings
-from plugin.model import LineItem
-from plugin.operations import import_scan, screen_batch
-from plugin.screening import ScreeningContext
-from plugin.store import Store
+from entityscan.builtins.webhook import WebhookNotifier, verify
+from entityscan.hooks import make_plugin_manager
+from entityscan.hooktypes import Settings
+from entityscan.model import LineItem
+from entityscan.operations import import_scan, screen_batch
+from entityscan.screening import ScreeningContext
+from entityscan.store import Store
 
 SECRET = "whsec-test-4f9a1c"
 HOST = "127.60.6.1"

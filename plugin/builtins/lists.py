@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.hooks import hookimpl
-from plugin.hooktypes import Settings
+from entityscan.hooks import hookimpl
+from entityscan.hooktypes import Settings
 
 
 @hookimpl
 def entityscan_list_sources(settings: Settings) -> Any:
-    from plugin.lists import default_lists
+    from entityscan.lists import default_lists
 
     return default_lists(extra=(), data_dir=settings.data_dir)

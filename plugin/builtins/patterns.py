@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from plugin.hooks import hookimpl
-from plugin.hooktypes import Settings
-from plugin.matcher import PartPattern, load_patterns
+from entityscan.hooks import hookimpl
+from entityscan.hooktypes import Settings
+from entityscan.matcher import PartPattern, load_patterns
 
 
 @hookimpl

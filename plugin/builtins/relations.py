@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from plugin.hooks import hookimpl
-from plugin.hooktypes import Settings
-from plugin.model import Relation
-from plugin.relations import load_relations
+from entityscan.hooks import hookimpl
+from entityscan.hooktypes import Settings
+from entityscan.model import Relation
+from entityscan.relations import load_relations
 
 
 @hookimpl

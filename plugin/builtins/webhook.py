@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from plugin.hooks import hookimpl
-from plugin.hooktypes import FindingEvent, Settings
+from entityscan.hooks import hookimpl
+from entityscan.hooktypes import FindingEvent, Settings
 
 log = logging.getLogger("entityscan.webhook")
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})

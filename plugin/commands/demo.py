@@ -14,13 +14,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from plugin.commands import FormatOption, ListOption
-from plugin.commands.scan import run_scan, screen_and_write
-from plugin.errors import InputError
-from plugin.output import atomic_write, exit_code, render_text
-from scanners.inventory import Inventory
-from scanners.scan import PortPlan, ScanOptions
-from scanners.targets import TargetSet
+from entityscan.commands import FormatOption, ListOption
+from entityscan.commands.scan import run_scan, screen_and_write
+from entityscan.errors import InputError
+from entityscan.output import atomic_write, exit_code, render_text
+from entityscan.scanners.inventory import Inventory
+from entityscan.scanners.scan import PortPlan, ScanOptions
+from entityscan.scanners.targets import TargetSet
 
 DEFAULT_REPORT = Path("entityscan-demo.json")
 DEFAULT_BASE = "127.77.0.10"
@@ -83,7 +83,7 @@ def demo(
 ) -> int:
     """Scan a simulated lab of cameras, recorders and intercoms (Hikvision and Dahua units,
     OEM relabels, other makers) on loopback, screen it and write a report."""
-    from scanners.lab import LabError, load_profiles, run_lab_in_thread
+    from entityscan.scanners.lab import LabError, load_profiles, run_lab_in_thread
 
     try:
         first = ipaddress.IPv4Address(base)

@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from plugin.commands import DataDirOption, ListOption, RelationsOption
-from plugin.commands.plugins import PluginOption
-from plugin.commands.service import DbOption, load_context, open_store
-from plugin.errors import InputError
+from entityscan.commands import DataDirOption, ListOption, RelationsOption
+from entityscan.commands.plugins import PluginOption
+from entityscan.commands.service import DbOption, load_context, open_store
+from entityscan.errors import InputError
 
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json")]
 
@@ -58,13 +58,13 @@ def store_import(
 ) -> int:
     """Screen scan documents afresh, save them, and show what changed since the last scan."""
     _check_format(fmt)
-    from plugin.model import Verdict
+    from entityscan.model import Verdict
 
     try:
         threshold = Verdict(fail_on)
     except ValueError:
         raise InputError(f"--fail-on must be flagged or review, not {fail_on!r}") from None
-    from plugin.operations import import_scan
+    from entityscan.operations import import_scan
 
     docs = [(path, read_scan_file(path)) for path in files]  # read all before saving any
     ctx = load_context(lists, relations, data_dir, plugin, db)
@@ -153,7 +153,7 @@ def diff(
                 raise InputError("no saved scans yet: save one with `entityscan store import "
                                  "FILE` (or `entityscan scan ... --save`)")
             scan_b = int(latest[0]["id"])
-        from plugin.store import StoreError
+        from entityscan.store import StoreError
 
         try:
             result = store.diff(scan_a, scan_b)
@@ -176,7 +176,7 @@ def rescreen_command(
 ) -> int:
     """Screen the stored inventory against the current lists (run after `lists update`)
     and report changed verdicts.  Exit 1 when a device became flagged."""
-    from plugin.operations import rescreen
+    from entityscan.operations import rescreen
 
     _check_format(fmt)
     ctx = load_context(lists, relations, data_dir, plugin, db)
@@ -205,7 +205,7 @@ def rescreen_command(
 def save_inventory(inventory: Any, db: str | None, data_dir: Path | None,
                    lists: list[Path] | None, relations: list[Path] | None) -> int:
     """`--save` of the scan commands: screen with plugins, store, report the diff."""
-    from plugin.operations import import_scan
+    from entityscan.operations import import_scan
 
     ctx = load_context(lists, relations, data_dir, None, db)
     with open_store(db, data_dir) as store:
@@ -221,7 +221,7 @@ def rescreen_after_update(db: str | None, data_dir: Path | None) -> int:
     """Called by `lists update`: rescreen the stored inventory when there is a store."""
     import os
 
-    from plugin.store import default_url
+    from entityscan.store import default_url
 
     url = db or default_url(data_dir)
     if not db and not os.environ.get("ENTITYSCAN_DB") and url.startswith("sqlite:///") \

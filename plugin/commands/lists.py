@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from plugin.commands import DataDirOption, ListOption
-from plugin.errors import InputError
-from plugin.lists import ListSet, default_lists
-from plugin.lists.registry import DEFAULT_MAX_SHRINK, resolve_data_dir, update_lists
+from entityscan.commands import DataDirOption, ListOption
+from entityscan.errors import InputError
+from entityscan.lists import ListSet, default_lists
+from entityscan.lists.registry import DEFAULT_MAX_SHRINK, resolve_data_dir, update_lists
 
 lists_app = typer.Typer(
     name="lists",
@@ -133,7 +133,7 @@ def update(
     console.print(table)
     console.print(f"content hash {meta['content_hash']}", highlight=False)
     if rescreen:
-        from plugin.commands.inventory import rescreen_after_update
+        from entityscan.commands.inventory import rescreen_after_update
 
         rescreen_after_update(db, data_dir)  # reports; the update itself succeeded
     return 0

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from plugin.errors import InputError
-from plugin.hooks import describe_plugins, make_plugin_manager
-from plugin.hooktypes import Settings
+from entityscan.errors import InputError
+from entityscan.hooks import describe_plugins, make_plugin_manager
+from entityscan.hooktypes import Settings
 
 PluginOption = Annotated[list[str] | None, typer.Option(
     "--plugin", help="Also load this importable module as a plugin; repeatable "

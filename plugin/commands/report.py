@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from plugin.commands import OutputOption
-from plugin.errors import InputError
-from plugin.output import write_output
-from plugin.reports import load_document
+from entityscan.commands import OutputOption
+from entityscan.errors import InputError
+from entityscan.output import write_output
+from entityscan.reports import load_document
 
 REPORT_FORMATS = ("html", "csv", "cyclonedx", "json", "table")
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import pluggy
 import typer
 
-from plugin.commands import (
+from entityscan.commands import (
     DataDirOption,
     FailOnOption,
     FormatOption,
@@ -22,17 +22,17 @@ from plugin.commands import (
     SaveOption,
     StoreUrlOption,
 )
-from plugin.commands.plugins import PluginOption, settings_from_cli
-from plugin.errors import InputError
-from plugin.hooks import make_plugin_manager, notify_scan_completed
-from plugin.hooks import signatures as plugin_signatures
-from plugin.output import exit_code, scan_document, write_output
-from plugin.screening import ScreeningContext, screen_inventory
-from scanners.credentials import Credentials
-from scanners.errors import ScannerError
-from scanners.inventory import Inventory
-from scanners.scan import PortPlan, Progress, ScanOptions, scan
-from scanners.targets import TargetSet
+from entityscan.commands.plugins import PluginOption, settings_from_cli
+from entityscan.errors import InputError
+from entityscan.hooks import make_plugin_manager, notify_scan_completed
+from entityscan.hooks import signatures as plugin_signatures
+from entityscan.output import exit_code, scan_document, write_output
+from entityscan.scanners.credentials import Credentials
+from entityscan.scanners.errors import ScannerError
+from entityscan.scanners.inventory import Inventory
+from entityscan.scanners.scan import PortPlan, Progress, ScanOptions, scan
+from entityscan.scanners.targets import TargetSet
+from entityscan.screening import ScreeningContext, screen_inventory
 
 REDACTED = "***"
 
@@ -166,7 +166,7 @@ def scan_command(
                                      data_dir=data_dir, fmt=fmt, output=output,
                                      secrets=creds.secrets(), hooks=hooks)
     if save:
-        from plugin.commands.inventory import save_inventory
+        from entityscan.commands.inventory import save_inventory
 
         save_inventory(inventory, db, data_dir, lists, relations)  # fires the scan hooks
     else:

@@ -8,8 +8,15 @@ from typing import Annotated
 
 import typer
 
-from plugin.errors import InputError
-from plugin.schedule import Timing, check_cron, cron_line, parse_interval, run_loop, systemd_units
+from entityscan.errors import InputError
+from entityscan.schedule import (
+    Timing,
+    check_cron,
+    cron_line,
+    parse_interval,
+    run_loop,
+    systemd_units,
+)
 
 
 def schedule(
@@ -50,7 +57,7 @@ def schedule(
 
     def job() -> int:
         # a child process per run: a crash or leak in one run cannot affect the next
-        return subprocess.run([sys.executable, "-m", "plugin", *argv],  # noqa: S603 - our CLI
+        return subprocess.run([sys.executable, "-m", "entityscan", *argv],  # noqa: S603 - our CLI
                               check=False).returncode
 
     def report(message: str) -> None:

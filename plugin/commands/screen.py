@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from plugin.commands import (
+from entityscan.commands import (
     DataDirOption,
     FailOnOption,
     FormatOption,
@@ -16,18 +16,18 @@ from plugin.commands import (
     OutputOption,
     RelationsOption,
 )
-from plugin.commands.plugins import PluginOption, settings_from_cli
-from plugin.errors import InputError
-from plugin.hooks import make_plugin_manager, notify_findings
-from plugin.hooktypes import FindingEvent
-from plugin.lineitems import read_line_items
-from plugin.output import exit_code, screen_document, write_output
-from plugin.screening import ScreeningContext, decision_for, screen_items
+from entityscan.commands.plugins import PluginOption, settings_from_cli
+from entityscan.errors import InputError
+from entityscan.hooks import make_plugin_manager, notify_findings
+from entityscan.hooktypes import FindingEvent
+from entityscan.lineitems import read_line_items
+from entityscan.output import exit_code, screen_document, write_output
+from entityscan.screening import ScreeningContext, decision_for, screen_items
 
 
 def sample_path() -> Path:
     """The bundled sample purchase order used by `--sample` and the quick start."""
-    return Path(str(resources.files("fixtures") / "line_items" / "sample.csv"))
+    return Path(str(resources.files("entityscan") / "samples" / "purchase-order.csv"))
 
 
 def screen(

@@ -10,14 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from plugin.commands import DataDirOption, ListOption, RelationsOption
-from plugin.commands.plugins import PluginOption, settings_from_cli
-from plugin.errors import InputError
-from plugin.hooks import make_plugin_manager
-from plugin.screening import ScreeningContext
+from entityscan.commands import DataDirOption, ListOption, RelationsOption
+from entityscan.commands.plugins import PluginOption, settings_from_cli
+from entityscan.errors import InputError
+from entityscan.hooks import make_plugin_manager
+from entityscan.screening import ScreeningContext
 
 if TYPE_CHECKING:
-    from plugin.store import Store
+    from entityscan.store import Store
 
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Database URL (default: SQLite in the user data dir; env ENTITYSCAN_DB), "
@@ -25,7 +25,7 @@ DbOption = Annotated[str | None, typer.Option(
 
 
 def open_store(db: str | None, data_dir: Path | None = None) -> Store:
-    from plugin.store import Store  # SQLAlchemy loads only for commands that need it
+    from entityscan.store import Store  # SQLAlchemy loads only for commands that need it
 
     return Store(db, data_dir=data_dir)
 
@@ -54,8 +54,8 @@ def serve(
     ] = 30.0,
 ) -> int:
     """Run the HTTP screening service (FastAPI/uvicorn) in the foreground."""
-    from plugin.service import serve as run
-    from plugin.service.refresh import ContextSource
+    from entityscan.service import serve as run
+    from entityscan.service.refresh import ContextSource
 
     if max_body_mb <= 0:
         raise InputError("--max-body-mb must be positive")

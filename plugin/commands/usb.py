@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from plugin.commands import (
+from entityscan.commands import (
     FORMATS,
     DataDirOption,
     FailOnOption,
@@ -18,7 +18,7 @@ from plugin.commands import (
     SaveOption,
     StoreUrlOption,
 )
-from plugin.errors import InputError
+from entityscan.errors import InputError
 
 
 def usb(
@@ -48,9 +48,9 @@ def usb(
     Exit 2: usage or input error, also when some lsusb files were unreadable (rest screened).
     """
     # Imported here so other commands never pay for pyusb and the USB tables.
-    from plugin.output import exit_code, scan_document, write_output
-    from plugin.screening import ScreeningContext, screen_inventory
-    from scanners.usb import UsbError, scan_host, scan_lsusb_files
+    from entityscan.output import exit_code, scan_document, write_output
+    from entityscan.scanners.usb import UsbError, scan_host, scan_lsusb_files
+    from entityscan.screening import ScreeningContext, screen_inventory
 
     paths = list(files or [])
     if fmt not in FORMATS:
@@ -84,7 +84,7 @@ def usb(
     findings = screen_inventory(inventory, ctx)
     write_output(scan_document(inventory, findings, ctx.lists), fmt, output)
     if save:
-        from plugin.commands.inventory import save_inventory
+        from entityscan.commands.inventory import save_inventory
 
         save_inventory(inventory, db, data_dir, lists, relations)
 

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from plugin.model import ListEntry
+from entityscan.model import ListEntry
 
 
 class ListSource(BaseModel):
@@ -67,8 +67,8 @@ class ListSet:
         return [s.model_dump(mode="json") for s in self.sources]
 
 
-from plugin.lists.bundled_loader import load_bundled  # noqa: E402
-from plugin.lists.registry import default_lists, load_list_file, update_lists  # noqa: E402
+from entityscan.lists.bundled_loader import load_bundled  # noqa: E402
+from entityscan.lists.registry import default_lists, load_list_file, update_lists  # noqa: E402
 
 __all__ = ["ListSet", "ListSource", "default_lists", "load_bundled", "load_list_file",
            "update_lists"]

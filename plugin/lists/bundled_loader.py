@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from plugin.errors import ListError, first_problem
-from plugin.model import ListEntry
+from entityscan.errors import ListError, first_problem
+from entityscan.model import ListEntry
 
 # A YAML flow list splits on commas: `[Acme Co., Ltd.]` becomes "Acme Co." and "Ltd.".  An
 # alias that is only a legal form is that mistake, never a real name.
@@ -61,9 +61,9 @@ def load_bundled_file(path: Path) -> list[ListEntry]:
 
 def load_bundled() -> Any:
     """The bundled starter set as a `ListSet` (one source named `bundled`)."""
-    from plugin.lists import ListSet, ListSource
+    from entityscan.lists import ListSet, ListSource
 
-    folder = resources.files("plugin.lists") / "bundled"
+    folder = resources.files("entityscan.lists") / "bundled"
     entries: list[ListEntry] = []
     digest = hashlib.sha256()
     for item in sorted(folder.iterdir(), key=lambda p: p.name):

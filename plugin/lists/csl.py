@@ -29,8 +29,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from plugin.errors import ListError
-from plugin.model import ListEntry
+from entityscan.errors import ListError
+from entityscan.model import ListEntry
 
 #: The public bulk files (no key needed).
 CSL_CSV_URL = "https://data.trade.gov/downloadable_consolidated_screening_list/v1/consolidated.csv"

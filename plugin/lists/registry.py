@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import yaml
 
-from plugin.errors import ListError
-from plugin.lists.bundled_loader import parse_bundled_document
-from plugin.lists.csl import CSL_CSV_URL, CslStats, file_sha256, load_csl_file, sniff_format
+from entityscan.errors import ListError
+from entityscan.lists.bundled_loader import parse_bundled_document
+from entityscan.lists.csl import CSL_CSV_URL, CslStats, file_sha256, load_csl_file, sniff_format
 
 if TYPE_CHECKING:
-    from plugin.lists import ListSet
+    from entityscan.lists import ListSet
 
 APP_NAME = "entityscan"
 DATA_DIR_ENV = "ENTITYSCAN_DATA_DIR"
@@ -65,7 +65,7 @@ def _csl_dir(data_dir: Path) -> Path:
 
 def load_list_file(path: Path | str) -> ListSet:
     """A CSL CSV/JSON file or a bundled-format YAML file, told apart by content."""
-    from plugin.lists import ListSet, ListSource
+    from entityscan.lists import ListSet, ListSource
 
     path = Path(path)
     try:
@@ -140,7 +140,7 @@ def _copies(data_dir: Path) -> tuple[InstalledCopy, InstalledCopy]:
 
 
 def _load_copy(copy: InstalledCopy) -> tuple[ListSet, dict[str, Any]]:
-    from plugin.lists import ListSet, ListSource
+    from entityscan.lists import ListSet, ListSource
 
     meta = copy.read_meta()
     if not copy.data.exists():
@@ -185,7 +185,7 @@ def load_installed(data_dir: Path) -> ListSet | None:
         source = lists.sources[0].model_copy(update={
             "name": "csl (previous copy)",
             "note": f"current copy unusable, using the previous one: {problem}"})
-        from plugin.lists import ListSet
+        from entityscan.lists import ListSet
 
         return ListSet(lists.entries, [source])
     raise ListError(f"installed CSL copy unusable ({problem}) and no backup copy; run "
@@ -202,7 +202,7 @@ def installed_metadata(data_dir: Path) -> dict[str, Any] | None:
 def default_lists(extra: Sequence[Path] = (), data_dir: Path | str | None = None,
                   environ: Mapping[str, str] | None = None) -> ListSet:
     """Bundled data + the installed CSL copy (if any) + `extra` list files, in that order."""
-    from plugin.lists import load_bundled
+    from entityscan.lists import load_bundled
 
     lists: ListSet = load_bundled()
     installed = load_installed(resolve_data_dir(data_dir, environ))
@@ -276,7 +276,7 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
         if previous_meta is not None:
             _check_shrink(previous_meta.get("rows_per_list") or {}, dict(stats.rows_per_list),
                           max_shrink, location)
-        from plugin.lists import ListSet
+        from entityscan.lists import ListSet
 
         meta = {
             "schema": META_SCHEMA,

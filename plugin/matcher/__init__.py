@@ -4,8 +4,8 @@ Public API: `Matcher` (build once over lists, relations and patterns; `screen_it
 `screen_device`), `MatchPolicy` (thresholds, passed in), `normalise`, `load_patterns`.
 """
 
-from plugin.matcher.core import Matcher, MatchPolicy
-from plugin.matcher.normalise import normalise
-from plugin.matcher.patterns import PartPattern, load_patterns
+from entityscan.matcher.core import Matcher, MatchPolicy
+from entityscan.matcher.normalise import normalise
+from entityscan.matcher.patterns import PartPattern, load_patterns
 
 __all__ = ["MatchPolicy", "Matcher", "PartPattern", "load_patterns", "normalise"]

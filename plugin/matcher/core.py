@@ -20,12 +20,12 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from plugin.lists import ListSet
-from plugin.matcher.index import NameIndex, Scored
-from plugin.matcher.normalise import Name, normalise, words
-from plugin.matcher.patterns import PartPattern, PatternHit, PatternSet
-from plugin.model import Finding, LineItem, ListEntry, Match, Relation, Verdict
-from scanners.inventory import Certainty, Device
+from entityscan.lists import ListSet
+from entityscan.matcher.index import NameIndex, Scored
+from entityscan.matcher.normalise import Name, normalise, words
+from entityscan.matcher.patterns import PartPattern, PatternHit, PatternSet
+from entityscan.model import Finding, LineItem, ListEntry, Match, Relation, Verdict
+from entityscan.scanners.inventory import Certainty, Device
 
 NAME_FIELDS = ("manufacturer", "brand", "supplier")
 # Words that make a part number in a description an accessory for, not the product itself.

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 from rapidfuzz.distance import OSA
 from rapidfuzz.fuzz import ratio
 
-from plugin.matcher.normalise import WEIGHT_DISTINCT, Name, normalise
+from entityscan.matcher.normalise import WEIGHT_DISTINCT, Name, normalise
 
 T = TypeVar("T")
 

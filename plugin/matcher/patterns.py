@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from plugin.errors import InputError
-from scanners.inventory import Certainty
+from entityscan.errors import InputError
+from entityscan.scanners.inventory import Certainty
 
 # Part numbers are short; a longer value is a description and goes through `search`.
 MAX_PART_NUMBER = 80
@@ -43,7 +43,7 @@ class PatternHit:
 
 
 def load_patterns(extra: Sequence[Path] = ()) -> list[PartPattern]:
-    bundled = resources.files("plugin.matcher") / "patterns.yaml"
+    bundled = resources.files("entityscan.matcher") / "patterns.yaml"
     sources = [("patterns.yaml (bundled)", bundled.read_text(encoding="utf-8"))]
     for path in extra:
         try:

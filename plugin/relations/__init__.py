@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from plugin.errors import InputError, first_problem
-from plugin.model import Relation
+from entityscan.errors import InputError, first_problem
+from entityscan.model import Relation
 
 
 def _parse(doc: Any, where: str) -> list[Relation]:
@@ -38,7 +38,7 @@ def _parse(doc: Any, where: str) -> list[Relation]:
 
 def load_relations(extra: Sequence[Path] = ()) -> list[Relation]:
     """Bundled relations, then user files; later rows replace earlier ones by brand."""
-    bundled = resources.files("plugin.relations") / "brands.yaml"
+    bundled = resources.files("entityscan.relations") / "brands.yaml"
     docs: list[tuple[str, Any]] = [("brands.yaml (bundled)", yaml.safe_load(bundled.read_text(
         encoding="utf-8")))]
     for path in extra:

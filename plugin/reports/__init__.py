@@ -8,8 +8,8 @@ Public API:
 - `load_document(path)`: read a saved scan/screen JSON file, validated, with errors that name
   the file and the field.
 
-`plugin.output.RENDERERS` imports the renderers lazily, so `--format html|cyclonedx` works for
-every command that writes documents through `plugin.output.write_output`.
+`entityscan.output.RENDERERS` imports the renderers lazily, so `--format html|cyclonedx` works for
+every command that writes documents through `entityscan.output.write_output`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from plugin.errors import InputError
+from entityscan.errors import InputError
 
 SCHEMA_FILES = {
     "entityscan.scan/1": "entityscan.scan-1.schema.json",
@@ -39,7 +39,7 @@ def schema_path(name: str) -> Path:
     except KeyError:
         raise InputError(f"unknown document schema {name!r} (known: "
                          f"{', '.join(SCHEMA_FILES)})") from None
-    return Path(str(resources.files("plugin.reports") / "schemas" / filename))
+    return Path(str(resources.files("entityscan.reports") / "schemas" / filename))
 
 
 @cache
@@ -118,13 +118,13 @@ def load_document(path: Path) -> dict[str, Any]:
 
 
 def render_html(doc: dict[str, Any]) -> str:
-    from plugin.reports.html import render_html as _render
+    from entityscan.reports.html import render_html as _render
 
     return _render(doc)
 
 
 def render_cyclonedx(doc: dict[str, Any]) -> str:
-    from plugin.reports.cyclonedx import render_cyclonedx as _render
+    from entityscan.reports.cyclonedx import render_cyclonedx as _render
 
     return _render(doc)
 

@@ -26,8 +26,8 @@ from cyclonedx.model.dependency import Dependable, Dependency
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 
-from plugin import __version__
-from plugin.reports import common
+from entityscan import __version__
+from entityscan.reports import common
 
 NS = "entityscan:"
 # Property values are free text, but an importer's UI is not a place for a 50 kB banner.

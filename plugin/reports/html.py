@@ -19,9 +19,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from plugin import __version__
-from plugin.reports import common
-from plugin.reports.common import VERDICT_RANK, VERDICTS
+from entityscan import __version__
+from entityscan.reports import common
+from entityscan.reports.common import VERDICT_RANK, VERDICTS
 
 CHART_WIDTH = 640
 CHART_LABEL_WIDTH = 180
@@ -34,7 +34,7 @@ SEARCH_TEXT_LIMIT = 8000
 
 @cache
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("plugin.reports", "templates"),
+    env = Environment(loader=PackageLoader("entityscan.reports", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = readable_time
@@ -57,7 +57,7 @@ def readable_time(value: Any) -> str:
 
 @cache
 def _asset(name: str) -> str:
-    return (resources.files("plugin.reports") / "templates" / name).read_text(encoding="utf-8")
+    return (resources.files("entityscan.reports") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The HTTP screening service (FastAPI): a thin face over `plugin.operations` and the store.
+"""The HTTP screening service (FastAPI): a thin face over `entityscan.operations` and the store.
 
 Every route but `/healthz` needs `Authorization: Bearer <token>` (tokens from
 `entityscan tokens add`, stored hashed).  Bodies over `max_body_bytes` get 413, batches over
@@ -19,13 +19,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from plugin.decisions import DecisionIn, decide
-from plugin.errors import InputError
-from plugin.model import Finding, Verdict
-from plugin.operations import import_scan, screen_batch
-from plugin.output import summarise
-from plugin.screening import ScreeningContext
-from plugin.service.models import (
+from entityscan.decisions import DecisionIn, decide
+from entityscan.errors import InputError
+from entityscan.model import Finding, Verdict
+from entityscan.operations import import_scan, screen_batch
+from entityscan.output import summarise
+from entityscan.screening import ScreeningContext
+from entityscan.service.models import (
     AuditEntry,
     DecisionOut,
     DeviceResult,
@@ -39,8 +39,8 @@ from plugin.service.models import (
     StoredDevice,
     StoredFinding,
 )
-from plugin.service.refresh import ContextSource
-from plugin.store import Store, StoreError
+from entityscan.service.refresh import ContextSource
+from entityscan.store import Store, StoreError
 
 log = logging.getLogger("entityscan.service")
 DEFAULT_MAX_BODY = 8 * 1024 * 1024

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugin.model import LineItem, Match
-from scanners.inventory import Device, ScanError
+from entityscan.model import LineItem, Match
+from entityscan.scanners.inventory import Device, ScanError
 
 MAX_BATCH = 1000
 Text = Field(default=None, max_length=5000)

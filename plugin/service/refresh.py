@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from plugin.errors import EntityscanError
-from plugin.lists.registry import installed_metadata, resolve_data_dir
-from plugin.screening import ScreeningContext
+from entityscan.errors import EntityscanError
+from entityscan.lists.registry import installed_metadata, resolve_data_dir
+from entityscan.screening import ScreeningContext
 
 log = logging.getLogger("entityscan.service")
 

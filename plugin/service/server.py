@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from plugin.errors import InputError
-from plugin.screening import ScreeningContext
-from plugin.service.refresh import ContextSource
-from plugin.store import Store
+from entityscan.errors import InputError
+from entityscan.screening import ScreeningContext
+from entityscan.service.refresh import ContextSource
+from entityscan.store import Store
 
 
 def is_loopback(host: str) -> bool:
@@ -32,7 +32,7 @@ def serve(store: Store, ctx: ScreeningContext | ContextSource, host: str = "127.
           *, max_body_bytes: int | None = None, log_level: str = "info") -> None:
     import uvicorn
 
-    from plugin.service.app import DEFAULT_MAX_BODY, create_app
+    from entityscan.service.app import DEFAULT_MAX_BODY, create_app
 
     check_bind(host, store)
     app = create_app(store, ctx, max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY)

@@ -5,10 +5,10 @@ Public API: `Store`, `Outcome`, `StoreError`, `default_url`, `inventory_from_doc
 `diff_snapshots`.
 """
 
-from plugin.store.core import Outcome, Store, TokenInfo, hash_token
-from plugin.store.diff import diff_snapshots, is_empty
-from plugin.store.documents import inventory_from_document
-from plugin.store.engine import StoreError, default_url, redact
+from entityscan.store.core import Outcome, Store, TokenInfo, hash_token
+from entityscan.store.diff import diff_snapshots, is_empty
+from entityscan.store.documents import inventory_from_document
+from entityscan.store.engine import StoreError, default_url, redact
 
 __all__ = ["Outcome", "Store", "StoreError", "TokenInfo", "default_url", "diff_snapshots",
            "hash_token", "inventory_from_document", "is_empty", "redact"]

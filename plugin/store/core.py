@@ -19,12 +19,12 @@ from sqlalchemy import Connection, and_, case, func, insert, select, text, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin.decisions import Decision, DecisionIn
-from plugin.model import Finding, LineItem, Verdict
-from plugin.store import schema as t
-from plugin.store.diff import diff_snapshots
-from plugin.store.engine import StoreError, default_url, make_engine, redact, write
-from scanners.inventory import Inventory
+from entityscan.decisions import Decision, DecisionIn
+from entityscan.model import Finding, LineItem, Verdict
+from entityscan.scanners.inventory import Inventory
+from entityscan.store import schema as t
+from entityscan.store.diff import diff_snapshots
+from entityscan.store.engine import StoreError, default_url, make_engine, redact, write
 
 TOKEN_PREFIX = "es_"  # noqa: S105 - a marker, not a secret
 

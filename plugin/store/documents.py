@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from plugin.errors import InputError
-from scanners.inventory import Inventory
+from entityscan.errors import InputError
+from entityscan.scanners.inventory import Inventory
 
 MAX_DEVICES = 50_000
 # Keys the scan document adds to a device record (verdicts are recomputed on import).

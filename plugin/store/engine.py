@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from plugin.errors import EntityscanError
+from entityscan.errors import EntityscanError
 
 T = TypeVar("T")
 SQLITE_BUSY_MS = 30_000
@@ -31,7 +31,7 @@ class StoreError(EntityscanError):
 def data_dir(explicit: Path | None = None) -> Path:
     """The same folder the installed lists use (`--data-dir`, ENTITYSCAN_DATA_DIR, else the
     platform's user data directory)."""
-    from plugin.lists.registry import resolve_data_dir
+    from entityscan.lists.registry import resolve_data_dir
 
     return resolve_data_dir(explicit)
 

@@ -2,6 +2,6 @@
 connect sweep; each yields `DiscoveryReply` records for the orchestrator to fold into
 candidates.  Parsers are pure functions, safe on hostile input."""
 
-from scanners.discovery.base import DiscoveryReply
+from entityscan.scanners.discovery.base import DiscoveryReply
 
 __all__ = ["DiscoveryReply"]

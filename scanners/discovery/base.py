@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanners.netutil import (
+from entityscan.scanners.netutil import (
     Datagram,
     LocalInterface,
     ReplyBox,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import struct
 
-from scanners.discovery.base import DiscoveryReply, UdpDiscovery
+from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
 
 PORT = 37810
 GROUP = "239.255.255.251"

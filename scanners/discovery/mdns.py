@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from scanners.discovery.base import DiscoveryReply
-from scanners.netutil import LocalInterface
+from entityscan.scanners.discovery.base import DiscoveryReply
+from entityscan.scanners.netutil import LocalInterface
 
 SERVICE_TYPES = (
     "_CGI._tcp.local.",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from scanners.discovery.base import DiscoveryReply, UdpDiscovery
-from scanners.discovery.xmlsafe import children_text, local, parse_xml
+from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
+from entityscan.scanners.discovery.xmlsafe import children_text, local, parse_xml
 
 PORT = 37020
 #: The reply text kept for the signature engine (replies are a few kilobytes).

@@ -13,7 +13,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 
-from scanners.netutil import RateLimiter
+from entityscan.scanners.netutil import RateLimiter
 
 
 async def _try_connect(address: str, port: int, timeout: float) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from urllib.parse import unquote, urlsplit
 
-from scanners.discovery.base import DiscoveryReply, UdpDiscovery
-from scanners.discovery.xmlsafe import find_all, find_text, local, parse_xml
+from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
+from entityscan.scanners.discovery.xmlsafe import find_all, find_text, local, parse_xml
 
 PORT = 3702
 GROUP = "239.255.255.250"

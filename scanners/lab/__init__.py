@@ -19,8 +19,8 @@ given (plus the protocols' multicast groups when `multicast=True`, for namespace
 
 API::
 
-    from scanners.lab import (Lab, PortPlan, load_profiles, replicate, run_lab_in_process,
-                              run_lab_in_thread)
+    from entityscan.scanners.lab import (Lab, PortPlan, load_profiles, replicate,
+                                         run_lab_in_process, run_lab_in_thread)
 
     profiles = load_profiles(["hikvision-ipc", "dahua-ipc"])   # or load_profiles() for all
     async with Lab.loopback(profiles, base="127.30.0.10") as lab:
@@ -42,18 +42,18 @@ API::
 
 `PortPlan.standard()` gives 80/443/554/3702/37020/37810 (root or a namespace).  Namespace labs
 (real multicast, real MACs) are built by `tests/lab/netns.py`, which runs
-`python -m scanners.lab --profile NAME --address IP --ports standard --multicast
+`python -m entityscan.scanners.lab --profile NAME --address IP --ports standard --multicast
 [--netns NS] [--mdns]`; with `--netns` one process serves devices in many namespaces (a
 socket stays in the namespace it was created in).  Hostile profiles (`profile.hostile`, name
 `hostile-*`) misbehave on purpose; filter them out where a test wants only real devices.
-Profiles are documented in `fixtures/devices/README.md`.
+Profiles are documented in `scanners/lab/device_profiles/README.md`.
 """
 
-from scanners.lab.core import Lab, LabThread, run_lab_in_process, run_lab_in_thread
-from scanners.lab.device import SimDevice
-from scanners.lab.errors import LabError
-from scanners.lab.ports import PortPlan
-from scanners.lab.profiles import DeviceProfile, Expected, load_profiles, replicate
+from entityscan.scanners.lab.core import Lab, LabThread, run_lab_in_process, run_lab_in_thread
+from entityscan.scanners.lab.device import SimDevice
+from entityscan.scanners.lab.errors import LabError
+from entityscan.scanners.lab.ports import PortPlan
+from entityscan.scanners.lab.profiles import DeviceProfile, Expected, load_profiles, replicate
 
 __all__ = ["DeviceProfile", "Expected", "Lab", "LabError", "LabThread", "PortPlan",
            "SimDevice", "load_profiles", "replicate", "run_lab_in_process",

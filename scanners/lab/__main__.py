@@ -1,7 +1,7 @@
 """Run simulated devices until SIGTERM/SIGINT:
 
-    python -m scanners.lab --profile hikvision-ipc --address 127.30.0.10
-    python -m scanners.lab --profile dahua-ipc --address 10.230.0.11 --ports standard
+    python -m entityscan.scanners.lab --profile hikvision-ipc --address 127.30.0.10
+    python -m entityscan.scanners.lab --profile dahua-ipc --address 10.230.0.11 --ports standard
                            --multicast [--variant 3] [--mdns]     (inside a namespace)
 
 Repeat `--profile/--address[/--variant/--netns]` for several devices in one process;
@@ -16,14 +16,14 @@ import asyncio
 import signal
 import sys
 
-from scanners.lab.core import Lab
-from scanners.lab.errors import LabError
-from scanners.lab.ports import PortPlan
-from scanners.lab.profiles import load_profiles
+from entityscan.scanners.lab.core import Lab
+from entityscan.scanners.lab.errors import LabError
+from entityscan.scanners.lab.ports import PortPlan
+from entityscan.scanners.lab.profiles import load_profiles
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scanners.lab", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m entityscan.scanners.lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", action="append", required=True)
     parser.add_argument("--address", action="append", required=True)

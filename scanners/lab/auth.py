@@ -8,8 +8,8 @@ import hashlib
 import hmac
 import re
 
-from scanners.lab.device import SimDevice
-from scanners.lab.profiles import AuthSpec
+from entityscan.scanners.lab.device import SimDevice
+from entityscan.scanners.lab.profiles import AuthSpec
 
 _PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 

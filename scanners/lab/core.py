@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import os
 import queue
 import socket
 import subprocess
@@ -15,12 +14,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
 
-from scanners.lab import netns, tcp, udp
-from scanners.lab.device import SimDevice
-from scanners.lab.errors import LabError
-from scanners.lab.mdns import MdnsAdvertiser
-from scanners.lab.ports import PortPlan, ports_for
-from scanners.lab.profiles import DeviceProfile
+from entityscan.scanners.lab import netns, tcp, udp
+from entityscan.scanners.lab.device import SimDevice
+from entityscan.scanners.lab.errors import LabError
+from entityscan.scanners.lab.mdns import MdnsAdvertiser
+from entityscan.scanners.lab.ports import PortPlan, ports_for
+from entityscan.scanners.lab.profiles import DeviceProfile
 
 BACKLOG = 512  # the default small accept queue drops SYNs under a concurrent scan
 
@@ -191,7 +190,7 @@ class Lab:
                 self._track(tcp.serve_http, device), sock=sockets["http"][0], limit=limit))
         if "https" in sockets:
             assert profile.tls is not None
-            from scanners.lab.tlscert import server_context
+            from entityscan.scanners.lab.tlscert import server_context
 
             context = server_context(device.render(profile.tls.subject), profile.tls.days)
             self._servers.append(await asyncio.start_server(
@@ -269,7 +268,7 @@ def run_lab_in_thread(profiles: Sequence[DeviceProfile], base: str = "127.77.0.1
 def run_lab_in_process(profiles: Sequence[DeviceProfile], base: str = "127.77.0.10",
                        ports: PortPlan | None = None, *, mdns: bool = False,
                        timeout: float = 60.0) -> Iterator[Lab]:
-    """A loopback lab served by a separate `python -m scanners.lab` process.
+    """A loopback lab served by a separate `python -m entityscan.scanners.lab` process.
 
     For benchmarks: the simulator does not compete with the scanner for the GIL.  Yields a
     (not started) `Lab` whose `devices` describe what the child process serves.
@@ -278,19 +277,16 @@ def run_lab_in_process(profiles: Sequence[DeviceProfile], base: str = "127.77.0.
     plan = lab.port_plan
     if plan not in (PortPlan.standard(), PortPlan.unprivileged()):
         raise LabError("run_lab_in_process supports PortPlan.standard() or .unprivileged()")
-    argv = [sys.executable, "-m", "scanners.lab", "--ports",
+    argv = [sys.executable, "-m", "entityscan.scanners.lab", "--ports",
             "standard" if plan == PortPlan.standard() else "unprivileged"]
     if mdns:
         argv.append("--mdns")
     for device in lab.devices:
         name, _, variant = device.name.partition("#")
         argv += ["--profile", name, "--address", device.address, "--variant", variant or "0"]
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
     # argv is our own interpreter and validated profile names/addresses: no shell involved.
     process = subprocess.Popen(argv, stdout=subprocess.PIPE,  # noqa: S603
-                               stderr=subprocess.PIPE, text=True, env=env)
+                               stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:

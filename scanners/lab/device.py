@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanners.lab.profiles import DeviceProfile, Expected, render, render_obj
+from entityscan.scanners.lab.profiles import DeviceProfile, Expected, render, render_obj
 
 
 @dataclass

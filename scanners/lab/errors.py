@@ -1,6 +1,6 @@
 """The one exception base of the simulated device lab."""
 
-from scanners.errors import ScannerError
+from entityscan.scanners.errors import ScannerError
 
 
 class LabError(ScannerError):

@@ -6,7 +6,7 @@ import asyncio
 import socket
 from typing import Any
 
-from scanners.lab.device import SimDevice
+from entityscan.scanners.lab.device import SimDevice
 
 
 def service_info(device: SimDevice):  # -> zeroconf.ServiceInfo (imported lazily: slow import)

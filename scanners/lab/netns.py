@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from scanners.lab.errors import LabError
+from entityscan.scanners.lab.errors import LabError
 
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = Path("/run/netns")

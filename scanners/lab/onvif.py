@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from scanners.lab import auth, hostile
-from scanners.lab.device import SimDevice
+from entityscan.scanners.lab import auth, hostile
+from entityscan.scanners.lab.device import SimDevice
 
 SERVICE_PATH = "/onvif/device_service"
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"

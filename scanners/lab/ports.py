@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from scanners.lab.profiles import DeviceProfile
+    from entityscan.scanners.lab.profiles import DeviceProfile
 
 
 class PortPlan(BaseModel):

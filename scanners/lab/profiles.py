@@ -1,6 +1,6 @@
 """Device profiles: what a simulated device says on each protocol, loaded from YAML data.
 
-Profiles live in `fixtures/devices/*.yaml` (shipped in the wheel).  A profile may `extends:`
+Profiles live in `scanners/lab/device_profiles/*.yaml` (package data).  A profile may `extends:`
 another profile by name; mappings merge key by key, everything else is replaced.  Text fields
 may hold `{{token}}` placeholders filled per device (see `DeviceProfile.tokens`), so one
 profile can be replicated into many devices with distinct MACs and serials (`replicate`).
@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from scanners.lab.errors import LabError
+from entityscan.scanners.lab.errors import LabError
 
 # The C loader when libyaml is there (several times faster); both are safe loaders.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -148,7 +148,7 @@ class HostileSpec(_Strict):
 
 
 class DeviceProfile(_Strict):
-    """One kind of device, as data.  See module docstring and fixtures/devices/README.md."""
+    """One kind of device, as data.  See module docstring and device_profiles/README.md."""
 
     name: str
     label: str | None = Field(description="brand shown on the box/UI")
@@ -270,7 +270,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _read_raw(directory: Path | None) -> dict[str, tuple[str, dict[str, Any]]]:
     raw: dict[str, tuple[str, dict[str, Any]]] = {}
     if directory is None:
-        entries: Iterable[Any] = resources.files("fixtures.devices").iterdir()
+        bundled = resources.files("entityscan.scanners.lab").joinpath("device_profiles")
+        entries: Iterable[Any] = bundled.iterdir()
     else:
         entries = Path(directory).iterdir()
     for entry in sorted(entries, key=lambda e: e.name):
@@ -309,7 +310,7 @@ def load_profiles(names: Iterable[str] | None = None, *,
                   directory: Path | str | None = None) -> list[DeviceProfile]:
     """Load device profiles (all, or the given names in that order).
 
-    `directory` defaults to the bundled `fixtures/devices`.  Abstract bases (`abstract: true`)
+    `directory` defaults to the bundled `device_profiles/`.  Abstract bases (`abstract: true`)
     are only used through `extends` and are not returned.
     """
     raw = _read_raw(Path(directory) if directory is not None else None)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from scanners.lab import auth, onvif
-from scanners.lab.device import SimDevice
+from entityscan.scanners.lab import auth, onvif
+from entityscan.scanners.lab.device import SimDevice
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024

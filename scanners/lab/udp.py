@@ -17,8 +17,8 @@ import struct
 from collections.abc import Callable
 from xml.sax.saxutils import escape
 
-from scanners.lab import hostile, onvif
-from scanners.lab.device import SimDevice
+from entityscan.scanners.lab import hostile, onvif
+from entityscan.scanners.lab.device import SimDevice
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from scanners.discovery.xmlsafe import UnsafeXML, children_text, local, parse_xml
-from scanners.probes import Observations, host_for_url
+from entityscan.scanners.discovery.xmlsafe import UnsafeXML, children_text, local, parse_xml
+from entityscan.scanners.probes import Observations, host_for_url
 
 #: Bytes kept from one response body.
 BODY_LIMIT = 256 * 1024

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from scanners.discovery.xmlsafe import UnsafeXML, find_all, find_text, parse_xml
-from scanners.probes import Observations, host_for_url
-from scanners.probes.http import realm_of
+from entityscan.scanners.discovery.xmlsafe import UnsafeXML, find_all, find_text, parse_xml
+from entityscan.scanners.probes import Observations, host_for_url
+from entityscan.scanners.probes.http import realm_of
 
 SOAP_TIME = (
     b'<?xml version="1.0" encoding="UTF-8"?>'

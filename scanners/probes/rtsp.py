@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from scanners.netutil import read_bounded
-from scanners.probes import Observations, host_for_url
-from scanners.probes.http import realm_of
+from entityscan.scanners.netutil import read_bounded
+from entityscan.scanners.probes import Observations, host_for_url
+from entityscan.scanners.probes.http import realm_of
 
 RESPONSE_LIMIT = 8192
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from scanners.probes import Observations
-from scanners.probes.http import insecure_context
+from entityscan.scanners.probes import Observations
+from entityscan.scanners.probes.http import insecure_context
 
 OID_NAMES = {
     "2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",

@@ -2,7 +2,7 @@
 
 Public API (everything else is private)::
 
-    from scanners.signatures import evaluate, extract, kinds
+    from entityscan.scanners.signatures import evaluate, extract, kinds
 
     evaluate(kind, value, *, probe, field) -> list[Evidence]
         (`value` is the text as seen; bytes are decoded as UTF-8 with replacement; an empty or
@@ -29,8 +29,8 @@ the rule file's `max_length` before matching; patterns are linear.  See each YAM
 
 from __future__ import annotations
 
-from scanners.inventory import Evidence
-from scanners.signatures.engine import (
+from entityscan.scanners.inventory import Evidence
+from entityscan.scanners.signatures.engine import (
     SignatureError,
     Signatures,
     default_signatures,

@@ -24,8 +24,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from scanners.errors import ScannerError
-from scanners.inventory import Certainty, Evidence
+from entityscan.scanners.errors import ScannerError
+from entityscan.scanners.inventory import Certainty, Evidence
 
 RULES_DIR = Path(__file__).resolve().parent
 # A rule file may not raise the truncation limit above this: bodies are read bounded anyway.

@@ -9,11 +9,11 @@ Public API:
 - `UsbSignatures`, `VendorNames`: the curated table and the system usb.ids.
 """
 
-from scanners.usb.errors import LsusbFormatError, UsbError
-from scanners.usb.identify import UsbSignatures, VendorNames, identify
-from scanners.usb.lsusb import parse_text as parse_lsusb
-from scanners.usb.records import Interface, UsbRecord
-from scanners.usb.scan import expand_paths, identify_records, scan_host, scan_lsusb_files
+from entityscan.scanners.usb.errors import LsusbFormatError, UsbError
+from entityscan.scanners.usb.identify import UsbSignatures, VendorNames, identify
+from entityscan.scanners.usb.lsusb import parse_text as parse_lsusb
+from entityscan.scanners.usb.records import Interface, UsbRecord
+from entityscan.scanners.usb.scan import expand_paths, identify_records, scan_host, scan_lsusb_files
 
 __all__ = [
     "Interface",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanners.errors import ScannerError
+from entityscan.scanners.errors import ScannerError
 
 
 class UsbError(ScannerError):

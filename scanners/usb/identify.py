@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from scanners.inventory import Certainty, Device, Evidence
-from scanners.usb.errors import UsbError
-from scanners.usb.records import Interface, UsbRecord
+from entityscan.scanners.inventory import Certainty, Device, Evidence
+from entityscan.scanners.usb.errors import UsbError
+from entityscan.scanners.usb.records import Interface, UsbRecord
 
 # Where distributions put the linux-usb.org list, then systemd's hwdb text built from it
 # (Debian 12's usbutils reads only the hwdb, so usb.ids may be absent).
@@ -90,7 +90,8 @@ class UsbSignatures:
     @classmethod
     def load(cls, path: Path | None = None) -> UsbSignatures:
         if path is None:
-            text = resources.files("scanners.usb").joinpath("usb_vendors.yaml").read_text("utf-8")
+            bundled = resources.files("entityscan.scanners.usb").joinpath("usb_vendors.yaml")
+            text = bundled.read_text("utf-8")
             return cls._parse(text, "scanners/usb/usb_vendors.yaml")
         try:
             text = path.read_text("utf-8")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanners.usb.records import Interface, UsbRecord, printable
+from entityscan.scanners.usb.records import Interface, UsbRecord, printable
 
 # Control transfers to a stalled device time out after this many milliseconds (pyusb's default
 # is 1000 ms per request; three strings per device).

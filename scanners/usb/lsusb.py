@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanners.usb.errors import LsusbFormatError
-from scanners.usb.records import Interface, UsbRecord, printable
+from entityscan.scanners.usb.errors import LsusbFormatError
+from entityscan.scanners.usb.records import Interface, UsbRecord, printable
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # `lsusb -v` of a big host is well under 1 MiB
 _HOST_SUFFIXES = (".txt", ".lsusb", ".log", ".out")

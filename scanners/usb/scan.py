@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanners.attribution import attribute
-from scanners.inventory import Inventory, ScanError
-from scanners.usb import libusb, lsusb, sysfs
-from scanners.usb.errors import LsusbFormatError, UsbError
-from scanners.usb.identify import UsbSignatures, VendorNames, identify
-from scanners.usb.records import UsbRecord
+from entityscan.scanners.attribution import attribute
+from entityscan.scanners.inventory import Inventory, ScanError
+from entityscan.scanners.usb import libusb, lsusb, sysfs
+from entityscan.scanners.usb.errors import LsusbFormatError, UsbError
+from entityscan.scanners.usb.identify import UsbSignatures, VendorNames, identify
+from entityscan.scanners.usb.records import UsbRecord
 
 
 def identify_records(records: Iterable[UsbRecord], signatures: UsbSignatures | None = None,

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanners.usb.records import Interface, UsbRecord, printable
+from entityscan.scanners.usb.records import Interface, UsbRecord, printable
 
 DEFAULT_ROOT = Path("/sys/bus/usb/devices")
 _MAX_ATTRIBUTE_BYTES = 4096  # sysfs attributes are one page at most

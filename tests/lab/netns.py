@@ -4,7 +4,7 @@ Topology (per /work/shared/reference/test-lab.md): one switch namespace with bri
 one namespace per device, whose `eth0` carries the profile's MAC; one scanner namespace.
 Each joined to the bridge by a veth pair created directly inside the namespaces.  Addresses
 come from 10.230.0.0/24, which exists only inside these namespaces.  Devices run as
-`ip netns exec <ns> python -m scanners.lab --profile … --ports standard --multicast`.
+`ip netns exec <ns> python -m entityscan.scanners.lab --profile … --ports standard --multicast`.
 Everything is torn down in `stop()` (also on errors); namespace names start with `es-sim-`.
 
 `one_process=True` (the default) runs all devices in ONE simulator process that creates each
@@ -44,8 +44,8 @@ from pathlib import Path
 
 import pytest
 
-from scanners.lab import DeviceProfile, Expected, PortPlan
-from scanners.lab.ports import ports_for
+from entityscan.scanners.lab import DeviceProfile, Expected, PortPlan
+from entityscan.scanners.lab.ports import ports_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "es-sim-"
@@ -102,7 +102,7 @@ def cleanup_stale() -> list[str]:
 
 @dataclass(frozen=True)
 class NetnsDevice:
-    """Like `scanners.lab.SimDevice`, plus the device's namespace."""
+    """Like `entityscan.scanners.lab.SimDevice`, plus the device's namespace."""
 
     name: str
     namespace: str
@@ -131,7 +131,7 @@ class NetnsLab:
         if len(profiles) > MAX_DEVICES:
             raise ValueError(f"at most {MAX_DEVICES} devices fit in {SUBNET}.0/24")
         if len({p.mac for p in profiles}) != len(profiles):
-            raise ValueError("two devices share a MAC: use scanners.lab.replicate()")
+            raise ValueError("two devices share a MAC: use entityscan.scanners.lab.replicate()")
         self.profiles = list(profiles)
         self.mdns = mdns
         self.one_process = one_process
@@ -220,7 +220,7 @@ class NetnsLab:
         plan = "standard" if self.port_plan == PortPlan.standard() else "unprivileged"
         common = ["--ports", plan, "--multicast"] + (["--mdns"] if self.mdns else [])
         if self.one_process:
-            argv = [sys.executable, "-m", "scanners.lab", *common]
+            argv = [sys.executable, "-m", "entityscan.scanners.lab", *common]
             for device in self.devices:
                 argv += [*self._device_args(device), "--netns", device.namespace]
             self._processes.append(subprocess.Popen(
@@ -229,7 +229,7 @@ class NetnsLab:
         else:
             for device in self.devices:
                 argv = ["ip", "netns", "exec", device.namespace, sys.executable, "-m",
-                        "scanners.lab", *common, *self._device_args(device)]
+                        "entityscan.scanners.lab", *common, *self._device_args(device)]
                 self._processes.append(subprocess.Popen(
                     argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     text=True, start_new_session=True))

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from scanners.usb import (
+from entityscan.scanners.usb import (
     Interface,
     LsusbFormatError,
     VendorNames,
     parse_lsusb,
     scan_lsusb_files,
 )
-from scanners.usb.lsusb import read_file
+from entityscan.scanners.usb.lsusb import read_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "fixtures" / "lsusb"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scanners.usb import UsbError, VendorNames, scan_host
-from scanners.usb.libusb import INSTALL_HINT, PERMISSION_HINT, enumerate_devices
+from entityscan.scanners.usb import UsbError, VendorNames, scan_host
+from entityscan.scanners.usb.libusb import INSTALL_HINT, PERMISSION_HINT, enumerate_devices
 from tests.usb_scanner.fake_backend import ScriptedBackend, ScriptedDevice, usb_error
 
 NO_SYSFS = Path("/nonexistent/sys/bus/usb/devices")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.cli import main
+from entityscan.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "fixtures" / "lsusb"
@@ -107,7 +107,7 @@ def test_usage_errors_exit_2(args: list[str], fragment: str,
 def test_subprocess_entry_point(tmp_path: Path) -> None:
     out = tmp_path / "scan.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "plugin", "usb", "--from-lsusb", str(FLEET / "lab-bench-2.txt"),
+        [sys.executable, "-m", "entityscan", "usb", "--from-lsusb", str(FLEET / "lab-bench-2.txt"),
          "--format", "json", "--output", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scanners.usb import (
+from entityscan.scanners.usb import (
     Interface,
     UsbError,
     UsbRecord,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scanners.usb import parse_lsusb
+from entityscan.scanners.usb import parse_lsusb
 from tests.usb_scanner.umockdev_devices import EDGE_HOST, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +36,8 @@ needs_libusb = pytest.mark.skipif(
 
 DUMP_SCAN = """
 import json
-from scanners.usb import scan_host
-from scanners.usb.libusb import enumerate_devices
+from entityscan.scanners.usb import scan_host
+from entityscan.scanners.usb.libusb import enumerate_devices
 raw = [r.__dict__ | {"interfaces": [list(vars(i).values()) for i in r.interfaces]}
        for r in enumerate_devices("kiosk-7").records]
 print(json.dumps({
@@ -66,7 +66,7 @@ def libusb_scan() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], str]:
     out = tmp_path_factory.mktemp("usb-cli") / "scan.json"
-    proc = under_umockdev(sys.executable, "-m", "plugin", "usb", "--format", "json",
+    proc = under_umockdev(sys.executable, "-m", "entityscan", "usb", "--format", "json",
                           "--output", str(out))
     return proc.returncode, json.loads(out.read_text()), proc.stderr
 
