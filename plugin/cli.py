@@ -8,6 +8,7 @@ logic of its own.  Exit codes: 0 nothing at or above `--fail-on`, 1 findings at 
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import typer
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from entityscan.errors import EntityscanError
+from entityscan.hooktypes import Settings
 
 COMMAND_MODULES = (
     "entityscan.commands.screen",
@@ -39,7 +41,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """entityscan: scan for and screen equipment from restricted manufacturers."""
@@ -49,8 +50,25 @@ for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
 
+class _TraceToStderr(logging.Handler):
+    """Writes to whatever `sys.stderr` is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"entityscan: trace: {self.format(record)}", file=sys.stderr)
+
+
+def _trace_plugins_to_stderr() -> None:
+    """`ENTITYSCAN_TRACE_PLUGINS=1`: show the plugin manager's per-call lines on stderr."""
+    trace = logging.getLogger("entityscan.plugins")
+    if Settings.from_env().trace_plugins and not any(
+            isinstance(h, _TraceToStderr) for h in trace.handlers):
+        trace.addHandler(_TraceToStderr())
+        trace.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors the user can act on become one line and exit code 2."""
+    _trace_plugins_to_stderr()
     try:
         # standalone_mode=False: click returns the command's value (our exit code) or the
         # code of a typer.Exit instead of calling sys.exit itself.

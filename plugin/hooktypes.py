@@ -6,7 +6,7 @@ Kept apart from `hookspecs` so a plugin can import them without importing pluggy
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ class Settings:
     plugin_modules: tuple[str, ...] = ()
     disabled: frozenset[str] = frozenset()
     load_entrypoints: bool = True
+    trace_plugins: bool = False
     options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -55,6 +56,8 @@ class Settings:
             "webhook_secret": env.get("ENTITYSCAN_WEBHOOK_SECRET") or None,
             "plugin_modules": modules,
             "disabled": disabled,
+            "trace_plugins": env.get("ENTITYSCAN_TRACE_PLUGINS", "").strip().lower()
+            in ("1", "true", "yes", "on"),
             "options": options,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -85,10 +88,11 @@ class Amendment(BaseModel):
     reason: str = Field(min_length=1)
     add: tuple[AddedMatch, ...] = ()
     cap: Verdict | None = None
+    plugin: str | None = Field(default=None, description="the registered name of the plugin "
+                               "that returned it; set by entityscan, whatever a plugin puts")
 
 
-def apply_amendments(finding: Finding,
-                     amendments: Iterable[tuple[str, Amendment]]) -> Finding:
+def apply_amendments(finding: Finding, amendments: Iterable[Amendment]) -> Finding:
     """A new finding with every plugin's amendment applied (see `Amendment` for the rules)."""
     amendments = list(amendments)
     if not amendments:
@@ -98,7 +102,7 @@ def apply_amendments(finding: Finding,
     score = finding.score
     matches = list(finding.matches)
     reasons = list(finding.reasons)
-    for name, amendment in amendments:
+    for amendment in amendments:
         for added in amendment.add:
             matches.append(added.match)
             if added.verdict.rank > verdict.rank or (
@@ -107,17 +111,16 @@ def apply_amendments(finding: Finding,
                 maker = added.maker or maker
                 score = max(score, added.match.score)
         if amendment.add:
-            reasons.append(f"plugin {name}: {amendment.reason}")
-    caps: Sequence[tuple[str, Amendment]] = [(n, a) for n, a in amendments if a.cap is not None]
-    for name, amendment in sorted(caps, key=lambda na: na[1].cap.rank):  # type: ignore[union-attr]
-        cap = amendment.cap
-        assert cap is not None
+            reasons.append(f"plugin {amendment.plugin}: {amendment.reason}")
+    caps = sorted(((a.cap, a) for a in amendments if a.cap is not None), key=lambda c: c[0].rank)
+    for cap, amendment in caps:
         if verdict.rank > cap.rank:
-            reasons.insert(0, f"plugin {name} lowered the verdict from {verdict.value} to "
-                              f"{cap.value}: {amendment.reason}")
+            reasons.insert(0, f"plugin {amendment.plugin} lowered the verdict from "
+                              f"{verdict.value} to {cap.value}: {amendment.reason}")
             verdict = cap
         else:
-            reasons.append(f"plugin {name} (cap {cap.value}, no change): {amendment.reason}")
+            reasons.append(f"plugin {amendment.plugin} (cap {cap.value}, no change): "
+                           f"{amendment.reason}")
     return finding.model_copy(update={"verdict": verdict, "maker": maker, "score": score,
                                       "matches": matches, "reasons": reasons})
 

@@ -1,13 +1,17 @@
-"""The procurement operations the CLI, the service and the scheduler share.
+"""The application layer: the operations every face (CLI, HTTP service, schedule) calls.
 
-    batch = screen_batch(items, ctx, store, actor="token:erp")    # audit id per batch
-    saved = import_scan(document, ctx, store, actor="site-12")    # scan id, diff, findings
-    report = rescreen(store, ctx, actor="cli")                    # changed verdicts
+    done = screen_line_items(items, ctx, store, actor="token:erp", source="service")
+    done = screen_scan(inventory, ctx, store, actor="cli:ana", source="entityscan scan")
+    done.notify()                       # reaction hooks, after the caller showed the result
+    report = rescreen(store, ctx, actor="cli:ana")
+    diff = diff_scans(store, None, None)                 # the last two saved scans
 
-Each screens through `entityscan.screening` (plugin amendments included), applies the recorded
-decisions (the positive list), records everything in the store with an audit entry, and then
-fires the reaction hooks (`entityscan_findings`, `entityscan_scan_completed`,
-`entityscan_inventory_changed`) unless `notify=False` (the service fires them after replying).
+Each screening operation screens ONCE (the matcher and the plugins' amendments), applies the
+recorded decisions when there is a store, records the same outcomes in the store with an audit
+entry, and builds the one document that is printed, written, stored and handed to the hooks:
+what an operator sees is what the audit trail holds.  Reaction hooks (`entityscan_findings`,
+`entityscan_scan_completed`, `entityscan_inventory_changed`) fire from `notify()`, so a face
+can show or send its answer first (the service replies, then notifies in the background).
 """
 
 from __future__ import annotations
@@ -18,18 +22,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from entityscan.decisions import Decision, decide
+from entityscan.errors import InputError
 from entityscan.hooks import notify_findings, notify_inventory_changed, notify_scan_completed
 from entityscan.hooktypes import FindingEvent
 from entityscan.model import Finding, LineItem, Verdict
-from entityscan.output import scan_document
+from entityscan.output import scan_document, screen_document
 from entityscan.scanners.inventory import Device, Inventory
 from entityscan.screening import ScreeningContext, screen_inventory, screen_items
-from entityscan.store import Outcome, Store, inventory_from_document, is_empty
+from entityscan.store import Outcome, Store, is_empty
+
+REDACTED = "***"
 
 
-def outcomes_for(findings: Sequence[Finding], subjects: Sequence[dict[str, Any]],
-                 decisions: Sequence[Decision], at: datetime | None = None) -> list[Outcome]:
-    at = at or datetime.now(UTC)
+def _outcomes(findings: Sequence[Finding], subjects: Sequence[dict[str, Any]],
+              decisions: Sequence[Decision]) -> list[Outcome]:
+    at = datetime.now(UTC)
     out = []
     for finding, subject in zip(findings, subjects, strict=True):
         decision, applied = decide(finding, decisions, at)
@@ -37,95 +44,110 @@ def outcomes_for(findings: Sequence[Finding], subjects: Sequence[dict[str, Any]]
     return out
 
 
-def result_dict(outcome: Outcome, audit_id: int | None = None) -> dict[str, Any]:
-    f = outcome.finding
-    return {"id": f.subject, "verdict": f.verdict.value, "decision": outcome.decision,
-            "applied_decision": outcome.applied, "maker": f.maker, "score": f.score,
-            "matches": [m.model_dump(mode="json") for m in f.matches],
-            "reasons": list(f.reasons), "audit_id": audit_id}
-
-
-def events_for(outcomes: Sequence[Outcome], audit_id: int | None) -> list[FindingEvent]:
+def _events(outcomes: Sequence[Outcome], audit_id: int | None) -> list[FindingEvent]:
     return [FindingEvent(finding=o.finding, decision=o.decision, subject=dict(o.subject),
                          audit_id=audit_id)
             for o in outcomes if o.finding.verdict is not Verdict.CLEAR]
 
 
+def _with_decisions(records: list[dict[str, Any]], outcomes: Sequence[Outcome]) -> None:
+    for record, outcome in zip(records, outcomes, strict=True):
+        record["decision"] = outcome.decision
+        record["applied_decision"] = outcome.applied
+
+
+def _no_reactions() -> list[str]:
+    return []
+
+
 @dataclass
-class BatchResult:
-    audit_id: int | None
+class ItemScreening:
+    """Line items screened: their outcomes and the `entityscan.screen/1` document."""
+
     outcomes: list[Outcome]
+    document: dict[str, Any]
+    audit_id: int | None
     lists_content_hash: str
-    notify: Callable[[], list[str]] = field(repr=False, default=lambda: [])
+    notify: Callable[[], list[str]] = field(repr=False, default=_no_reactions)
 
-    def results(self) -> list[dict[str, Any]]:
-        return [result_dict(o, self.audit_id) for o in self.outcomes]
+    @property
+    def findings(self) -> list[Finding]:
+        return [o.finding for o in self.outcomes]
 
 
-def screen_batch(items: Sequence[LineItem], ctx: ScreeningContext, store: Store | None, *,
-                 actor: str, source: str = "service", notify: bool = True) -> BatchResult:
+def screen_line_items(items: Sequence[LineItem], ctx: ScreeningContext, store: Store | None,
+                      *, actor: str, source: str, input_name: str | None = None
+                      ) -> ItemScreening:
+    """Screen procurement line items; with a store, apply its decisions and record them."""
     findings = screen_items(items, ctx)
     decisions = store.decisions() if store is not None else []
-    outcomes = outcomes_for(findings, [i.model_dump(mode="json") for i in items], decisions)
+    outcomes = _outcomes(findings, [i.model_dump(mode="json") for i in items], decisions)
     audit_id = None
     if store is not None:
         audit_id = store.record_screening(items, outcomes, actor=actor, source=source,
                                           lists_content_hash=ctx.lists.content_hash)
-    context = {"source": source, "actor": actor, "audit_id": audit_id,
+    document = screen_document(items, findings, ctx.lists, source=input_name)
+    _with_decisions(document["results"], outcomes)
+    if audit_id is not None:
+        document["audit_id"] = audit_id
+    context = {"source": source, "actor": actor, "audit_id": audit_id, "input": input_name,
                "lists_content_hash": ctx.lists.content_hash}
 
-    def fire() -> list[str]:
-        return notify_findings(ctx.hooks, events_for(outcomes, audit_id), context)
+    def notify() -> list[str]:
+        return notify_findings(ctx.hooks, _events(outcomes, audit_id), context)
 
-    result = BatchResult(audit_id, outcomes, ctx.lists.content_hash, fire)
-    if notify:
-        fire()
-    return result
+    return ItemScreening(outcomes, document, audit_id, ctx.lists.content_hash, notify)
 
 
 @dataclass
-class ScanImport:
-    scan_id: int
-    audit_id: int
-    document: dict[str, Any]
-    diff: dict[str, Any]
+class ScanScreening:
+    """A scan screened (and saved when there was a store): the one document for everyone."""
+
     outcomes: list[Outcome]
-    notify: Callable[[], list[str]] = field(repr=False, default=lambda: [])
+    document: dict[str, Any]
+    scan_id: int | None
+    audit_id: int | None
+    diff: dict[str, Any] | None
+    notify: Callable[[], list[str]] = field(repr=False, default=_no_reactions)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [o.finding for o in self.outcomes]
 
 
-def import_scan(source_doc: dict[str, Any] | Inventory, ctx: ScreeningContext, store: Store, *,
-                actor: str, source: str | None = None, notify: bool = True) -> ScanImport:
-    """Screen a scan document (or Inventory) afresh, save it, diff it against the last one."""
-    inventory = (source_doc if isinstance(source_doc, Inventory)
-                 else inventory_from_document(source_doc, source or "scan document"))
+def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None, *,
+                actor: str, source: str, secrets: Sequence[str] = ()) -> ScanScreening:
+    """Screen a scanned inventory; with a store, apply its decisions, save the scan and diff
+    it against the previous scan of the same kind.  `secrets` (the user's passwords) are
+    replaced everywhere before anything is screened, stored, written or sent."""
+    if secrets:  # a device may echo a password back: none reaches the output or the store
+        inventory = Inventory.model_validate(redact(inventory.model_dump(mode="json"),
+                                                    secrets))
     findings = screen_inventory(inventory, ctx)
-    outcomes = outcomes_for(findings, [_device_subject(d) for d in inventory.devices],
-                            store.decisions())
+    decisions = store.decisions() if store is not None else []
+    outcomes = _outcomes(findings, [_device_subject(d) for d in inventory.devices], decisions)
     document = scan_document(inventory, findings, ctx.lists)
-    for record, outcome in zip(document["devices"], outcomes, strict=True):
-        record["decision"] = outcome.decision
-        record["applied_decision"] = outcome.applied
-    scan_id, audit_id = store.record_scan(inventory, outcomes, actor=actor,
-                                          lists_content_hash=ctx.lists.content_hash,
-                                          source=source, summary=document["summary"])
-    document["scan_id"] = scan_id
-    document["audit_id"] = audit_id
-    diff = store.diff(None, scan_id)
+    _with_decisions(document["devices"], outcomes)
+    scan_id = audit_id = None
+    diff = None
+    if store is not None:
+        scan_id, audit_id = store.record_scan(inventory, outcomes, actor=actor,
+                                              lists_content_hash=ctx.lists.content_hash,
+                                              source=source, summary=document["summary"])
+        document["scan_id"] = scan_id
+        document["audit_id"] = audit_id
+        diff = store.diff(None, scan_id)
+    document = redact(document, secrets)
+    context = {"source": "inventory", "actor": actor, "audit_id": audit_id, "scan_id": scan_id,
+               "lists_content_hash": ctx.lists.content_hash}
 
-    def fire() -> list[str]:
+    def notify() -> list[str]:
         errors = notify_scan_completed(ctx.hooks, scan_id, document)
-        if not is_empty(diff):
+        if diff is not None and not is_empty(diff):
             errors += notify_inventory_changed(ctx.hooks, diff)
-        errors += notify_findings(ctx.hooks, events_for(outcomes, audit_id),
-                                  {"source": "inventory", "actor": actor, "audit_id": audit_id,
-                                   "scan_id": scan_id,
-                                   "lists_content_hash": ctx.lists.content_hash})
-        return errors
+        return errors + notify_findings(ctx.hooks, _events(outcomes, audit_id), context)
 
-    result = ScanImport(scan_id, audit_id, document, diff, outcomes, fire)
-    if notify:
-        fire()
-    return result
+    return ScanScreening(outcomes, document, scan_id, audit_id, diff, notify)
 
 
 def _device_subject(device: Device) -> dict[str, Any]:
@@ -134,30 +156,43 @@ def _device_subject(device: Device) -> dict[str, Any]:
             "model": device.model}
 
 
+def redact(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` with every occurrence of a secret replaced, recursively (belt and braces: the
+    scanner never puts a password in its output; this guarantees it)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
 @dataclass
 class RescreenReport:
     audit_id: int
     lists_content_hash: str
     screened: int
     changes: list[dict[str, Any]]
+    notify: Callable[[], list[str]] = field(repr=False, default=_no_reactions)
 
 
-def rescreen(store: Store, ctx: ScreeningContext, *, actor: str,
-             notify: bool = True) -> RescreenReport:
+def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenReport:
     """Screen every stored device against the current lists; record and report changed
     verdicts (e.g. after `entityscan lists update`)."""
-    rows = []
-    offset = 0
-    while True:
-        page = store.list_devices(limit=1000, offset=offset)
+    rows: list[dict[str, Any]] = []
+    while page := store.list_devices(limit=1000, offset=len(rows)):
         rows.extend(page)
-        offset += len(page)
         if len(page) < 1000:
             break
     inventory = Inventory(devices=[Device.model_validate(r["record"]) for r in rows])
     findings = screen_inventory(inventory, ctx)
-    outcomes = outcomes_for(findings, [_device_subject(d) for d in inventory.devices],
-                            store.decisions())
+    outcomes = _outcomes(findings, [_device_subject(d) for d in inventory.devices],
+                         store.decisions())
     changes = []
     changed_findings = []
     for row, outcome in zip(rows, outcomes, strict=True):
@@ -169,23 +204,38 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str,
                             "reasons": finding.reasons[:3],
                             "lists_before": row["lists_content_hash"]})
             changed_findings.append((row["key"], finding))
-    report = {"screened": len(rows), "changed": changes}
-    audit_id = store.update_device_findings(changed_findings, actor=actor, report=report,
+    audit_id = store.update_device_findings(changed_findings, actor=actor,
+                                            report={"screened": len(rows), "changed": changes},
                                             lists_content_hash=ctx.lists.content_hash,
                                             outcomes=outcomes)
-    result = RescreenReport(audit_id, ctx.lists.content_hash, len(rows), changes)
-    if notify and changes:
-        flagged = [c for c in changes if c["after"] == "flagged"]
-        notify_inventory_changed(ctx.hooks, {
-            "reason": "rescreen", "scan_a": None, "scan_b": None, "new": [], "gone": [],
+    changed_keys = {c["key"] for c in changes}
+    diff = {"reason": "rescreen", "scan_a": None, "scan_b": None, "new": [], "gone": [],
             "changed": [{"key": c["key"], "verdict": c["after"], "maker": c["maker"],
                          "changes": {"verdict": [c["before"], c["after"]]}} for c in changes],
             "newly_flagged": [{"key": c["key"], "verdict": "flagged", "maker": c["maker"]}
-                              for c in flagged if c["before"] != "flagged"],
-            "lists_content_hash": ctx.lists.content_hash})
-        changed_keys = {c["key"] for c in changes}
-        notify_findings(ctx.hooks, events_for([o for o in outcomes
-                                               if o.finding.subject in changed_keys], audit_id),
-                        {"source": "rescreen", "actor": actor, "audit_id": audit_id,
-                         "lists_content_hash": ctx.lists.content_hash})
-    return result
+                              for c in changes
+                              if c["after"] == "flagged" and c["before"] != "flagged"],
+            "lists_content_hash": ctx.lists.content_hash}
+    context = {"source": "rescreen", "actor": actor, "audit_id": audit_id,
+               "lists_content_hash": ctx.lists.content_hash}
+
+    def notify() -> list[str]:
+        if not changes:
+            return []
+        return notify_inventory_changed(ctx.hooks, diff) + notify_findings(
+            ctx.hooks, _events([o for o in outcomes if o.finding.subject in changed_keys],
+                               audit_id), context)
+
+    return RescreenReport(audit_id, ctx.lists.content_hash, len(rows), changes, notify)
+
+
+def diff_scans(store: Store, scan_a: int | None, scan_b: int | None) -> dict[str, Any]:
+    """New, gone, changed and newly flagged devices from `scan_a` to `scan_b`.  Without
+    `scan_b`, the latest saved scan; without `scan_a`, the scan before `scan_b`."""
+    if scan_b is None:
+        latest = store.list_scans(limit=1)
+        if not latest:
+            raise InputError("no saved scans yet: save one with `entityscan scan ... --save` "
+                             "or `entityscan store import FILE`")
+        scan_b = int(latest[0]["id"])
+    return store.diff(scan_a, scan_b)

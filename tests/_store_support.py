@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from entityscan.operations import ScanScreening, screen_scan
 from entityscan.output import scan_document
 from entityscan.scanners.inventory import Device, Evidence, Inventory
 from entityscan.screening import ScreeningContext, screen_inventory
-from entityscan.store import Store
+from entityscan.store import Store, inventory_from_document
 
 PG_ENV = "ENTITYSCAN_TEST_POSTGRES_URL"
 PG_SKIP = (f"PostgreSQL store tests need {PG_ENV} (CI sets it; locally start PostgreSQL and "
@@ -73,3 +74,12 @@ def scan_doc(devices: list[Device], ctx: ScreeningContext, when: datetime | None
 
 def open_store(url: str) -> Store:
     return Store(url)
+
+
+def import_doc(doc: dict[str, Any], ctx: ScreeningContext, store: Store, *, actor: str = "t",
+               source: str = "test") -> ScanScreening:
+    """What `entityscan store import` and `POST /v1/inventory` do with a scan document:
+    read it back into an inventory, screen it afresh, save it, fire the hooks."""
+    done = screen_scan(inventory_from_document(doc), ctx, store, actor=actor, source=source)
+    done.notify()
+    return done

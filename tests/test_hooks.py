@@ -17,7 +17,6 @@ from entityscan import hookspecs
 from entityscan.cli import main
 from entityscan.hooks import (
     PluginError,
-    describe_plugins,
     hookimpl,
     make_plugin_manager,
     notify_findings,
@@ -51,7 +50,7 @@ def test_every_hookspec_is_documented() -> None:
 
 def test_builtins_are_default_plugins_and_match_the_plain_library() -> None:
     pm = make_plugin_manager(NO_EP)
-    names = {p.name: p for p in describe_plugins(pm)}
+    names = {p.name: p for p in pm.describe()}
     assert set(names) == {"builtin.lists", "builtin.relations", "builtin.patterns",
                           "builtin.webhook"}
     assert "entityscan_findings" in names["builtin.webhook"].hooks
@@ -363,7 +362,7 @@ def test_settings_come_from_the_environment_not_globals() -> None:
     assert settings.disabled == {"builtin.webhook"}
     pm = make_plugin_manager(Settings.from_env({**env, "ENTITYSCAN_PLUGINS": ""},
                                                load_entrypoints=False))
-    assert "builtin.webhook" not in {p.name for p in describe_plugins(pm)}
+    assert "builtin.webhook" not in {p.name for p in pm.describe()}
 
 
 def test_pattern_files_can_replace_a_bundled_rule_with_plugins_on(tmp_path: Path) -> None:

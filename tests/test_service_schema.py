@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 import schemathesis
 from _server_support import running
-from _store_support import hik, scan_doc
+from _store_support import hik, import_doc, scan_doc
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from entityscan.hooks import make_plugin_manager
 from entityscan.hooktypes import Settings
-from entityscan.operations import import_scan
 from entityscan.screening import ScreeningContext
 from entityscan.service import create_app
 from entityscan.store import Store
@@ -29,7 +28,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     db = Path(tmp_path_factory.mktemp("schema")) / "s.db"
     store = Store(f"sqlite:///{db}")
     ctx = ScreeningContext.load(hooks=make_plugin_manager(Settings(load_entrypoints=False)))
-    import_scan(scan_doc([hik("44:19:b6:ee:00:01", "127.60.8.1")], ctx), ctx, store, actor="t")
+    import_doc(scan_doc([hik("44:19:b6:ee:00:01", "127.60.8.1")], ctx), ctx, store)
     _, token = store.add_token("schemathesis")
     with running(create_app(store, ctx, max_body_bytes=1024 * 1024), HOST) as base:
         yield base, token

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from _server_support import free_port
-from _store_support import axis, scan_doc
+from _store_support import axis, import_doc, scan_doc
 
 from entityscan.builtins.webhook import WebhookNotifier, verify
 from entityscan.hooks import make_plugin_manager
 from entityscan.hooktypes import Settings
 from entityscan.model import LineItem
-from entityscan.operations import import_scan, screen_batch
+from entityscan.operations import screen_line_items
 from entityscan.screening import ScreeningContext
 from entityscan.store import Store
 
@@ -104,8 +104,10 @@ def test_builtin_plugin_posts_new_findings_and_newly_flagged_devices(
     pm = make_plugin_manager(settings(receiver.url))
     ctx = ScreeningContext.load(hooks=pm)
     with Store(f"sqlite:///{tmp_path / 'w.db'}") as store:
-        batch = screen_batch([LineItem(id="PO-5/1", brand="Dahua"),
-                              LineItem(id="PO-5/2", supplier="Dell")], ctx, store, actor="t")
+        batch = screen_line_items([LineItem(id="PO-5/1", brand="Dahua"),
+                                   LineItem(id="PO-5/2", supplier="Dell")], ctx, store,
+                                  actor="t", source="test")
+        batch.notify()
         (event,) = receiver.events()
         assert event["event"] == "findings"
         assert [f["finding"]["subject"] for f in event["findings"]] == ["PO-5/1"]
@@ -113,10 +115,10 @@ def test_builtin_plugin_posts_new_findings_and_newly_flagged_devices(
         assert event["context"]["audit_id"] == batch.audit_id
         receiver.received.clear()
         device = axis("ac:cc:8e:00:40:01", "127.60.9.9")
-        import_scan(scan_doc([device], ctx), ctx, store, actor="t")
+        import_doc(scan_doc([device], ctx), ctx, store)
         assert [e["event"] for e in receiver.events()] == []  # clear device: nothing to say
         device.brand = "Lorex"
-        import_scan(scan_doc([device], ctx), ctx, store, actor="t")
+        import_doc(scan_doc([device], ctx), ctx, store)
         kinds = [e["event"] for e in receiver.events()]
         assert kinds == ["inventory_changed", "findings"]
         changed = receiver.events()[0]["diff"]

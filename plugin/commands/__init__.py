@@ -1,29 +1,59 @@
-"""CLI sub-commands, one module each with `register(app)`; shared option helpers here."""
+"""CLI sub-commands, one module each with `register(app)`, and the options they share.
+
+A command parses its arguments, opens a `entityscan.session.Session`, calls
+`entityscan.operations` and renders the result; it holds no logic of its own and imports no
+other command.  Choices are validated by the parser, before any work starts.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-FORMATS = ("table", "json", "csv", "html", "cyclonedx")
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+    CYCLONEDX = "cyclonedx"
+
+
+class FailOn(StrEnum):
+    FLAGGED = "flagged"
+    REVIEW = "review"
+
+
+class ListingFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
 
 ListOption = Annotated[list[Path] | None, typer.Option(
     "--list", help="Add a CSL CSV/JSON (or bundled-format YAML) list file; repeatable.")]
 RelationsOption = Annotated[list[Path] | None, typer.Option(
     "--relations", help="Add or override brand relations from a YAML file; repeatable.")]
-FormatOption = Annotated[str, typer.Option(
+FormatOption = Annotated[Format, typer.Option(
     "--format", "-f", help="Output format: table, json, csv, html (a self-contained report "
                            "page) or cyclonedx (a CycloneDX 1.6 JSON BOM).")]
+ListingFormatOption = Annotated[ListingFormat, typer.Option("--format", "-f",
+                                                            help="table or json.")]
 OutputOption = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write to this file instead of the terminal (whole or not at all).")]
-FailOnOption = Annotated[str, typer.Option(
-    "--fail-on", help="Exit 1 when any finding is at or above this verdict: flagged or review.")]
+FailOnOption = Annotated[FailOn, typer.Option(
+    "--fail-on", help="Exit 1 when any finding is at or above this verdict.")]
 DataDirOption = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where the installed official lists live (default: user data dir; "
                        "env ENTITYSCAN_DATA_DIR).")]
+PluginOption = Annotated[list[str] | None, typer.Option(
+    "--plugin", help="Also load this importable module as a plugin; repeatable "
+                     "(env ENTITYSCAN_PLUGINS, comma separated).")]
 SaveOption = Annotated[bool, typer.Option(
-    "--save", help="Also save the screened inventory in the store (see `entityscan diff`).")]
-StoreUrlOption = Annotated[str | None, typer.Option(
-    "--db", help="Store URL for --save (default: ENTITYSCAN_DB or the user data dir).")]
+    "--save", help="Also record the result in the store: the same verdicts as printed, with "
+                   "an audit entry (and, for scans, the diff against the previous scan).")]
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="Store URL (default: ENTITYSCAN_DB, else SQLite in the user data dir), "
+                 "e.g. postgresql+psycopg://user:pass@host/db.")]

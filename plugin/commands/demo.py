@@ -8,35 +8,40 @@ the local segment.  The report shows, next to each device, what the lab says it 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from entityscan.commands import FormatOption, ListOption
-from entityscan.commands.scan import run_scan, screen_and_write
+from entityscan.commands import FailOn, Format, FormatOption, ListOption
 from entityscan.errors import InputError
-from entityscan.output import atomic_write, exit_code, render_text
+from entityscan.hooks import signatures
+from entityscan.operations import screen_scan
+from entityscan.output import atomic_write, exit_code, render_text, write_output
 from entityscan.scanners.inventory import Inventory
-from entityscan.scanners.scan import PortPlan, ScanOptions
+from entityscan.scanners.lab import Lab, LabError, load_profiles, run_lab_in_thread
+from entityscan.scanners.lab import PortPlan as LabPorts
+from entityscan.scanners.scan import PortPlan, ScanOptions, scan
 from entityscan.scanners.targets import TargetSet
+from entityscan.session import Session
+from entityscan.terminal import progress_bar
 
 DEFAULT_REPORT = Path("entityscan-demo.json")
 DEFAULT_BASE = "127.77.0.10"
+RESTRICTED_PLATFORMS = ("Hikvision", "Dahua")
 
 
-def lab_port_plan(port_plan: Any) -> PortPlan:
+def lab_port_plan(port_plan: LabPorts) -> PortPlan:
     """The scanner's port plan for the lab's ports (unprivileged on loopback)."""
     return PortPlan.parse([f"http:{port_plan.http}", f"https:{port_plan.https}",
                            f"rtsp:{port_plan.rtsp}", "sdk:8000,37777", f"wsd:{port_plan.wsd}",
                            f"sadp:{port_plan.sadp}", f"dhip:{port_plan.dhip}"])
 
 
-RESTRICTED_PLATFORMS = ("Hikvision", "Dahua")
-
-
-def ground_truth(lab: Any, inventory: Inventory, doc: dict[str, Any]) -> dict[str, Any]:
+def ground_truth(lab: Lab, inventory: Inventory, doc: dict[str, Any]) -> dict[str, Any]:
     """What each simulated device really is next to what the scan concluded.
 
     Correct means: a Hikvision/Dahua-platform device is attributed to that platform, any other
@@ -65,6 +70,15 @@ def ground_truth(lab: Any, inventory: Inventory, doc: dict[str, Any]) -> dict[st
     return {"devices": rows, "correct": correct, "total": len(rows)}
 
 
+@contextmanager
+def _lab_running(profiles: list[Any], base: str) -> Iterator[Lab]:
+    try:
+        with run_lab_in_thread(profiles, base=base) as lab:
+            yield lab
+    except LabError as exc:
+        raise InputError(f"cannot start the simulated lab: {exc}") from None
+
+
 def demo(
     report: Annotated[Path, typer.Option(
         "--report", help="Where to write the JSON report.")] = DEFAULT_REPORT,
@@ -76,15 +90,13 @@ def demo(
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Overall scan deadline in seconds.")] = 30.0,
     lists: ListOption = None,
-    fmt: FormatOption = "table",
-    fail_on: Annotated[str | None, typer.Option(
+    fmt: FormatOption = Format.TABLE,
+    fail_on: Annotated[FailOn | None, typer.Option(
         "--fail-on", help="Exit 1 when a device is at or above this verdict (default: the "
                           "demo always exits 0).")] = None,
 ) -> int:
     """Scan a simulated lab of cameras, recorders and intercoms (Hikvision and Dahua units,
     OEM relabels, other makers) on loopback, screen it and write a report."""
-    from entityscan.scanners.lab import LabError, load_profiles, run_lab_in_thread
-
     try:
         first = ipaddress.IPv4Address(base)
     except ValueError:
@@ -92,8 +104,6 @@ def demo(
     if not first.is_loopback:
         raise InputError(f"--base {base} must be a loopback address (127.0.0.0/8): the demo "
                          "never touches a real network")
-    if fail_on is not None:
-        exit_code([], fail_on)
     profiles = [p for p in load_profiles() if hostile or p.hostile is None]
     last = first + len(profiles) - 1
     if not last.is_loopback:
@@ -101,24 +111,25 @@ def demo(
     console = Console(stderr=True)
     console.print(f"entityscan demo: starting {len(profiles)} simulated devices on "
                   f"{first}-{last} …", highlight=False, soft_wrap=True)
-    try:
-        with run_lab_in_thread(profiles, base=str(first)) as lab:
+    with Session.open(list_paths=lists or ()) as session:
+        with _lab_running(profiles, str(first)) as lab:
             # The whole range, not just the devices: the sweep finds them like real ones.
-            targets = TargetSet.parse([f"{first}-{last}"])
             options = ScanOptions(timeout=timeout, multicast=False,
-                                  ports=lab_port_plan(lab.port_plan), device_budget=6.0)
-            inventory = run_scan(targets, options, show_progress=True)
-            doc, findings = screen_and_write(inventory, lists=lists, relations=None,
-                                             data_dir=None, fmt=fmt, output=None, secrets=[])
-            doc["lab"] = ground_truth(lab, inventory, doc)
-    except LabError as exc:
-        raise InputError(f"cannot start the simulated lab: {exc}") from None
-    atomic_write(report, render_text(doc, "json"))
-    truth = doc["lab"]
+                                  ports=lab_port_plan(lab.port_plan), device_budget=6.0,
+                                  signatures=signatures(session.hooks))
+            with progress_bar() as options.progress:
+                inventory = scan(TargetSet.parse([f"{first}-{last}"]), options)
+        done = screen_scan(inventory, session.context(), None, actor=session.actor,
+                           source="entityscan demo")
+        done.document["lab"] = ground_truth(lab, inventory, done.document)
+        write_output(done.document, fmt, None)
+        atomic_write(report, render_text(done.document, "json"))
+        done.notify()
+    truth = done.document["lab"]
     console.print(f"lab ground truth: {truth['correct']}/{truth['total']} devices correctly "
                   "attributed (Hikvision/Dahua platform or neither) · report written to "
                   f"{report}", highlight=False, soft_wrap=True)
-    return exit_code(findings, fail_on) if fail_on is not None else 0
+    return exit_code(done.findings, fail_on) if fail_on is not None else 0
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,25 +9,25 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from entityscan.commands import DataDirOption, ListOption, RelationsOption
-from entityscan.commands.plugins import PluginOption
-from entityscan.commands.service import DbOption, load_context, open_store
+from entityscan.commands import (
+    DataDirOption,
+    DbOption,
+    FailOn,
+    FailOnOption,
+    ListingFormat,
+    ListingFormatOption,
+    ListOption,
+    PluginOption,
+    RelationsOption,
+)
 from entityscan.errors import InputError
-
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json")]
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("table", "json"):
-        raise InputError(f"unknown --format {fmt!r} (choose from table, json)")
+from entityscan.operations import diff_scans, rescreen, screen_scan
+from entityscan.output import exit_code
+from entityscan.session import Session
+from entityscan.store import inventory_from_document
+from entityscan.terminal import print_diff, print_rescreen
 
 
 def read_scan_file(path: Path) -> dict[str, Any]:
@@ -53,51 +52,45 @@ def store_import(
     relations: RelationsOption = None,
     data_dir: DataDirOption = None,
     plugin: PluginOption = None,
-    fmt: FormatOpt = "table",
-    fail_on: Annotated[str, typer.Option("--fail-on", help="flagged or review")] = "flagged",
+    fmt: ListingFormatOption = ListingFormat.TABLE,
+    fail_on: FailOnOption = FailOn.FLAGGED,
 ) -> int:
     """Screen scan documents afresh, save them, and show what changed since the last scan."""
-    _check_format(fmt)
-    from entityscan.model import Verdict
-
-    try:
-        threshold = Verdict(fail_on)
-    except ValueError:
-        raise InputError(f"--fail-on must be flagged or review, not {fail_on!r}") from None
-    from entityscan.operations import import_scan
-
-    docs = [(path, read_scan_file(path)) for path in files]  # read all before saving any
-    ctx = load_context(lists, relations, data_dir, plugin, db)
-    worst = 0
-    reports = []
-    with open_store(db, data_dir) as store:
-        for path, doc in docs:
-            saved = import_scan(doc, ctx, store, actor=_actor(), source=str(path))
-            reports.append({"file": str(path), "scan_id": saved.scan_id,
-                            "audit_id": saved.audit_id, "summary": saved.document["summary"],
-                            "diff": saved.diff})
-            worst = max([worst] + [o.finding.verdict.rank for o in saved.outcomes])
-    if fmt == "json":
+    # every file is read and checked before anything is saved
+    inventories = [(path, inventory_from_document(read_scan_file(path), str(path)))
+                   for path in files]
+    reports, findings = [], []
+    with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
+                      list_paths=lists or (), relation_paths=relations or ()) as session:
+        for path, inventory in inventories:
+            done = screen_scan(inventory, session.context(), session.store(),
+                               actor=session.actor, source=str(path))
+            done.notify()
+            findings += done.findings
+            reports.append({"file": str(path), "scan_id": done.scan_id,
+                            "audit_id": done.audit_id, "summary": done.document["summary"],
+                            "diff": done.diff})
+    if fmt is ListingFormat.JSON:
         print(json.dumps(reports, indent=2, default=str))
     else:
         console = Console()
         for report in reports:
             s = report["summary"]
-            console.print(f"{report['file']}: saved as scan {report['scan_id']} — "
-                          f"{s['total']} devices, flagged {s['flagged']}, review {s['review']}",
-                          highlight=False)
+            console.print(Text(f"{report['file']}: saved as scan {report['scan_id']} — "
+                               f"{s['total']} devices, flagged {s['flagged']}, "
+                               f"review {s['review']}"))
             print_diff(report["diff"], console)
-    return 1 if worst >= threshold.rank else 0
+    return exit_code(findings, fail_on)
 
 
 @store_app.command("scans")
 def store_scans(db: DbOption = None, data_dir: DataDirOption = None,
-                limit: Annotated[int, typer.Option(min=1)] = 20, fmt: FormatOpt = "table") -> int:
+                limit: Annotated[int, typer.Option(min=1)] = 20,
+                fmt: ListingFormatOption = ListingFormat.TABLE) -> int:
     """List saved scans, newest first."""
-    _check_format(fmt)
-    with open_store(db, data_dir) as store:
-        scans = store.list_scans(limit=limit)
-    if fmt == "json":
+    with Session.open(data_dir=data_dir, db=db) as session:
+        scans = session.store().list_scans(limit=limit)
+    if fmt is ListingFormat.JSON:
         print(json.dumps(scans, indent=2, default=str))
         return 0
     table = Table(title="saved scans")
@@ -106,30 +99,10 @@ def store_scans(db: DbOption = None, data_dir: DataDirOption = None,
     for s in scans:
         table.add_row(str(s["id"]), s["kind"], s["received_at"].isoformat(timespec="seconds"),
                       str(s["device_count"]), str(s["summary"].get("flagged", "")),
-                      str(s["summary"].get("review", "")), s["actor"], s["source"] or "")
+                      str(s["summary"].get("review", "")), Text(s["actor"]),
+                      Text(s["source"] or ""))
     Console().print(table)
     return 0
-
-
-def print_diff(diff: dict[str, Any], console: Console) -> None:
-    s = diff["summary"]
-    since = f"scan {diff['scan_a']}" if diff["scan_a"] else "an empty inventory"
-    console.print(f"since {since}: {s['new']} new, {s['gone']} gone, {s['changed']} changed, "
-                  f"{s['newly_flagged']} newly flagged", highlight=False)
-    rows = ([("new", d) for d in diff["new"]] + [("gone", d) for d in diff["gone"]]
-            + [("changed", d) for d in diff["changed"]]
-            + [("NEWLY FLAGGED", d) for d in diff["newly_flagged"]])
-    if not rows:
-        return
-    table = Table()
-    for col in ("what", "device", "maker", "verdict", "details"):
-        table.add_column(col, overflow="fold")
-    for what, d in rows:
-        details = "; ".join(f"{k}: {v[0]} → {v[1]}" for k, v in d.get("changes", {}).items())
-        style = "bold red" if what == "NEWLY FLAGGED" else ""
-        table.add_row(f"[{style}]{what}[/]" if style else what, d["key"], d.get("maker") or "",
-                      d["verdict"], details or " ".join(d.get("addresses") or []))
-    console.print(table)
 
 
 def diff(
@@ -139,27 +112,15 @@ def diff(
                                                       "latest).")] = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
-    fmt: FormatOpt = "table",
+    fmt: ListingFormatOption = ListingFormat.TABLE,
 ) -> int:
     """Devices new, gone, changed and newly flagged between two saved scans
     (default: the last two).  Exit 1 when something is newly flagged."""
-    _check_format(fmt)
-    with open_store(db, data_dir) as store:
-        if scan_b is None and scan_a is not None:
-            scan_a, scan_b = None, scan_a  # one id: compare it with the scan before it
-        if scan_b is None:
-            latest = store.list_scans(limit=1)
-            if not latest:
-                raise InputError("no saved scans yet: save one with `entityscan store import "
-                                 "FILE` (or `entityscan scan ... --save`)")
-            scan_b = int(latest[0]["id"])
-        from entityscan.store import StoreError
-
-        try:
-            result = store.diff(scan_a, scan_b)
-        except StoreError as exc:
-            raise InputError(str(exc)) from exc
-    if fmt == "json":
+    if scan_b is None and scan_a is not None:
+        scan_a, scan_b = None, scan_a  # one id: compare it with the scan before it
+    with Session.open(data_dir=data_dir, db=db) as session:
+        result = diff_scans(session.store(), scan_a, scan_b)
+    if fmt is ListingFormat.JSON:
         print(json.dumps(result, indent=2, default=str))
     else:
         print_diff(result, Console())
@@ -172,63 +133,22 @@ def rescreen_command(
     relations: RelationsOption = None,
     data_dir: DataDirOption = None,
     plugin: PluginOption = None,
-    fmt: FormatOpt = "table",
+    fmt: ListingFormatOption = ListingFormat.TABLE,
 ) -> int:
     """Screen the stored inventory against the current lists (run after `lists update`)
     and report changed verdicts.  Exit 1 when a device became flagged."""
-    from entityscan.operations import rescreen
-
-    _check_format(fmt)
-    ctx = load_context(lists, relations, data_dir, plugin, db)
-    with open_store(db, data_dir) as store:
-        report = rescreen(store, ctx, actor=_actor())
-    if fmt == "json":
+    with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
+                      list_paths=lists or (), relation_paths=relations or ()) as session:
+        report = rescreen(session.store(), session.context(), actor=session.actor)
+        report.notify()
+    if fmt is ListingFormat.JSON:
         print(json.dumps({"audit_id": report.audit_id, "screened": report.screened,
                           "lists_content_hash": report.lists_content_hash,
                           "changed": report.changes}, indent=2, default=str))
     else:
-        console = Console()
-        console.print(f"rescreened {report.screened} stored devices against lists "
-                      f"{report.lists_content_hash[:19]}…: {len(report.changes)} changed "
-                      f"(audit {report.audit_id})", highlight=False)
-        if report.changes:
-            table = Table()
-            for col in ("device", "before", "after", "maker", "why"):
-                table.add_column(col, overflow="fold")
-            for c in report.changes:
-                table.add_row(c["key"], c["before"], c["after"], c["maker"] or "",
-                              (c["reasons"] or [""])[0])
-            console.print(table)
+        print_rescreen(report.screened, report.lists_content_hash, report.audit_id,
+                       report.changes, Console())
     return 1 if any(c["after"] == "flagged" for c in report.changes) else 0
-
-
-def save_inventory(inventory: Any, db: str | None, data_dir: Path | None,
-                   lists: list[Path] | None, relations: list[Path] | None) -> int:
-    """`--save` of the scan commands: screen with plugins, store, report the diff."""
-    from entityscan.operations import import_scan
-
-    ctx = load_context(lists, relations, data_dir, None, db)
-    with open_store(db, data_dir) as store:
-        saved = import_scan(inventory, ctx, store, actor=_actor(),
-                            source=f"entityscan {inventory.kind}")
-    console = Console(stderr=True)
-    console.print(f"saved as scan {saved.scan_id} (audit {saved.audit_id})", highlight=False)
-    print_diff(saved.diff, console)
-    return saved.scan_id
-
-
-def rescreen_after_update(db: str | None, data_dir: Path | None) -> int:
-    """Called by `lists update`: rescreen the stored inventory when there is a store."""
-    import os
-
-    from entityscan.store import default_url
-
-    url = db or default_url(data_dir)
-    if not db and not os.environ.get("ENTITYSCAN_DB") and url.startswith("sqlite:///") \
-            and not Path(url.removeprefix("sqlite:///")).exists():
-        return 0  # no stored inventory yet: nothing to rescreen
-    return rescreen_command(db=url, lists=None, relations=None, data_dir=data_dir,
-                            plugin=None, fmt="table")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,10 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from entityscan.commands import DataDirOption, ListOption
-from entityscan.errors import InputError
-from entityscan.lists import ListSet, default_lists
+from entityscan.commands import (
+    DataDirOption,
+    DbOption,
+    ListingFormat,
+    ListingFormatOption,
+    ListOption,
+)
+from entityscan.lists import ListSet
 from entityscan.lists.registry import DEFAULT_MAX_SHRINK, resolve_data_dir, update_lists
+from entityscan.operations import rescreen as rescreen_inventory
+from entityscan.session import Session
+from entityscan.terminal import print_rescreen
 
 lists_app = typer.Typer(
     name="lists",
@@ -52,7 +60,7 @@ def lists_document(lists: ListSet, data_dir: str) -> dict[str, Any]:
 @lists_app.callback()
 def show(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    fmt: ListingFormatOption = ListingFormat.TABLE,
     data_dir: DataDirOption = None,
     extra: ListOption = None,
 ) -> int:
@@ -60,13 +68,11 @@ def show(
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"data_dir": data_dir}  # `lists --data-dir X update` means X too
         return 0
-    if fmt not in ("table", "json"):
-        raise InputError(f"--format must be table or json, not {fmt!r}")
-    folder = resolve_data_dir(data_dir)
-    lists = default_lists(extra=extra or [], data_dir=folder)
-    doc = lists_document(lists, str(folder))
+    with Session.open(data_dir=data_dir, list_paths=extra or ()) as session:
+        lists = session.lists()
+    doc = lists_document(lists, str(session.data_dir))
     console = Console(soft_wrap=True)
-    if fmt == "json":
+    if fmt is ListingFormat.JSON:
         console.print_json(json.dumps(doc, ensure_ascii=False))
         return 0
     sources = Table(title="List sources", title_justify="left")
@@ -111,9 +117,7 @@ def update(
         "--rescreen/--no-rescreen",
         help="Rescreen the stored inventory against the new lists and report changed "
              "verdicts (when a store exists).")] = True,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Store to rescreen (default: ENTITYSCAN_DB or the user data dir).")
-    ] = None,
+    db: DbOption = None,
 ) -> int:
     """Fetch, validate and install the official CSL; exit 2 (old copy kept) on refusal."""
     if data_dir is None and isinstance(ctx.obj, dict):
@@ -132,10 +136,14 @@ def update(
         table.add_row(code, str(rows), str(before.get(code, "-")))
     console.print(table)
     console.print(f"content hash {meta['content_hash']}", highlight=False)
-    if rescreen:
-        from entityscan.commands.inventory import rescreen_after_update
-
-        rescreen_after_update(db, data_dir)  # reports; the update itself succeeded
+    if rescreen:  # reports only: the update itself succeeded
+        with Session.open(data_dir=data_dir, db=db) as session:
+            if session.store_exists():
+                report = rescreen_inventory(session.store(), session.context(),
+                                            actor=session.actor)
+                report.notify()
+                print_rescreen(report.screened, report.lists_content_hash, report.audit_id,
+                               report.changes, console)
     return 0
 
 

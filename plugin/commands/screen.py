@@ -10,19 +10,22 @@ import typer
 
 from entityscan.commands import (
     DataDirOption,
+    DbOption,
+    FailOn,
     FailOnOption,
+    Format,
     FormatOption,
     ListOption,
     OutputOption,
+    PluginOption,
     RelationsOption,
+    SaveOption,
 )
-from entityscan.commands.plugins import PluginOption, settings_from_cli
 from entityscan.errors import InputError
-from entityscan.hooks import make_plugin_manager, notify_findings
-from entityscan.hooktypes import FindingEvent
 from entityscan.lineitems import read_line_items
-from entityscan.output import exit_code, screen_document, write_output
-from entityscan.screening import ScreeningContext, decision_for, screen_items
+from entityscan.operations import screen_line_items
+from entityscan.output import exit_code, write_output
+from entityscan.session import Session
 
 
 def sample_path() -> Path:
@@ -38,33 +41,34 @@ def screen(
         "--sample", help="Screen the bundled sample purchase order.")] = False,
     lists: ListOption = None,
     relations: RelationsOption = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = Format.TABLE,
     output: OutputOption = None,
-    fail_on: FailOnOption = "flagged",
+    fail_on: FailOnOption = FailOn.FLAGGED,
     data_dir: DataDirOption = None,
     plugin: PluginOption = None,
+    save: SaveOption = False,
+    db: DbOption = None,
 ) -> int:
-    """Screen procurement line items; exit 1 when a finding is at or above --fail-on."""
+    """Screen procurement line items; exit 1 when a finding is at or above --fail-on.
+
+    With --save the screening is recorded in the store (audit entry and findings) and the
+    store's recorded decisions set each line's `decision`.
+    """
     if file is None and not sample:
         raise InputError("give a FILE of line items to screen, or --sample")
     if file is not None and sample:
         raise InputError("give either a FILE or --sample, not both")
-    path = sample_path() if sample else Path(file)  # type: ignore[arg-type]
-    exit_code([], fail_on)  # validate --fail-on before any work
+    path = sample_path() if file is None else file
     items = read_line_items(path)
-    hooks = make_plugin_manager(settings_from_cli(plugin, data_dir=data_dir))
-    ctx = ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
-                                data_dir=data_dir, hooks=hooks)
-    findings = screen_items(items, ctx)
-    doc = screen_document(items, findings, ctx.lists, source=str(path))
-    write_output(doc, fmt, output)
-    notify_findings(hooks, [FindingEvent(finding=f, decision=decision_for(f),
-                                         subject=item.model_dump(mode="json"))
-                            for item, f in zip(items, findings, strict=True)
-                            if f.verdict.rank > 0],
-                    {"source": "screen", "actor": "cli", "input": str(path),
-                     "lists_content_hash": ctx.lists.content_hash})
-    return exit_code(findings, fail_on)
+    with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
+                      list_paths=lists or (), relation_paths=relations or ()) as session:
+        done = screen_line_items(items, session.context(), session.store() if save else None,
+                                 actor=session.actor, source="screen", input_name=str(path))
+        write_output(done.document, fmt, output)
+        if save:
+            typer.echo(f"saved as audit entry {done.audit_id}", err=True)
+        done.notify()
+    return exit_code(done.findings, fail_on)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from entityscan.commands import DataDirOption, ListOption, RelationsOption
-from entityscan.commands.plugins import PluginOption, settings_from_cli
+from entityscan.commands import (
+    DataDirOption,
+    DbOption,
+    ListingFormat,
+    ListingFormatOption,
+    ListOption,
+    PluginOption,
+    RelationsOption,
+)
 from entityscan.errors import InputError
-from entityscan.hooks import make_plugin_manager
-from entityscan.screening import ScreeningContext
-
-if TYPE_CHECKING:
-    from entityscan.store import Store
-
-DbOption = Annotated[str | None, typer.Option(
-    "--db", help="Database URL (default: SQLite in the user data dir; env ENTITYSCAN_DB), "
-                 "e.g. postgresql+psycopg://user:pass@host/db.")]
-
-
-def open_store(db: str | None, data_dir: Path | None = None) -> Store:
-    from entityscan.store import Store  # SQLAlchemy loads only for commands that need it
-
-    return Store(db, data_dir=data_dir)
-
-
-def load_context(lists: list[Path] | None, relations: list[Path] | None,
-                 data_dir: Path | None, plugin: list[str] | None,
-                 db: str | None = None) -> ScreeningContext:
-    settings = settings_from_cli(plugin, data_dir=data_dir, db_url=db)
-    return ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
-                                 data_dir=data_dir, hooks=make_plugin_manager(settings))
+from entityscan.session import Session
 
 
 def serve(
@@ -59,10 +43,13 @@ def serve(
 
     if max_body_mb <= 0:
         raise InputError("--max-body-mb must be positive")
-    store = open_store(db, data_dir)
-    contexts = ContextSource(lambda: load_context(lists, relations, data_dir, plugin, db),
-                             data_dir, check_every=lists_check)
-    run(store, contexts, host, port, max_body_bytes=int(max_body_mb * 1024 * 1024))
+    with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
+                      list_paths=lists or (), relation_paths=relations or ()) as session:
+        # one plugin manager for the process; a list refresh rebuilds the context with it
+        contexts = ContextSource(session.load_context, session.data_dir,
+                                 check_every=lists_check)
+        run(session.store(), contexts, host, port,
+            max_body_bytes=int(max_body_mb * 1024 * 1024))
     return 0
 
 
@@ -73,8 +60,8 @@ tokens_app = typer.Typer(help="Manage API bearer tokens (stored hashed).", no_ar
 def tokens_add(name: Annotated[str, typer.Argument(help="Who or what uses the token.")],
                db: DbOption = None, data_dir: DataDirOption = None) -> int:
     """Create a token; it is printed once and only its hash is stored."""
-    with open_store(db, data_dir) as store:
-        info, secret = store.add_token(name)
+    with Session.open(data_dir=data_dir, db=db) as session:
+        info, secret = session.store().add_token(name)
     Console(stderr=True).print(f"token {info.id} ({info.name}) created; store it now, it is "
                                f"not shown again:", highlight=False)
     print(secret)
@@ -83,11 +70,11 @@ def tokens_add(name: Annotated[str, typer.Argument(help="Who or what uses the to
 
 @tokens_app.command("list")
 def tokens_list(db: DbOption = None, data_dir: DataDirOption = None,
-                fmt: Annotated[str, typer.Option("--format", "-f")] = "table") -> int:
+                fmt: ListingFormatOption = ListingFormat.TABLE) -> int:
     """List tokens (id, name, prefix, created, revoked); never the secrets."""
-    with open_store(db, data_dir) as store:
-        found = store.tokens()
-    if fmt == "json":
+    with Session.open(data_dir=data_dir, db=db) as session:
+        found = session.store().tokens()
+    if fmt is ListingFormat.JSON:
         print(json.dumps([{"id": t.id, "name": t.name, "prefix": t.prefix,
                            "created_at": t.created_at.isoformat(),
                            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
@@ -107,8 +94,8 @@ def tokens_list(db: DbOption = None, data_dir: DataDirOption = None,
 def tokens_revoke(token: Annotated[str, typer.Argument(help="Token id or name.")],
                   db: DbOption = None, data_dir: DataDirOption = None) -> int:
     """Revoke a token by id, or every active token with that name."""
-    with open_store(db, data_dir) as store:
-        count = store.revoke_token(token)
+    with Session.open(data_dir=data_dir, db=db) as session:
+        count = session.store().revoke_token(token)
     if not count:
         raise InputError(f"no active token with id or name {token!r}")
     Console(stderr=True).print(f"revoked {count} token(s)")

@@ -8,17 +8,23 @@ from typing import Annotated
 import typer
 
 from entityscan.commands import (
-    FORMATS,
     DataDirOption,
+    DbOption,
+    FailOn,
     FailOnOption,
+    Format,
     FormatOption,
     ListOption,
     OutputOption,
+    PluginOption,
     RelationsOption,
     SaveOption,
-    StoreUrlOption,
 )
 from entityscan.errors import InputError
+from entityscan.operations import screen_scan
+from entityscan.output import exit_code, write_output
+from entityscan.session import Session
+from entityscan.terminal import print_saved
 
 
 def usb(
@@ -32,14 +38,15 @@ def usb(
                              "name.")] = False,
     lists: ListOption = None,
     relations: RelationsOption = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = Format.TABLE,
     output: OutputOption = None,
-    fail_on: FailOnOption = "flagged",
+    fail_on: FailOnOption = FailOn.FLAGGED,
     data_dir: DataDirOption = None,
     include_root_hubs: Annotated[bool, typer.Option(
         "--include-root-hubs", help="Also list the host controllers' root hubs.")] = False,
+    plugin: PluginOption = None,
     save: SaveOption = False,
-    db: StoreUrlOption = None,
+    db: DbOption = None,
 ) -> int:
     """Screen USB devices (cameras, LTE/5G modems ...) on this host or from lsusb files.
 
@@ -48,14 +55,9 @@ def usb(
     Exit 2: usage or input error, also when some lsusb files were unreadable (rest screened).
     """
     # Imported here so other commands never pay for pyusb and the USB tables.
-    from entityscan.output import exit_code, scan_document, write_output
-    from entityscan.scanners.usb import UsbError, scan_host, scan_lsusb_files
-    from entityscan.screening import ScreeningContext, screen_inventory
+    from entityscan.scanners.usb import scan_host, scan_lsusb_files
 
     paths = list(files or [])
-    if fmt not in FORMATS:
-        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    exit_code([], fail_on)  # validate --fail-on before any work
     if paths and not from_lsusb:
         raise InputError("FILE arguments need --from-lsusb (without it, entityscan usb scans "
                          "this host's USB bus)")
@@ -65,35 +67,31 @@ def usb(
     if missing:
         raise InputError(f"no such file or directory: {', '.join(missing)}")
 
-    try:
+    with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
+                      list_paths=lists or (), relation_paths=relations or ()) as session:
+        session.context()  # a broken list or plugin stops the run before the bus is read
         if from_lsusb:
             inventory = scan_lsusb_files(paths, include_root_hubs=include_root_hubs)
         else:
             inventory = scan_host(include_root_hubs=include_root_hubs)
-    except UsbError as exc:
-        raise InputError(str(exc)) from exc
-
-    # Plain lines (no wrapping): a file:line reference must stay on one line for editors.
-    unreadable = inventory.parameters.get("unreadable_files") or []
-    for error in inventory.errors:
-        label = "error" if error.target in unreadable else "warning"
-        typer.echo(f"entityscan usb: {label}: {error.message}", err=True)
-
-    ctx = ScreeningContext.load(list_paths=lists or [], relation_paths=relations or [],
-                                data_dir=data_dir)
-    findings = screen_inventory(inventory, ctx)
-    write_output(scan_document(inventory, findings, ctx.lists), fmt, output)
-    if save:
-        from entityscan.commands.inventory import save_inventory
-
-        save_inventory(inventory, db, data_dir, lists, relations)
+        # Plain lines (no wrapping): a file:line reference must stay on one line for editors.
+        unreadable = inventory.parameters.get("unreadable_files") or []
+        for error in inventory.errors:
+            label = "error" if error.target in unreadable else "warning"
+            typer.echo(f"entityscan usb: {label}: {error.message}", err=True)
+        done = screen_scan(inventory, session.context(), session.store() if save else None,
+                           actor=session.actor, source="entityscan usb")
+        write_output(done.document, fmt, output)
+        if save:
+            print_saved(done.scan_id, done.audit_id, done.diff)
+        done.notify()
 
     if unreadable:
         typer.echo(f"entityscan usb: {len(unreadable)} of "
                    f"{len(inventory.parameters.get('files') or [])} files could not be read; "
                    "the other hosts were screened", err=True)
         return 2
-    return exit_code(findings, fail_on)
+    return exit_code(done.findings, fail_on)
 
 
 def register(app: typer.Typer) -> None:

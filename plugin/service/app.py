@@ -22,8 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from entityscan.decisions import DecisionIn, decide
 from entityscan.errors import InputError
 from entityscan.model import Finding, Verdict
-from entityscan.operations import import_scan, screen_batch
-from entityscan.output import summarise
+from entityscan.operations import diff_scans, screen_line_items, screen_scan
 from entityscan.screening import ScreeningContext
 from entityscan.service.models import (
     AuditEntry,
@@ -40,7 +39,7 @@ from entityscan.service.models import (
     StoredFinding,
 )
 from entityscan.service.refresh import ContextSource
-from entityscan.store import Store, StoreError
+from entityscan.store import Store, StoreError, inventory_from_document
 
 log = logging.getLogger("entityscan.service")
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
@@ -200,19 +199,16 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
     def screen(body: ScreenRequest, who: Actor, background: BackgroundTasks) -> ScreenResponse:
         """Screen 1 to 1,000 line items: a finding and a decision per item, one audit id."""
         items = [i.to_line_item() for i in body.items]
-        batch = screen_batch(items, source.current(), store, actor=who, source="service",
-                             notify=False)
-        background.add_task(batch.notify)
-        return _screen_response(batch)
-
-    def _screen_response(batch: Any) -> ScreenResponse:
-        summary = summarise([o.finding for o in batch.outcomes])
-        counts = {k: v for k, v in summary.items() if isinstance(v, int)}
+        done = screen_line_items(items, source.current(), store, actor=who, source="service")
+        background.add_task(done.notify)
+        counts = {k: v for k, v in done.document["summary"].items() if isinstance(v, int)}
         for value in ("allow", "review", "block"):
-            counts[f"decision_{value}"] = sum(1 for o in batch.outcomes if o.decision == value)
+            counts[f"decision_{value}"] = sum(1 for o in done.outcomes if o.decision == value)
         return ScreenResponse.model_validate({
-            "audit_id": batch.audit_id, "lists_content_hash": batch.lists_content_hash,
-            "summary": counts, "results": batch.results()})
+            "audit_id": done.audit_id, "lists_content_hash": done.lists_content_hash,
+            "summary": counts,
+            "results": [{**result, "audit_id": done.audit_id}
+                        for result in done.document["results"]]})
 
     @app.post("/v1/inventory", response_model=InventoryResponse, responses=ERRORS,
               tags=["inventory"])
@@ -221,9 +217,10 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
         """Store and screen a scan or USB JSON document posted by a site."""
         doc = body.model_dump(mode="json", by_alias=True, exclude_none=True)
         ctx = source.current()
-        saved = import_scan(doc, ctx, store, actor=who, source="POST /v1/inventory",
-                            notify=False)
+        saved = screen_scan(inventory_from_document(doc), ctx, store, actor=who,
+                            source="POST /v1/inventory")
         background.add_task(saved.notify)
+        assert saved.diff is not None  # a store was given: the scan was saved and diffed
         devices = [DeviceResult(key=d["id"], verdict=d["verdict"], decision=d["decision"],
                                 applied_decision=d["applied_decision"], maker=d.get("maker"),
                                 brand=d.get("brand"), model=d.get("model"),
@@ -297,7 +294,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
         previous scan of the same kind) to this scan."""
         if scan_id < 1 or scan_id > 2**31 - 1:
             raise HTTPException(404, f"no saved scan with id {scan_id}")
-        return store.diff(against, scan_id)
+        return diff_scans(store, against, scan_id)
 
     @app.get("/v1/audit/{audit_id}", response_model=AuditEntry,
              responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["audit"])

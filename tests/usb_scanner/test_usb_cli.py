@@ -95,8 +95,10 @@ def test_table_survives_hostile_device_strings(tmp_path: Path,
     (["usb", str(FLEET / "reception-pc.txt")], "need --from-lsusb"),
     (["usb", "--from-lsusb"], "needs at least one"),
     (["usb", "--from-lsusb", "/nonexistent/host.txt"], "no such file"),
-    (["usb", "--from-lsusb", str(FLEET), "--format", "xml"], "--format 'xml'"),
-    (["usb", "--from-lsusb", str(FLEET), "--fail-on", "bogus"], "--fail-on must be"),
+    (["usb", "--from-lsusb", str(FLEET), "--format", "xml"],
+     "'xml' is not one of 'table', 'json', 'csv', 'html', 'cyclonedx'"),
+    (["usb", "--from-lsusb", str(FLEET), "--fail-on", "bogus"],
+     "'bogus' is not one of 'flagged', 'review'"),
 ])
 def test_usage_errors_exit_2(args: list[str], fragment: str,
                              capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,112 @@
+"""One run of entityscan: its settings, its plugin manager, its screening context and store.
+
+    with Session.open(plugin_modules=["hold_po"], list_paths=[...], db=None) as session:
+        done = screen_scan(inventory, session.context(), session.store(), actor=session.actor,
+                           source="entityscan scan")
+
+Every face builds one `Session` per run (a CLI command, a scheduled run's child process, the
+service process) and passes what it holds to `entityscan.operations`.  The plugin manager is
+built once, when the session opens, and everything in the run uses it: the scanner's
+signature directories, the screening context (and its rebuilds when the lists change), the
+reaction hooks.  The context is built on first use, the store opened on first use and closed
+with the session.
+"""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+from entityscan.hooks import EntityscanPluginManager, make_plugin_manager
+from entityscan.hooktypes import Settings
+from entityscan.lists import ListSet
+from entityscan.lists.registry import resolve_data_dir
+from entityscan.screening import ScreeningContext, load_lists
+from entityscan.store import Store, default_url
+
+
+def cli_actor() -> str:
+    """Who runs a command, as the audit log records it: `cli:USER`."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+class Session:
+    """What one run holds; see the module docstring."""
+
+    def __init__(self, settings: Settings, *, list_paths: Sequence[Path] = (),
+                 relation_paths: Sequence[Path] = (), actor: str | None = None) -> None:
+        self.settings = settings
+        self.hooks: EntityscanPluginManager = make_plugin_manager(settings)
+        self.list_paths = tuple(Path(p) for p in list_paths)
+        self.relation_paths = tuple(Path(p) for p in relation_paths)
+        self.actor = actor or cli_actor()
+        self._context: ScreeningContext | None = None
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, *, plugin_modules: Sequence[str] = (), data_dir: Path | None = None,
+             db: str | None = None, list_paths: Sequence[Path] = (),
+             relation_paths: Sequence[Path] = (), actor: str | None = None) -> Session:
+        """Settings from the environment (`ENTITYSCAN_*`), with the command line on top."""
+        settings = Settings.from_env(data_dir=data_dir, db_url=db)
+        if plugin_modules:
+            settings = replace(settings,
+                               plugin_modules=settings.plugin_modules + tuple(plugin_modules))
+        return cls(settings, list_paths=list_paths, relation_paths=relation_paths, actor=actor)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the installed lists (and the default SQLite store) live."""
+        return resolve_data_dir(self.settings.data_dir)
+
+    def context(self) -> ScreeningContext:
+        """The screening context, built on first use from this run's plugin manager."""
+        with self._lock:
+            if self._context is None:
+                self._context = self.load_context()
+            return self._context
+
+    def lists(self) -> ListSet:
+        """The lists this run screens against, without building the matcher's index."""
+        if self._context is not None:
+            return self._context.lists
+        return load_lists(self.hooks, self.list_paths)
+
+    def load_context(self) -> ScreeningContext:
+        """A freshly built context (the service calls this when the installed lists change)."""
+        return ScreeningContext.load(self.hooks, list_paths=self.list_paths,
+                                     relation_paths=self.relation_paths)
+
+    def store(self) -> Store:
+        """The store (`--db`, `ENTITYSCAN_DB`, else SQLite in the data dir), opened once."""
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.settings.db_url, data_dir=self.settings.data_dir)
+            return self._store
+
+    def store_exists(self) -> bool:
+        """False when nothing was ever saved in the default SQLite store (no file yet)."""
+        url = self.settings.db_url or default_url(self.settings.data_dir)
+        if self.settings.db_url or not url.startswith("sqlite:///"):
+            return True
+        return Path(url.removeprefix("sqlite:///")).exists()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
