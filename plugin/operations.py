@@ -65,12 +65,12 @@ class BatchResult:
 def screen_batch(items: Sequence[LineItem], ctx: ScreeningContext, store: Store | None, *,
                  actor: str, source: str = "service", notify: bool = True) -> BatchResult:
     findings = screen_items(items, ctx)
-    decisions = store.decisions() if store is not None else []
+    decisions = store.decisions.list() if store is not None else []
     outcomes = outcomes_for(findings, [i.model_dump(mode="json") for i in items], decisions)
     audit_id = None
     if store is not None:
-        audit_id = store.record_screening(items, outcomes, actor=actor, source=source,
-                                          lists_content_hash=ctx.lists.content_hash)
+        audit_id = store.findings.record_screening(items, outcomes, actor=actor, source=source,
+                                                   lists_content_hash=ctx.lists.content_hash)
     context = {"source": source, "actor": actor, "audit_id": audit_id,
                "lists_content_hash": ctx.lists.content_hash}
 
@@ -100,17 +100,17 @@ def import_scan(source_doc: dict[str, Any] | Inventory, ctx: ScreeningContext, s
                  else inventory_from_document(source_doc, source or "scan document"))
     findings = screen_inventory(inventory, ctx)
     outcomes = outcomes_for(findings, [_device_subject(d) for d in inventory.devices],
-                            store.decisions())
+                            store.decisions.list())
     document = scan_document(inventory, findings, ctx.lists)
     for record, outcome in zip(document["devices"], outcomes, strict=True):
         record["decision"] = outcome.decision
         record["applied_decision"] = outcome.applied
-    scan_id, audit_id = store.record_scan(inventory, outcomes, actor=actor,
-                                          lists_content_hash=ctx.lists.content_hash,
-                                          source=source, summary=document["summary"])
+    scan_id, audit_id = store.inventory.record_scan(inventory, outcomes, actor=actor,
+                                                    lists_content_hash=ctx.lists.content_hash,
+                                                    source=source, summary=document["summary"])
     document["scan_id"] = scan_id
     document["audit_id"] = audit_id
-    diff = store.diff(None, scan_id)
+    diff = store.inventory.diff(None, scan_id)
 
     def fire() -> list[str]:
         errors = notify_scan_completed(ctx.hooks, scan_id, document)
@@ -149,7 +149,7 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str,
     rows = []
     offset = 0
     while True:
-        page = store.list_devices(limit=1000, offset=offset)
+        page = store.inventory.devices(limit=1000, offset=offset)
         rows.extend(page)
         offset += len(page)
         if len(page) < 1000:
@@ -157,7 +157,7 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str,
     inventory = Inventory(devices=[Device.model_validate(r["record"]) for r in rows])
     findings = screen_inventory(inventory, ctx)
     outcomes = outcomes_for(findings, [_device_subject(d) for d in inventory.devices],
-                            store.decisions())
+                            store.decisions.list())
     changes = []
     changed_findings = []
     for row, outcome in zip(rows, outcomes, strict=True):
@@ -170,9 +170,9 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str,
                             "lists_before": row["lists_content_hash"]})
             changed_findings.append((row["key"], finding))
     report = {"screened": len(rows), "changed": changes}
-    audit_id = store.update_device_findings(changed_findings, actor=actor, report=report,
-                                            lists_content_hash=ctx.lists.content_hash,
-                                            outcomes=outcomes)
+    audit_id = store.inventory.update_findings(changed_findings, actor=actor, report=report,
+                                               lists_content_hash=ctx.lists.content_hash,
+                                               outcomes=outcomes)
     result = RescreenReport(audit_id, ctx.lists.content_hash, len(rows), changes)
     if notify and changes:
         flagged = [c for c in changes if c["after"] == "flagged"]

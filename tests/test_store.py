@@ -85,20 +85,20 @@ def test_scan_devices_first_last_seen_and_diff(store: Store, ctx: ScreeningConte
     # a late upload of an older scan moves first_seen back, not last_seen or the record
     import_scan(scan_doc([hik("44:19:b6:00:00:01", "127.60.1.5")], ctx, t0), ctx, store,
                 actor="late")
-    devices = {d["key"]: d for d in store.list_devices()}
+    devices = {d["key"]: d for d in store.inventory.devices()}
     dev = devices["mac:44:19:b6:00:00:01"]
     assert dev["first_seen"] == t0 + timedelta(seconds=5)
     assert dev["last_seen"] == t0 + timedelta(days=3, seconds=5)
     assert dev["record"]["addresses"] == ["127.60.1.99"] and dev["verdict"] == "flagged"
     assert dev["first_scan_id"] != first.scan_id  # the late scan is the earliest sighting
     assert len(devices) == 3 and store.count("scans") == 4
-    assert store.diff(first.scan_id, third.scan_id)["summary"]["gone"] == 1
+    assert store.inventory.diff(first.scan_id, third.scan_id)["summary"]["gone"] == 1
 
 
 def test_audit_log_is_append_only_and_complete(store: Store, ctx: ScreeningContext) -> None:
     items = [LineItem(id="1", brand="EZVIZ"), LineItem(id="2", supplier="Dell")]
     batch = screen_batch(items, ctx, store, actor="token:erp")
-    entry = store.audit_entry(batch.audit_id or 0)
+    entry = store.audit.entry(batch.audit_id or 0)
     assert entry is not None and entry["actor"] == "token:erp" and entry["action"] == "screen"
     assert entry["lists_content_hash"] == ctx.lists.content_hash
     assert [i["id"] for i in entry["inputs"]["items"]] == ["1", "2"]
@@ -107,32 +107,32 @@ def test_audit_log_is_append_only_and_complete(store: Store, ctx: ScreeningConte
         conn.exec_driver_sql("UPDATE audit_log SET actor = 'someone else'")
     with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM audit_log")
-    assert store.audit_entry(batch.audit_id or 0)["actor"] == "token:erp"  # type: ignore[index]
+    assert store.audit.entry(batch.audit_id or 0)["actor"] == "token:erp"  # type: ignore[index]
 
 
 def test_decisions_apply_until_they_expire_or_are_revoked(store: Store,
                                                           ctx: ScreeningContext) -> None:
     soon = datetime.now(UTC) + timedelta(days=30)
     item = LineItem(id="PO-7/1", brand="EZVIZ")
-    allow = store.add_decision(DecisionIn(decision="allow", kind="exception", who="j.doe",
-                                          why="existing maintenance contract", until=soon,
-                                          value="ezviz"), recorded_by="token:review")
+    allow = store.decisions.add(DecisionIn(decision="allow", kind="exception", who="j.doe",
+                                           why="existing maintenance contract", until=soon,
+                                           value="ezviz"), recorded_by="token:review")
     result = screen_batch([item], ctx, store, actor="x").results()[0]
     assert result["verdict"] == "flagged" and result["decision"] == "allow"
     assert result["applied_decision"]["decision_id"] == allow.id
     assert result["applied_decision"]["who"] == "j.doe"
     other = screen_batch([LineItem(id="2", brand="HiLook")], ctx, store, actor="x").results()
     assert other[0]["decision"] == "block"  # the decision covers EZVIZ only
-    assert store.revoke_decision(allow.id, by="boss") and not store.revoke_decision(allow.id, "x")
-    trail = [(e["action"], e["actor"]) for e in store.audit_entries(limit=5)]
+    assert store.decisions.revoke(allow.id, by="boss") and not store.decisions.revoke(allow.id, "x")
+    trail = [(e["action"], e["actor"]) for e in store.audit.entries(limit=5)]
     assert trail[0] == ("revoke-decision", "boss") and ("decision", "token:review") in trail
     assert screen_batch([item], ctx, store, actor="x").results()[0]["decision"] == "block"
     # an expired decision stops applying
-    expired = store.add_decision(DecisionIn(decision="allow", kind="false_positive", who="a",
-                                            why="b", until=soon, subject="PO-7/1"), "t")
+    expired = store.decisions.add(DecisionIn(decision="allow", kind="false_positive", who="a",
+                                             why="b", until=soon, subject="PO-7/1"), "t")
     later = datetime.now(UTC) + timedelta(days=31)
     assert expired.active(datetime.now(UTC)) and not expired.active(later)
-    assert store.decisions(active_at=later) == []
+    assert store.decisions.list(active_at=later) == []
 
 
 def test_decision_needs_a_scope_and_a_timezone() -> None:
@@ -145,15 +145,15 @@ def test_decision_needs_a_scope_and_a_timezone() -> None:
 
 
 def test_tokens_are_stored_hashed(store: Store) -> None:
-    info, secret = store.add_token("erp")
-    assert store.check_token(secret) == info and store.check_token(secret + "x") is None
+    info, secret = store.tokens.add("erp")
+    assert store.tokens.check(secret) == info and store.tokens.check(secret + "x") is None
     from sqlalchemy import text
 
     with store.engine.connect() as conn:
         stored = [r[0] for r in conn.execute(text("SELECT token_hash FROM api_tokens"))]
     assert secret not in stored and stored[0].startswith("sha256:")
-    assert store.revoke_token("erp") == 1 and store.check_token(secret) is None
-    assert not store.has_active_token()
+    assert store.tokens.revoke("erp") == 1 and store.tokens.check(secret) is None
+    assert not store.tokens.has_active()
 
 
 def test_scan_document_errors_name_the_field(ctx: ScreeningContext) -> None:
@@ -206,7 +206,7 @@ def _check_nothing_lost(url: str, writers: int) -> None:
         # every Hikvision device and every EZVIZ line item is a finding; Axis ones are clear
         assert s.count("findings") == writers * SCANS_EACH * (shared + 1)
         assert s.count("devices") == shared + writers * SCANS_EACH * own
-        for device in s.list_devices(limit=10_000):
+        for device in s.inventory.devices(limit=10_000):
             assert device["first_seen"] <= device["last_seen"]
 
 

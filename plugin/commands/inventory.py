@@ -96,7 +96,7 @@ def store_scans(db: DbOption = None, data_dir: DataDirOption = None,
     """List saved scans, newest first."""
     _check_format(fmt)
     with open_store(db, data_dir) as store:
-        scans = store.list_scans(limit=limit)
+        scans = store.inventory.scans(limit=limit)
     if fmt == "json":
         print(json.dumps(scans, indent=2, default=str))
         return 0
@@ -148,7 +148,7 @@ def diff(
         if scan_b is None and scan_a is not None:
             scan_a, scan_b = None, scan_a  # one id: compare it with the scan before it
         if scan_b is None:
-            latest = store.list_scans(limit=1)
+            latest = store.inventory.scans(limit=1)
             if not latest:
                 raise InputError("no saved scans yet: save one with `entityscan store import "
                                  "FILE` (or `entityscan scan ... --save`)")
@@ -156,7 +156,7 @@ def diff(
         from entityscan.store import StoreError
 
         try:
-            result = store.diff(scan_a, scan_b)
+            result = store.inventory.diff(scan_a, scan_b)
         except StoreError as exc:
             raise InputError(str(exc)) from exc
     if fmt == "json":

@@ -74,7 +74,7 @@ def tokens_add(name: Annotated[str, typer.Argument(help="Who or what uses the to
                db: DbOption = None, data_dir: DataDirOption = None) -> int:
     """Create a token; it is printed once and only its hash is stored."""
     with open_store(db, data_dir) as store:
-        info, secret = store.add_token(name)
+        info, secret = store.tokens.add(name)
     Console(stderr=True).print(f"token {info.id} ({info.name}) created; store it now, it is "
                                f"not shown again:", highlight=False)
     print(secret)
@@ -86,7 +86,7 @@ def tokens_list(db: DbOption = None, data_dir: DataDirOption = None,
                 fmt: Annotated[str, typer.Option("--format", "-f")] = "table") -> int:
     """List tokens (id, name, prefix, created, revoked); never the secrets."""
     with open_store(db, data_dir) as store:
-        found = store.tokens()
+        found = store.tokens.list()
     if fmt == "json":
         print(json.dumps([{"id": t.id, "name": t.name, "prefix": t.prefix,
                            "created_at": t.created_at.isoformat(),
@@ -108,7 +108,7 @@ def tokens_revoke(token: Annotated[str, typer.Argument(help="Token id or name.")
                   db: DbOption = None, data_dir: DataDirOption = None) -> int:
     """Revoke a token by id, or every active token with that name."""
     with open_store(db, data_dir) as store:
-        count = store.revoke_token(token)
+        count = store.tokens.revoke(token)
     if not count:
         raise InputError(f"no active token with id or name {token!r}")
     Console(stderr=True).print(f"revoked {count} token(s)")

@@ -1,0 +1,29 @@
+"""UTC times into and out of the database (SQLite hands back naive datetimes; everything is
+stored in UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def dated(row: RowMapping) -> dict[str, Any]:
+    """A result row as a dict, its datetimes made aware."""
+    return {k: aware(v) if isinstance(v, datetime) else v for k, v in row.items()}
