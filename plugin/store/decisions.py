@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from entityscan.decisions import Decision, DecisionIn
 from entityscan.store import audit
 from entityscan.store import schema as t
-from entityscan.store.clock import aware, now, utc
+from entityscan.store.clock import aware, now
 from entityscan.store.engine import write
 
 
@@ -22,7 +22,7 @@ class DecisionStore:
 
     def add(self, decision: DecisionIn, recorded_by: str) -> Decision:
         created = now()
-        values = {**decision.model_dump(), "until": utc(decision.until),
+        values = {**decision.model_dump(), "until": aware(decision.until),
                   "decision": decision.decision.value, "kind": decision.kind.value,
                   "created_at": created, "recorded_by": recorded_by}
 

@@ -14,7 +14,7 @@ from entityscan.model import Finding
 from entityscan.scanners.inventory import Inventory
 from entityscan.store import audit
 from entityscan.store import schema as t
-from entityscan.store.clock import dated, now, utc
+from entityscan.store.clock import aware, dated, now
 from entityscan.store.diff import diff_snapshots
 from entityscan.store.engine import StoreError, write
 from entityscan.store.findings import Outcome, insert_findings, result_rows
@@ -32,7 +32,7 @@ class InventoryStore:
         """Save a screened scan: the scan, its device snapshot, the device registry (first and
         last seen), the findings and an audit entry.  Returns (scan id, audit id)."""
         received = now()
-        seen = utc(inventory.finished or inventory.started or received)
+        seen = aware(inventory.finished or inventory.started or received)
         by_key: dict[str, tuple[dict[str, Any], Outcome]] = {}
         for device, outcome in zip(inventory.devices, outcomes, strict=True):
             key = device.key()
@@ -45,8 +45,8 @@ class InventoryStore:
 
         def work(conn: Connection) -> tuple[int, int]:
             scan_id = int(conn.execute(insert(t.scans).values(
-                kind=inventory.kind, received_at=received, started=utc(inventory.started),
-                finished=utc(inventory.finished) if inventory.finished else None,
+                kind=inventory.kind, received_at=received, started=aware(inventory.started),
+                finished=aware(inventory.finished) if inventory.finished else None,
                 targets=list(inventory.targets), actor=actor, source=source,
                 lists_content_hash=lists_content_hash, device_count=len(keys),
                 summary=dict(summary or {}),

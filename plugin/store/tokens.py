@@ -73,12 +73,11 @@ class TokenStore:
                 t.tokens.c.token_hash == hash_token(secret))).mappings().first()
         if row is None or row["revoked_at"] is not None:
             return None
-        return TokenInfo(row["id"], row["name"], row["prefix"], aware(row["created_at"]),  # type: ignore[arg-type]
-                         None)
+        return TokenInfo(row["id"], row["name"], row["prefix"], aware(row["created_at"]), None)
 
     def list(self) -> list[TokenInfo]:
         """Every token, revoked ones too, in the order created; never the secrets."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.tokens).order_by(t.tokens.c.id)).mappings().all()
-        return [TokenInfo(r["id"], r["name"], r["prefix"], aware(r["created_at"]),  # type: ignore[arg-type]
+        return [TokenInfo(r["id"], r["name"], r["prefix"], aware(r["created_at"]),
                           aware(r["revoked_at"])) for r in rows]
