@@ -15,7 +15,6 @@ import pytest
 from entityscan.output import scan_document
 from entityscan.scanners.inventory import Device, Evidence, Inventory
 from entityscan.screening import ScreeningContext, screen_inventory
-from entityscan.store import Store
 
 PG_ENV = "ENTITYSCAN_TEST_POSTGRES_URL"
 PG_SKIP = (f"PostgreSQL store tests need {PG_ENV} (CI sets it; locally start PostgreSQL and "
@@ -70,6 +69,3 @@ def scan_doc(devices: list[Device], ctx: ScreeningContext, when: datetime | None
                     finished=when + timedelta(seconds=5))
     return scan_document(inv, screen_inventory(inv, ctx), ctx.lists)
 
-
-def open_store(url: str) -> Store:
-    return Store(url)
