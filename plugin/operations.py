@@ -80,11 +80,11 @@ def screen_line_items(items: Sequence[LineItem], ctx: ScreeningContext, store: S
                       ) -> ItemScreening:
     """Screen procurement line items; with a store, apply its decisions and record them."""
     findings = screen_items(items, ctx)
-    decisions = store.decisions() if store is not None else []
+    decisions = store.decisions.list() if store is not None else []
     outcomes = _outcomes(findings, [i.model_dump(mode="json") for i in items], decisions)
     audit_id = None
     if store is not None:
-        audit_id = store.record_screening(items, outcomes, actor=actor, source=source,
+        audit_id = store.findings.record_screening(items, outcomes, actor=actor, source=source,
                                           lists_content_hash=ctx.lists.content_hash)
     document = screen_document(items, findings, ctx.lists, source=input_name)
     _with_decisions(document["results"], outcomes)
@@ -124,19 +124,19 @@ def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None
         inventory = Inventory.model_validate(redact(inventory.model_dump(mode="json"),
                                                     secrets))
     findings = screen_inventory(inventory, ctx)
-    decisions = store.decisions() if store is not None else []
+    decisions = store.decisions.list() if store is not None else []
     outcomes = _outcomes(findings, [_device_subject(d) for d in inventory.devices], decisions)
     document = scan_document(inventory, findings, ctx.lists)
     _with_decisions(document["devices"], outcomes)
     scan_id = audit_id = None
     diff = None
     if store is not None:
-        scan_id, audit_id = store.record_scan(inventory, outcomes, actor=actor,
+        scan_id, audit_id = store.inventory.record_scan(inventory, outcomes, actor=actor,
                                               lists_content_hash=ctx.lists.content_hash,
                                               source=source, summary=document["summary"])
         document["scan_id"] = scan_id
         document["audit_id"] = audit_id
-        diff = store.diff(None, scan_id)
+        diff = store.inventory.diff(None, scan_id)
     document = redact(document, secrets)
     context = {"source": "inventory", "actor": actor, "audit_id": audit_id, "scan_id": scan_id,
                "lists_content_hash": ctx.lists.content_hash}
@@ -185,14 +185,14 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenRepo
     """Screen every stored device against the current lists; record and report changed
     verdicts (e.g. after `entityscan lists update`)."""
     rows: list[dict[str, Any]] = []
-    while page := store.list_devices(limit=1000, offset=len(rows)):
+    while page := store.inventory.devices(limit=1000, offset=len(rows)):
         rows.extend(page)
         if len(page) < 1000:
             break
     inventory = Inventory(devices=[Device.model_validate(r["record"]) for r in rows])
     findings = screen_inventory(inventory, ctx)
     outcomes = _outcomes(findings, [_device_subject(d) for d in inventory.devices],
-                         store.decisions())
+                         store.decisions.list())
     changes = []
     changed_findings = []
     for row, outcome in zip(rows, outcomes, strict=True):
@@ -204,7 +204,7 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenRepo
                             "reasons": finding.reasons[:3],
                             "lists_before": row["lists_content_hash"]})
             changed_findings.append((row["key"], finding))
-    audit_id = store.update_device_findings(changed_findings, actor=actor,
+    audit_id = store.inventory.update_findings(changed_findings, actor=actor,
                                             report={"screened": len(rows), "changed": changes},
                                             lists_content_hash=ctx.lists.content_hash,
                                             outcomes=outcomes)
@@ -233,9 +233,9 @@ def diff_scans(store: Store, scan_a: int | None, scan_b: int | None) -> dict[str
     """New, gone, changed and newly flagged devices from `scan_a` to `scan_b`.  Without
     `scan_b`, the latest saved scan; without `scan_a`, the scan before `scan_b`."""
     if scan_b is None:
-        latest = store.list_scans(limit=1)
+        latest = store.inventory.scans(limit=1)
         if not latest:
             raise InputError("no saved scans yet: save one with `entityscan scan ... --save` "
                              "or `entityscan store import FILE`")
         scan_b = int(latest[0]["id"])
-    return store.diff(scan_a, scan_b)
+    return store.inventory.diff(scan_a, scan_b)

@@ -177,10 +177,10 @@ def test_inventory_printed_written_stored_diffed_and_hooked_alike(
     newly = sorted(k for k, v in verdicts.items() if v == "flagged")
     assert f"{len(newly)} newly flagged" in err
     with Store(f"sqlite:///{tmp_path / 'data' / 'entityscan.db'}") as store:
-        stored = {row["key"]: row["verdict"] for row in store.list_devices(limit=1000)}
-        first_diff = store.diff(None, printed["scan_id"])
-        second_diff = store.diff(None, document["scan_id"])
-        recorded = store.list_findings(scan_id=document["scan_id"], limit=1000)
+        stored = {row["key"]: row["verdict"] for row in store.inventory.devices(limit=1000)}
+        first_diff = store.inventory.diff(None, printed["scan_id"])
+        second_diff = store.inventory.diff(None, document["scan_id"])
+        recorded = store.findings.list(scan_id=document["scan_id"], limit=1000)
     assert stored == verdicts
     assert sorted(d["key"] for d in first_diff["newly_flagged"]) == newly
     assert second_diff["newly_flagged"] == [] and second_diff["changed"] == []
@@ -222,8 +222,8 @@ def test_screen_printed_written_stored_and_hooked_alike(
     document = json.loads(written.read_text(encoding="utf-8"))
     assert verdicts_of(document) == verdicts
     with Store(f"sqlite:///{tmp_path / 'data' / 'entityscan.db'}") as store:
-        entry = store.audit_entry(document["audit_id"])
-        recorded = store.list_findings(limit=1000)
+        entry = store.audit.entry(document["audit_id"])
+        recorded = store.findings.list(limit=1000)
     assert entry is not None
     assert {r["subject"]: r["verdict"] for r in entry["result"]["results"]} == verdicts
     assert {r["subject"]: r["verdict"] for r in recorded} == {

@@ -74,11 +74,11 @@ def test_schedule_runs_a_command_on_an_interval(tmp_path: Path, ctx: ScreeningCo
     assert run.returncode == 1, run.stderr  # each run found a flagged device
     assert run.stderr.count("with exit code 1") == 2
     with Store(db) as store:
-        scans = store.list_scans()
+        scans = store.inventory.scans()
         assert len(scans) == 2
         started = sorted(s["received_at"] for s in scans)
         assert started[1] - started[0] >= timedelta(seconds=0.9)
-        assert store.diff(None, scans[0]["id"])["summary"]["new"] == 0
+        assert store.inventory.diff(None, scans[0]["id"])["summary"]["new"] == 0
 
 
 def test_schedule_usage_errors() -> None:
@@ -155,9 +155,9 @@ def test_lists_update_rescreens_the_stored_inventory(tmp_path: Path, ctx: Screen
     out = capsys.readouterr().out
     assert "rescreened 1 stored devices" in out and "1 changed" in out
     with Store(f"sqlite:///{data / 'entityscan.db'}") as store:
-        (row,) = store.list_devices()
+        (row,) = store.inventory.devices()
         assert row["verdict"] != "clear"
-        audit = store.audit_entries(limit=1)[0]
+        audit = store.audit.entries(limit=1)[0]
         assert audit["action"] == "rescreen"
         assert audit["result"]["changed"][0]["before"] == "clear"
     # nothing changes the second time
@@ -175,6 +175,6 @@ def test_usb_save_stores_the_fleet_inventory(tmp_path: Path,
     assert code in (0, 1)
     assert "saved as scan 1" in capsys.readouterr().err
     with Store(db) as store:
-        (scan,) = store.list_scans()
+        (scan,) = store.inventory.scans()
         assert scan["kind"] == "usb" and scan["device_count"] > 0
         assert store.count("devices") == scan["device_count"]

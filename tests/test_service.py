@@ -63,9 +63,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     recorder = Recorder()
     ctx = ScreeningContext.load(hooks=make_plugin_manager(Settings(load_entrypoints=False),
                                                           [recorder]))
-    _, token = store.add_token("erp")
-    _, revoked = store.add_token("old")
-    store.revoke_token("old")
+    _, token = store.tokens.add("erp")
+    _, revoked = store.tokens.add("old")
+    store.tokens.revoke("old")
     with running(create_app(store, ctx, max_body_bytes=2 * 1024 * 1024), HOST) as base:
         yield Service(base, token, revoked, store, ctx, recorder)
     store.close()
@@ -282,7 +282,7 @@ def test_a_lists_update_is_swapped_in_without_restart(tmp_path: Path) -> None:
 
     data = tmp_path / "data"
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
-    _, token = store.add_token("r")
+    _, token = store.tokens.add("r")
     contexts = ContextSource(lambda: ScreeningContext.load(data_dir=data), data, check_every=0)
     item = {"items": [{"id": "1", "supplier": "Institute of Fluid Physics"}]}
     headers = {"Authorization": f"Bearer {token}"}

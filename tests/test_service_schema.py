@@ -29,7 +29,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     store = Store(f"sqlite:///{db}")
     ctx = ScreeningContext.load(hooks=make_plugin_manager(Settings(load_entrypoints=False)))
     import_doc(scan_doc([hik("44:19:b6:ee:00:01", "127.60.8.1")], ctx), ctx, store)
-    _, token = store.add_token("schemathesis")
+    _, token = store.tokens.add("schemathesis")
     with running(create_app(store, ctx, max_body_bytes=1024 * 1024), HOST) as base:
         yield base, token
     store.close()

@@ -89,7 +89,7 @@ def store_scans(db: DbOption = None, data_dir: DataDirOption = None,
                 fmt: ListingFormatOption = ListingFormat.TABLE) -> int:
     """List saved scans, newest first."""
     with Session.open(data_dir=data_dir, db=db) as session:
-        scans = session.store().list_scans(limit=limit)
+        scans = session.store().inventory.scans(limit=limit)
     if fmt is ListingFormat.JSON:
         print(json.dumps(scans, indent=2, default=str))
         return 0

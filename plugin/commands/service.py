@@ -61,7 +61,7 @@ def tokens_add(name: Annotated[str, typer.Argument(help="Who or what uses the to
                db: DbOption = None, data_dir: DataDirOption = None) -> int:
     """Create a token; it is printed once and only its hash is stored."""
     with Session.open(data_dir=data_dir, db=db) as session:
-        info, secret = session.store().add_token(name)
+        info, secret = session.store().tokens.add(name)
     Console(stderr=True).print(f"token {info.id} ({info.name}) created; store it now, it is "
                                f"not shown again:", highlight=False)
     print(secret)
@@ -73,7 +73,7 @@ def tokens_list(db: DbOption = None, data_dir: DataDirOption = None,
                 fmt: ListingFormatOption = ListingFormat.TABLE) -> int:
     """List tokens (id, name, prefix, created, revoked); never the secrets."""
     with Session.open(data_dir=data_dir, db=db) as session:
-        found = session.store().tokens()
+        found = session.store().tokens.list()
     if fmt is ListingFormat.JSON:
         print(json.dumps([{"id": t.id, "name": t.name, "prefix": t.prefix,
                            "created_at": t.created_at.isoformat(),
@@ -95,7 +95,7 @@ def tokens_revoke(token: Annotated[str, typer.Argument(help="Token id or name.")
                   db: DbOption = None, data_dir: DataDirOption = None) -> int:
     """Revoke a token by id, or every active token with that name."""
     with Session.open(data_dir=data_dir, db=db) as session:
-        count = session.store().revoke_token(token)
+        count = session.store().tokens.revoke(token)
     if not count:
         raise InputError(f"no active token with id or name {token!r}")
     Console(stderr=True).print(f"revoked {count} token(s)")

@@ -59,7 +59,7 @@ def actor(request: Request, credentials: Scheme) -> str:
         raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>; "
                                  "create one with `entityscan tokens add NAME`)",
                             headers={"WWW-Authenticate": "Bearer"})
-    token = request.app.state.store.check_token(credentials.credentials)
+    token = request.app.state.store.tokens.check(credentials.credentials)
     if token is None:
         raise HTTPException(401, "unknown or revoked token",
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -247,9 +247,9 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredDevice]:
         """Stored devices with first/last seen, current verdict and decision."""
-        active = store.decisions(active_at=datetime.now(UTC))
+        active = store.decisions.list(active_at=datetime.now(UTC))
         out = []
-        for row in store.list_devices(verdict.value if verdict else None, limit, offset):
+        for row in store.inventory.devices(verdict.value if verdict else None, limit, offset):
             finding = Finding.model_validate(row["finding"])
             decision, applied = decide(finding, active)
             out.append(StoredDevice(
@@ -271,9 +271,9 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredFinding]:
         """Recorded findings (`review` and `flagged` results; clear answers are in the audit
         log), newest first, with the decision that applies now."""
-        active = store.decisions(active_at=datetime.now(UTC))
+        active = store.decisions.list(active_at=datetime.now(UTC))
         out = []
-        for row in store.list_findings(min_verdict=min_verdict.value, subject=subject,
+        for row in store.findings.list(min_verdict=min_verdict.value, subject=subject,
                                        scan_id=scan_id, limit=limit, offset=offset):
             finding = Finding.model_validate(row["finding"])
             decision, applied = decide(finding, active)
@@ -300,7 +300,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
              responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["audit"])
     def audit(audit_id: int, who: Actor) -> AuditEntry:
         """One audit entry: inputs, lists content hash, results and who asked."""
-        entry = store.audit_entry(audit_id) if 0 < audit_id < 2**31 else None
+        entry = store.audit.entry(audit_id) if 0 < audit_id < 2**31 else None
         if entry is None:
             raise HTTPException(404, f"no audit entry with id {audit_id}")
         return AuditEntry.model_validate(entry)
@@ -311,21 +311,21 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
         """Record a reviewed false positive, an approved exception or an explicit block."""
         if body.until <= datetime.now(UTC):
             raise HTTPException(422, "until is in the past: the decision would never apply")
-        decision = store.add_decision(body, recorded_by=who)
+        decision = store.decisions.add(body, recorded_by=who)
         return _decision_out(decision)
 
     @app.get("/v1/decisions", response_model=list[DecisionOut], responses=ERRORS,
              tags=["decisions"])
     def list_decisions(who: Actor, active_only: bool = False) -> list[DecisionOut]:
         """Every recorded decision (or only those in force now)."""
-        found = store.decisions(active_at=datetime.now(UTC) if active_only else None)
+        found = store.decisions.list(active_at=datetime.now(UTC) if active_only else None)
         return [_decision_out(d) for d in found]
 
     @app.delete("/v1/decisions/{decision_id}", status_code=204,
                 responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["decisions"])
     def revoke_decision(decision_id: int, who: Actor) -> None:
         """Revoke a decision: later screenings no longer honour it."""
-        if not (0 < decision_id < 2**31) or not store.revoke_decision(decision_id, by=who):
+        if not (0 < decision_id < 2**31) or not store.decisions.revoke(decision_id, by=who):
             raise HTTPException(404, f"no active decision with id {decision_id}")
 
     return app

@@ -22,7 +22,7 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, store: Store) -> None:
     """Refuse a non-loopback bind while no API token exists (it would be reachable and
     unusable, or worse, an invitation to disable auth)."""
-    if not is_loopback(host) and not store.has_active_token():
+    if not is_loopback(host) and not store.tokens.has_active():
         raise InputError(f"refusing to listen on {host}: no API token exists yet; create one "
                          f"with `entityscan tokens add NAME` first (or bind 127.0.0.1)")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     DateTime,
     Float,
     ForeignKey,
@@ -19,6 +20,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    insert,
+    select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -158,3 +162,16 @@ POSTGRES_TRIGGERS = (
          END IF;
        END $$""",
 )
+
+
+def create(conn: Connection) -> None:
+    """Create what is missing: tables, the append-only triggers, the schema version."""
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        # Two processes creating the schema at once must not collide.
+        conn.execute(text("SELECT pg_advisory_xact_lock(874201)"))
+    metadata.create_all(conn, checkfirst=True)
+    for statement in POSTGRES_TRIGGERS if postgres else SQLITE_TRIGGERS:
+        conn.exec_driver_sql(statement)
+    if conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() is None:
+        conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))

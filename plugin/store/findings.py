@@ -1,0 +1,87 @@
+"""Findings: the `review` and `flagged` results of screenings and scans, each recorded with
+the audit entry of the screening that produced it (clear answers live in the audit entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from entityscan.model import Finding, LineItem, Verdict
+from entityscan.store import audit
+from entityscan.store import schema as t
+from entityscan.store.clock import aware, now
+from entityscan.store.engine import write
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finding with its procurement decision, ready to record."""
+
+    finding: Finding
+    decision: str
+    applied: Mapping[str, Any] | None
+    subject: Mapping[str, Any]
+
+
+def insert_findings(conn: Connection, audit_id: int, outcomes: Sequence[Outcome],
+                    scan_id: int | None = None) -> None:
+    """A findings row per outcome at `review` or above, on `conn` (the caller's transaction)."""
+    # Only `review` and `flagged` are findings; clear answers live in the audit entry.
+    outcomes = [o for o in outcomes if o.finding.verdict is not Verdict.CLEAR]
+    if not outcomes:
+        return
+    at = now()
+    conn.execute(insert(t.findings), [
+        {"at": at, "audit_id": audit_id, "scan_id": scan_id, "subject": o.finding.subject,
+         "subject_kind": o.finding.subject_kind, "verdict": o.finding.verdict.value,
+         "maker": o.finding.maker, "score": o.finding.score,
+         "finding": o.finding.model_dump(mode="json"), "subject_record": dict(o.subject)}
+        for o in outcomes])
+
+
+def result_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """The `results` an audit entry records, one per outcome (clear ones too)."""
+    return [{"subject": o.finding.subject, "verdict": o.finding.verdict.value,
+             "decision": o.decision, "applied_decision": o.applied,
+             "maker": o.finding.maker, "score": o.finding.score,
+             "entries": sorted({m.entry_id for m in o.finding.matches})}
+            for o in outcomes]
+
+
+class FindingStore:
+    """Screenings of line items and the findings recorded so far (`store.findings`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_screening(self, items: Sequence[LineItem], outcomes: Sequence[Outcome], *,
+                         actor: str, lists_content_hash: str, source: str = "service") -> int:
+        """One audit entry (inputs, list hash, results, who) plus a findings row per item at
+        `review` or above."""
+        inputs = {"source": source, "items": [i.model_dump(mode="json") for i in items]}
+
+        def work(conn: Connection) -> int:
+            audit_id = audit.append(conn, actor=actor, action="screen",
+                                    lists_content_hash=lists_content_hash, inputs=inputs,
+                                    result={"results": result_rows(outcomes)})
+            insert_findings(conn, audit_id, outcomes)
+            return audit_id
+
+        return write(self.engine, work)
+
+    def list(self, *, min_verdict: str = "review", subject: str | None = None,
+             scan_id: int | None = None, limit: int = 100, offset: int = 0
+             ) -> list[dict[str, Any]]:
+        """Findings at `min_verdict` or above, newest first."""
+        wanted = [v.value for v in Verdict if v.rank >= Verdict(min_verdict).rank]
+        q = (select(t.findings).where(t.findings.c.verdict.in_(wanted))
+             .order_by(t.findings.c.id.desc()).limit(limit).offset(offset))
+        if subject:
+            q = q.where(t.findings.c.subject == subject)
+        if scan_id is not None:
+            q = q.where(t.findings.c.scan_id == scan_id)
+        with self.engine.connect() as conn:
+            return [{**r, "at": aware(r["at"])} for r in conn.execute(q).mappings().all()]
