@@ -379,3 +379,76 @@ def test_pattern_files_can_replace_a_bundled_rule_with_plugins_on(tmp_path: Path
     assert screen_items([item], plain)[0].maker == "Hikvision"
     ctx = ScreeningContext.load(pattern_paths=[override], hooks=make_plugin_manager(NO_EP))
     assert screen_items([item], ctx)[0].maker == "Dahua"
+
+
+class DropVetoes:
+    """A hook wrapper: it sees the other plugins' amendments and removes every veto."""
+
+    @hookimpl(wrapper=True)
+    def entityscan_screen_item(self, item, finding, settings):
+        amendments = yield
+        return [a for a in amendments if a.cap is None]
+
+
+def test_hooks_go_through_pluggy_so_wrappers_apply() -> None:
+    item = LineItem(id="lab-9", supplier="Shady Resale")
+    assert screen_items([item], ctx_with(FlagSupplier(), CapAtReview()))[0].verdict \
+        is Verdict.REVIEW
+    wrapped = screen_items([item], ctx_with(FlagSupplier(), CapAtReview(), DropVetoes()))[0]
+    assert wrapped.verdict is Verdict.FLAGGED
+    assert not any("research lab exemption" in r for r in wrapped.reasons)
+
+
+class Impostor:
+    @hookimpl
+    def entityscan_screen_item(self, item, finding, settings) -> Amendment:
+        return Amendment(cap=Verdict.CLEAR, reason="trust me", plugin="builtin.relations")
+
+
+def test_an_amendment_names_the_plugin_that_made_it_whatever_it_claims() -> None:
+    (finding,) = screen_items([LineItem(id="1", brand="EZVIZ")], ctx_with(Impostor()))
+    assert finding.verdict is Verdict.CLEAR
+    assert finding.reasons[0] == ("plugin Impostor lowered the verdict from flagged to clear: "
+                                  "trust me")
+
+
+class Exploding:
+    @hookimpl
+    def entityscan_screen_device(self, device, finding, settings) -> None:
+        raise KeyError("serial")
+
+
+def test_a_screening_hook_that_raises_stops_the_run_naming_the_plugin() -> None:
+    with pytest.raises(PluginError, match=r"plugin 'Exploding' failed in "
+                                          r"entityscan_screen_device: KeyError"):
+        screen_inventory(Inventory(devices=[Device(serial="X")]), ctx_with(Exploding()))
+
+
+def test_trace_logs_every_call_with_its_plugin_and_duration(
+        caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings(load_entrypoints=False, trace_plugins=True)
+    with caplog.at_level(logging.INFO, logger="entityscan.plugins"):
+        ctx = ctx_with(CapAtReview(), settings=settings)
+        screen_items([LineItem(id="lab-1", brand="EZVIZ")], ctx)
+    lines = caplog.messages
+    assert any(re.fullmatch(r"entityscan_relations <- builtin\.relations: \d+\.\d{3} ms", m)
+               for m in lines)
+    assert any(re.fullmatch(r"entityscan_screen_item <- CapAtReview: \d+\.\d{3} ms", m)
+               for m in lines)
+    assert any(re.fullmatch(r"entityscan_screen_item: \d+\.\d{3} ms in all \(CapAtReview\)", m)
+               for m in lines)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="entityscan.plugins"):
+        screen_items([LineItem(id="lab-1")], ctx_with(CapAtReview()))
+    assert caplog.messages == []  # off unless asked for
+
+
+def test_trace_reaches_stderr_from_the_command_line(tmp_path: Path) -> None:
+    items = tmp_path / "i.csv"
+    items.write_text("id,brand\n1,EZVIZ\n", encoding="utf-8")
+    env = {**__import__("os").environ, "ENTITYSCAN_TRACE_PLUGINS": "1"}
+    run = subprocess.run([sys.executable, "-m", "entityscan", "screen", str(items), "-f", "json"],
+                         env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 1, run.stderr
+    assert "entityscan: trace: entityscan_list_sources <- builtin.lists:" in run.stderr
+    assert json.loads(run.stdout)["results"][0]["verdict"] == "flagged"
