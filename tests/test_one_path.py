@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from entityscan.cli import main
+from entityscan.reports import validate_document
 from entityscan.scanners.lab import Lab, load_profiles, run_lab_in_thread
 from entityscan.store import Store
 
@@ -120,6 +121,7 @@ def run(argv: list[str], mode: str, monkeypatch: pytest.MonkeyPatch,
 
 
 def verdicts_of(document: dict[str, Any]) -> dict[str, str]:
+    validate_document(document)  # decision, applied_decision, scan_id, audit_id included
     rows = document.get("devices", document.get("results"))
     assert rows, "the document lists nothing"
     return {row["id"]: row["verdict"] for row in rows}
