@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-from entityscan.lists.csl import CSL_HEADER
+from entityscan.lists.csl_reader import CSL_HEADER
 
 HEADER = CSL_HEADER
 

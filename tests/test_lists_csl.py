@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 
 from entityscan.errors import ListError
-from entityscan.lists.csl import (
-    MAX_CELL_CHARS,
-    CslStats,
-    load_csl_file,
-    parse_name,
-    source_code,
-    split_multi,
-    strip_location,
-)
+from entityscan.lists.csl_entries import CslStats, source_code
+from entityscan.lists.csl_names import parse_name, split_multi, strip_location
+from entityscan.lists.csl_reader import MAX_CELL_CHARS, load_csl_file
 from entityscan.model import ListEntry
 from tests.lists_helpers import HEADER, write_csl
 

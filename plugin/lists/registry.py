@@ -28,7 +28,8 @@ import yaml
 
 from entityscan.errors import ListError
 from entityscan.lists.bundled_loader import parse_bundled_document
-from entityscan.lists.csl import CSL_CSV_URL, CslStats, file_sha256, load_csl_file, sniff_format
+from entityscan.lists.csl_entries import CslStats
+from entityscan.lists.csl_reader import CSL_CSV_URL, file_sha256, load_csl_file, sniff_format
 
 if TYPE_CHECKING:
     from entityscan.lists import ListSet
