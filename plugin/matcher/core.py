@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -55,14 +55,6 @@ class _Hit:
     verdict: Verdict
     maker: str | None
     reason: str
-
-
-@dataclass
-class _Result:
-    hits: list[_Hit] = field(default_factory=list)
-
-    def extend(self, hits: Iterable[_Hit]) -> None:
-        self.hits.extend(hits)
 
 
 def _list_label(entry: ListEntry) -> str:
@@ -444,9 +436,6 @@ class Matcher:
                            hit.reason + note if hit.reason else "")
             out.append(hit)
         return out
-
-    def screen_items(self, items: Iterable[LineItem]) -> list[Finding]:
-        return [self.screen_item(item) for item in items]
 
     @staticmethod
     def _finding(subject: str, kind: str, hits: list[_Hit]) -> Finding:
