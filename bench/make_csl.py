@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from entityscan.lists.csl import CSL_HEADER
+from entityscan.lists.csl_reader import CSL_HEADER
 
 HEADER = CSL_HEADER
 

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-from entityscan.lists.csl import CSL_HEADER
+from entityscan.lists.csl_reader import CSL_HEADER
 
 HEADER = CSL_HEADER
 
@@ -51,7 +51,8 @@ class Route:
     status: int = 200
     content_type: str = "text/csv; charset=utf-8"
     delay: float = 0.0  # seconds before the body is sent
-    content_length: int | None = None
+    content_length: int | None = None  # announced length; None announces the real one
+    announce_length: bool = True  # False: no Content-Length, the body ends when the server closes
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -66,8 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(route.status)
             self.send_header("Content-Type", route.content_type)
-            length = route.content_length if route.content_length is not None else len(route.body)
-            self.send_header("Content-Length", str(length))
+            if route.announce_length:
+                length = (route.content_length if route.content_length is not None
+                          else len(route.body))
+                self.send_header("Content-Length", str(length))
             self.send_header("Last-Modified", "Wed, 25 Nov 2026 06:00:00 GMT")
             self.end_headers()
             self.wfile.write(route.body)

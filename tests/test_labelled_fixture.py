@@ -54,9 +54,12 @@ MIN_PER_CATEGORY = 5
 # Target mix of the set: about 45 % flagged, 15 % review, 40 % clear.
 MIX_BOUNDS = {"flagged": (0.40, 0.50), "review": (0.12, 0.20), "clear": (0.35, 0.45)}
 
-# Distinctive Hikvision/Dahua model formats (shared/reference/device-signals.md §7).  Under the
-# policy such a model on a line establishes the maker, so a `review` or `clear` row carrying
-# one would be mislabelled.  Used only to lint labels, never to screen.
+# Distinctive Hikvision/Dahua model formats: the makers' own model naming, as printed in their
+# catalogues (https://www.hikvision.com/en/products/, https://www.dahuasecurity.com/products)
+# and listed by the Home Assistant integrations https://github.com/maciej-or/hikvision_next and
+# https://github.com/rroller/dahua.  Under the policy such a model on a line establishes the
+# maker, so a `review` or `clear` row carrying one would be mislabelled.  Used only to lint
+# labels, never to screen.
 DISTINCTIVE_MODEL = re.compile(
     r"""(?ix)
     \b(?:
@@ -177,7 +180,7 @@ def test_distinctive_models_only_on_flagged_rows(rows: list[LabelledRow]) -> Non
 
 
 def test_linter_pattern_recognises_real_formats_and_ignores_lookalikes() -> None:
-    """Keep the label linter honest: real formats from device-signals.md §7, real lookalikes."""
+    """Keep the label linter honest: real Hikvision/Dahua models, real lookalikes of others."""
     for model in ("DS-2CD2143G2-IU", "DS-7608NI-K2/8P", "iDS-7204HUHI-M1/S", "DS-KH6320-WTE1",
                   "DS-K1T671MF", "IPC-HFW2431S-S-S2", "DHI-NVR4216-16P-4KS2/L", "VTO2202F-P",
                   "HAC-HFW1200T", "TPC-BF1241", "NVR5216-16P-4KS2E", "DH-SD49425XB-HNR"):

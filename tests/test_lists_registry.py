@@ -11,13 +11,13 @@ import pytest
 
 from entityscan.errors import ListError
 from entityscan.lists import (
-    ListSet,
     default_lists,
     load_bundled,
     load_list_file,
     registry,
     update_lists,
 )
+from entityscan.lists.csl_reader import file_sha256
 from entityscan.lists.registry import installed_metadata, load_installed, resolve_data_dir
 from tests.lists_helpers import Route, serve, write_csl
 
@@ -34,12 +34,12 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("name", ["csl_sample.csv", "csl_sample.json", "csl_no_id.csv"])
 def test_load_list_file_sniffs_csl(name: str) -> None:
     lists = load_list_file(SAMPLES / name)
-    assert isinstance(lists, ListSet)
     (source,) = lists.sources
     assert source.name == name
+    assert source.location == str((SAMPLES / name).resolve())
     assert source.count == len(lists) == 14
     assert source.per_list["EL"] == 8  # 6 rows, 2 parents split out of affiliate names
-    assert source.content_hash.startswith("sha256:")
+    assert source.content_hash == file_sha256(SAMPLES / name)
     assert source.loaded_at is not None
 
 
@@ -70,7 +70,8 @@ def test_load_list_file_bad_yaml_names_line(tmp_path: Path) -> None:
     path.write_text("list: X\nentries:\n  - id: a\n    name: [unclosed\n", encoding="utf-8")
     with pytest.raises(ListError) as info:
         load_list_file(path)
-    assert "broken.yaml" in str(info.value) and "line" in str(info.value)
+    # the flow sequence opened on line 4 is still open when the file ends (line 5)
+    assert str(info.value).startswith(f"{path}: line 5: invalid YAML: ")
 
 
 def test_load_list_file_missing(tmp_path: Path) -> None:
@@ -282,6 +283,7 @@ def http_csl() -> str:
         "/gone": Route(b"gone", status=503, content_type="text/plain"),
         "/slow": Route(csv_body, delay=3.0),
         "/big": Route(csv_body * 50),
+        "/big-unannounced": Route(csv_body * 50, announce_length=False),
         "/lying-length": Route(csv_body, content_length=10**12),
     }
     with serve(routes) as base:
@@ -318,10 +320,20 @@ def test_bad_http_answers_are_refused(tmp_path: Path, http_csl: str, path: str,
     assert snapshot(tmp_path) == before
 
 
-def test_download_size_cap(tmp_path: Path, http_csl: str) -> None:
-    with pytest.raises(ListError, match=r"byte limit|refusing"):
+def test_download_size_cap_on_the_announced_length(tmp_path: Path, http_csl: str) -> None:
+    announced = 50 * (SAMPLES / "csl_sample.csv").stat().st_size
+    with pytest.raises(ListError) as info:
         update_lists(f"{http_csl}/big", tmp_path, max_bytes=20_000)
-    assert not (tmp_path / "csl" / "current.dat").exists()
+    assert str(info.value) == (f"{http_csl}/big: {announced:,} bytes announced, more than the "
+                               "20,000-byte limit")
+    assert not [p for p in (tmp_path / "csl").iterdir()]
+
+
+def test_download_size_cap_while_streaming(tmp_path: Path, http_csl: str) -> None:
+    """Without a Content-Length the cap is enforced on the bytes as they arrive."""
+    with pytest.raises(ListError) as info:
+        update_lists(f"{http_csl}/big-unannounced", tmp_path, max_bytes=20_000)
+    assert str(info.value) == f"{http_csl}/big-unannounced: more than 20,000 bytes; refusing"
     assert not [p for p in (tmp_path / "csl").iterdir()]
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from entityscan.errors import ListError, first_problem
+from entityscan.lists.list_set import ListSet, ListSource
 from entityscan.model import ListEntry
 
 # A YAML flow list splits on commas: `[Acme Co., Ltd.]` becomes "Acme Co." and "Ltd.".  An
@@ -59,10 +60,8 @@ def load_bundled_file(path: Path) -> list[ListEntry]:
     return parse_bundled_document(doc, str(path))
 
 
-def load_bundled() -> Any:
+def load_bundled() -> ListSet:
     """The bundled starter set as a `ListSet` (one source named `bundled`)."""
-    from entityscan.lists import ListSet, ListSource
-
     folder = resources.files("entityscan.lists") / "bundled"
     entries: list[ListEntry] = []
     digest = hashlib.sha256()

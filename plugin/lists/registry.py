@@ -21,17 +21,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
+import platformdirs
 import yaml
 
 from entityscan.errors import ListError
-from entityscan.lists.bundled_loader import parse_bundled_document
-from entityscan.lists.csl import CSL_CSV_URL, CslStats, file_sha256, load_csl_file, sniff_format
-
-if TYPE_CHECKING:
-    from entityscan.lists import ListSet
+from entityscan.lists.bundled_loader import load_bundled, parse_bundled_document
+from entityscan.lists.csl_entries import CslStats
+from entityscan.lists.csl_reader import CSL_CSV_URL, file_sha256, load_csl_file, sniff_format
+from entityscan.lists.list_set import ListSet, ListSource
 
 APP_NAME = "entityscan"
 DATA_DIR_ENV = "ENTITYSCAN_DATA_DIR"
@@ -52,8 +52,6 @@ def resolve_data_dir(data_dir: Path | str | None = None,
     env = os.environ if environ is None else environ
     if env.get(DATA_DIR_ENV):
         return Path(env[DATA_DIR_ENV]).expanduser()
-    import platformdirs
-
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
@@ -65,8 +63,6 @@ def _csl_dir(data_dir: Path) -> Path:
 
 def load_list_file(path: Path | str) -> ListSet:
     """A CSL CSV/JSON file or a bundled-format YAML file, told apart by content."""
-    from entityscan.lists import ListSet, ListSource
-
     path = Path(path)
     try:
         with open(path, "rb") as handle:
@@ -140,8 +136,6 @@ def _copies(data_dir: Path) -> tuple[InstalledCopy, InstalledCopy]:
 
 
 def _load_copy(copy: InstalledCopy) -> tuple[ListSet, dict[str, Any]]:
-    from entityscan.lists import ListSet, ListSource
-
     meta = copy.read_meta()
     if not copy.data.exists():
         raise ListError(f"{copy.data}: installed list file missing")
@@ -185,8 +179,6 @@ def load_installed(data_dir: Path) -> ListSet | None:
         source = lists.sources[0].model_copy(update={
             "name": "csl (previous copy)",
             "note": f"current copy unusable, using the previous one: {problem}"})
-        from entityscan.lists import ListSet
-
         return ListSet(lists.entries, [source])
     raise ListError(f"installed CSL copy unusable ({problem}) and no backup copy; run "
                     "`entityscan lists update`")
@@ -202,8 +194,6 @@ def installed_metadata(data_dir: Path) -> dict[str, Any] | None:
 def default_lists(extra: Sequence[Path] = (), data_dir: Path | str | None = None,
                   environ: Mapping[str, str] | None = None) -> ListSet:
     """Bundled data + the installed CSL copy (if any) + `extra` list files, in that order."""
-    from entityscan.lists import load_bundled
-
     lists: ListSet = load_bundled()
     installed = load_installed(resolve_data_dir(data_dir, environ))
     if installed is not None:
@@ -276,8 +266,6 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
         if previous_meta is not None:
             _check_shrink(previous_meta.get("rows_per_list") or {}, dict(stats.rows_per_list),
                           max_shrink, location)
-        from entityscan.lists import ListSet
-
         meta = {
             "schema": META_SCHEMA,
             "source": location,

@@ -6,14 +6,14 @@ Routes from an input to a list entry, each giving a `Match` with its own verdict
 - `part-number`: a model or part-number pattern (patterns data) -> its maker's entries;
 - `description`: a maker or brand named in free text (a lead only);
 - `device-attribution`: the maker the scanner established from protocol evidence.
-The finding's verdict is the strongest match verdict.
+The finding's verdict is the strongest match verdict (`findings.finding_from_hits`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -21,6 +21,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from entityscan.lists import ListSet
+from entityscan.matcher.findings import Hit, finding_from_hits, list_label
 from entityscan.matcher.index import NameIndex, Scored
 from entityscan.matcher.normalise import Name, normalise, words
 from entityscan.matcher.patterns import PartPattern, PatternHit, PatternSet
@@ -32,8 +33,6 @@ NAME_FIELDS = ("manufacturer", "brand", "supplier")
 ACCESSORY_CUES = frozenset("""compatible compatibility replacement bracket mount mounting adapter
 adaptor housing junction accessory accessories spare""".split())
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
-# Every finding sets every field: one shared "fields set" instead of one per finding.
-_FINDING_FIELDS = set(Finding.model_fields)
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
 
@@ -47,33 +46,6 @@ class MatchPolicy:
     flag_attribution: float = 0.75  # device attribution confidence that earns `flagged`
     review_attribution: float = 0.3
     today: date | None = None  # for delisting and relation end dates; None = today
-
-
-@dataclass
-class _Hit:
-    match: Match
-    verdict: Verdict
-    maker: str | None
-    reason: str
-
-
-@dataclass
-class _Result:
-    hits: list[_Hit] = field(default_factory=list)
-
-    def extend(self, hits: Iterable[_Hit]) -> None:
-        self.hits.extend(hits)
-
-
-def _list_label(entry: ListEntry) -> str:
-    parts = [entry.list]
-    if entry.citation:
-        parts.append(entry.citation)
-    if entry.listed:
-        parts.append(f"listed {entry.listed.isoformat()}")
-    if entry.removed:
-        parts.append(f"removed {entry.removed.isoformat()}")
-    return ", ".join(parts)
 
 
 class Matcher:
@@ -188,17 +160,17 @@ class Matcher:
 
     def _maker_hits(self, maker: str, *, strong: bool, via: str, field_name: str | None,
                     value: str | None, matched: str | None, score: float,
-                    features: dict[str, float], why: str) -> list[_Hit]:
+                    features: dict[str, float], why: str) -> list[Hit]:
         """One hit per list entry of `maker`; `strong` routes flag current entries."""
         entries = self.maker_entries(maker)
         if not entries:
             return []
         current = [e for e in entries if self._current(e)]
-        lists = "; ".join(sorted({_list_label(e) for e in entries}))
-        hits: list[_Hit] = []
+        lists = "; ".join(sorted({list_label(e) for e in entries}))
+        hits: list[Hit] = []
         for entry in entries[:MAX_MATCHES_PER_ROUTE]:
             verdict = Verdict.FLAGGED if strong and self._current(entry) else Verdict.REVIEW
-            hits.append(_Hit(self._entry_match(entry, via=via, field_name=field_name,
+            hits.append(Hit(self._entry_match(entry, via=via, field_name=field_name,
                                                value=value, matched=matched, score=score,
                                                features=features),
                              verdict, maker, ""))
@@ -208,11 +180,11 @@ class Matcher:
         return hits
 
     # ----- routes -----
-    def _screen_name_uncached(self, field_name: str, value: str) -> tuple[_Hit, ...]:
+    def _screen_name_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
         query = normalise(value)
         if not query.tokens:
             return ()
-        hits: list[_Hit] = []
+        hits: list[Hit] = []
         hits.extend(self._name_route(field_name, value, query))
         hits.extend(self._relation_route(field_name, value, query))
         hits.extend(self._group_name_route(field_name, value, query))
@@ -220,13 +192,13 @@ class Matcher:
             hits.extend(self._maker_typo_route(field_name, value, query))
         return tuple(hits)
 
-    def _group_name_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+    def _group_name_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
         """A company name containing a coined group name as whole words (`ZTE Kangxun
         Telecom`, `Anhui USTC iFLYTEK`): a group company, or a shop selling only its goods."""
         distinct = query.distinct
         if len(distinct) < 2:
             return []  # the bare name itself is the name route's business
-        hits: list[_Hit] = []
+        hits: list[Hit] = []
         seen: set[str] = set()
         for start, token in enumerate(distinct):
             for stem, rel in self._group_names.get(token, ()):
@@ -248,7 +220,7 @@ class Matcher:
                               "relation_certainty": rel.certainty.weight}, why=why))
         return hits
 
-    def _maker_typo_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
+    def _maker_typo_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
         """One edit (two in names of 7+ letters) away from a maker or brand name -> review."""
         core = "".join(query.distinct)
         if len(core) < 6 or not self._maker_cores:
@@ -266,8 +238,8 @@ class Matcher:
                                 value=value, matched=name, score=100.0 - 6 * distance,
                                 features={"edit_distance": float(distance)}, why=why)
 
-    def _name_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
-        hits: list[_Hit] = []
+    def _name_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
+        hits: list[Hit] = []
         best: dict[str, Scored[ListEntry]] = {}
         for scored in self._entries.search(query, self.policy.review_min):
             entry = scored.record.payload
@@ -282,19 +254,19 @@ class Matcher:
             features = {"name_similarity": scored.score, **scored.features}
             how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
             reason = (f"{field_name} {value!r} {how} the {kind} {scored.record.name!r} of "
-                      f"{entry.name} ({_list_label(entry)})")
+                      f"{entry.name} ({list_label(entry)})")
             if not scored.exact:
                 reason += "; a fuzzy-only match is a lead for review"
             if not current:
                 reason += "; delisted, so review at most"
-            hits.append(_Hit(self._entry_match(entry, via=kind, field_name=field_name,
+            hits.append(Hit(self._entry_match(entry, via=kind, field_name=field_name,
                                                value=value, matched=scored.record.name,
                                                score=scored.score, features=features),
                              verdict, entry.maker or entry.name, reason))
         return hits
 
-    def _relation_route(self, field_name: str, value: str, query: Name) -> list[_Hit]:
-        hits: list[_Hit] = []
+    def _relation_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
+        hits: list[Hit] = []
         seen: set[str] = set()
         for scored in self._relations.search(query, self.policy.relation_review_min):
             rel = scored.record.payload
@@ -324,7 +296,7 @@ class Matcher:
         return hits
 
     def _pattern_hits(self, hit: PatternHit, field_name: str, value: str,
-                      strong: bool, extra: str = "") -> list[_Hit]:
+                      strong: bool, extra: str = "") -> list[Hit]:
         rule = hit.rule
         strong = strong and rule.certainty is Certainty.SOLID
         why = (f"{field_name} {hit.text!r} has the {rule.description} format (rule {rule.id}, "
@@ -337,7 +309,7 @@ class Matcher:
                                 field_name=field_name, value=hit.text, matched=rule.id,
                                 score=score, features=features, why=why)
 
-    def _screen_part_uncached(self, field_name: str, value: str) -> tuple[_Hit, ...]:
+    def _screen_part_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
         hit = self._patterns.part_number(value)
         if hit is not None:
             return tuple(self._pattern_hits(hit, field_name, value, strong=True))
@@ -347,8 +319,8 @@ class Matcher:
         return tuple(h for found in self._patterns.search(value)
                      for h in self._pattern_hits(found, field_name, value, strong=True))
 
-    def _screen_text_uncached(self, field_name: str, value: str) -> tuple[_Hit, ...]:
-        hits: list[_Hit] = []
+    def _screen_text_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
+        hits: list[Hit] = []
         found_patterns = self._patterns.search(value)
         # Most descriptions name no maker: a cheap ASCII token set decides whether the full
         # normalising tokeniser runs at all (non-ASCII text always takes the full path).
@@ -392,7 +364,7 @@ class Matcher:
     # ----- public -----
     def screen_item(self, item: LineItem) -> Finding:
         """Screen one procurement line item."""
-        hits: list[_Hit] = []
+        hits: list[Hit] = []
         for field_name in NAME_FIELDS:
             value = getattr(item, field_name)
             if value and value.strip():
@@ -401,11 +373,11 @@ class Matcher:
             hits.extend(self._screen_part("part_number", item.part_number.strip()[:500]))
         if item.description and item.description.strip():
             hits.extend(self._screen_text("description", item.description.strip()[:5000]))
-        return self._finding(item.id, "line_item", hits)
+        return finding_from_hits(item.id, "line_item", hits)
 
     def screen_device(self, device: Device) -> Finding:
         """Screen one scanned device: its attributed maker, its label, its model."""
-        hits: list[_Hit] = []
+        hits: list[Hit] = []
         conf = device.confidence
         if device.maker:
             strong = conf >= self.policy.flag_attribution
@@ -426,52 +398,21 @@ class Matcher:
                                                                    device.brand.strip()[:200])))
         if device.model and device.model.strip():
             hits.extend(self._screen_part("model", device.model.strip()[:200]))
-        finding = self._finding(device.key(), "device", hits)
+        finding = finding_from_hits(device.key(), "device", hits)
         if not device.readable and finding.verdict is Verdict.CLEAR:
             finding.reasons.append("device could not be read: " + "; ".join(device.errors[:3]))
         return finding
 
-    def _label_hits(self, device: Device, hits: Iterable[_Hit]) -> list[_Hit]:
+    def _label_hits(self, device: Device, hits: Iterable[Hit]) -> list[Hit]:
         """A label a device shows (title, ONVIF Manufacturer, DHIP Vendor) is the weakest
         evidence: it flags only when the scanner's own attribution agrees on the maker."""
         agreed = (device.maker if device.confidence >= self.policy.flag_attribution
                   else None)
-        out: list[_Hit] = []
+        out: list[Hit] = []
         for hit in hits:
             if hit.verdict is Verdict.FLAGGED and hit.maker != agreed:
                 note = "; a device label alone is weak evidence, so review"
-                hit = _Hit(hit.match, Verdict.REVIEW, hit.maker,
+                hit = Hit(hit.match, Verdict.REVIEW, hit.maker,
                            hit.reason + note if hit.reason else "")
             out.append(hit)
         return out
-
-    def screen_items(self, items: Iterable[LineItem]) -> list[Finding]:
-        return [self.screen_item(item) for item in items]
-
-    @staticmethod
-    def _finding(subject: str, kind: str, hits: list[_Hit]) -> Finding:
-        # model_construct: every value is built here from validated parts; most items are
-        # clear, and validating 100k identical answers costs more than screening them.
-        if not hits:
-            return Finding.model_construct(
-                _FINDING_FIELDS, subject=subject, subject_kind=kind, verdict=Verdict.CLEAR,
-                maker=None, score=0.0, matches=[],
-                reasons=["no list name, alias, brand relation or part-number pattern matched"])
-        best = max(hits, key=lambda h: (h.verdict.rank, h.match.score))
-        top = [h for h in hits if h.verdict is best.verdict]
-        score = max(h.match.score for h in top)
-        reasons: list[str] = []
-        for hit in sorted(hits, key=lambda h: (-h.verdict.rank, -h.match.score)):
-            if hit.reason and hit.reason not in reasons:
-                reasons.append(hit.reason)
-        matches: list[Match] = []
-        seen: set[tuple[str, str, str | None]] = set()
-        for hit in sorted(hits, key=lambda h: (-h.verdict.rank, -h.match.score)):
-            key = (hit.match.entry_id, hit.match.via, hit.match.field)
-            if key not in seen:
-                seen.add(key)
-                matches.append(hit.match)
-        return Finding.model_construct(_FINDING_FIELDS, subject=subject, subject_kind=kind,
-                                       verdict=best.verdict, maker=best.maker, score=score,
-                                       matches=matches, reasons=reasons)
-

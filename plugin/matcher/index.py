@@ -181,6 +181,3 @@ class NameIndex(Generic[T]):
             if score >= min_score:
                 results[id(record)] = Scored(record, score, False, features)
         return sorted(results.values(), key=lambda s: -s.score)
-
-    def keys_for(self, level: int) -> dict[str, list[int]]:
-        return self._exact[level]

@@ -91,10 +91,6 @@ class Name:
     def distinct(self) -> tuple[str, ...]:
         return tuple(t.text for t in self.tokens if t.distinct)
 
-    @property
-    def total_weight(self) -> float:
-        return sum(t.weight for t in self.tokens)
-
     def keys(self) -> tuple[str, ...]:
         """Squashed forms, most complete first: all tokens; without places; distinct only.
 
