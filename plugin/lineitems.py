@@ -112,7 +112,6 @@ def read_csv(path: Path) -> list[LineItem]:
     mapping = _map_headers(path, headers)
     items: list[LineItem] = []
     ids: set[str] = set()
-    row_no = 0
     while True:
         try:
             row = next(reader)
@@ -120,7 +119,6 @@ def read_csv(path: Path) -> list[LineItem]:
             break
         except csv.Error as exc:
             raise InputError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from None
-        row_no += 1
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(headers):

@@ -72,10 +72,6 @@ def scan_doc(devices: list[Device], ctx: ScreeningContext, when: datetime | None
     return scan_document(inv, screen_inventory(inv, ctx), ctx.lists)
 
 
-def open_store(url: str) -> Store:
-    return Store(url)
-
-
 def import_doc(doc: dict[str, Any], ctx: ScreeningContext, store: Store, *, actor: str = "t",
                source: str = "test") -> ScanScreening:
     """What `entityscan store import` and `POST /v1/inventory` do with a scan document:

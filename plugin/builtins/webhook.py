@@ -75,7 +75,6 @@ class WebhookNotifier:
         self.backoff = settings.webhook_backoff
         self.timeout = settings.webhook_timeout
         self._sleep = sleep
-        self.delivered = 0
         self.failed = 0
 
     def __repr__(self) -> str:  # never show the secret
@@ -105,7 +104,6 @@ class WebhookNotifier:
                 problem = type(exc).__name__
             else:
                 if 200 <= response.status_code < 300:
-                    self.delivered += 1
                     return True
                 problem = f"HTTP {response.status_code}"
                 if response.status_code not in RETRY_STATUS:
