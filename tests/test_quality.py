@@ -89,6 +89,15 @@ def test_everything_imports_the_one_entityscan_namespace() -> None:
     assert offenders == []
 
 
+def test_commands_only_parse_and_render() -> None:
+    """A command module imports no other command (shared work lives in the application layer:
+    `entityscan.session`, `entityscan.operations`, `entityscan.terminal`)."""
+    offenders = [f"{p.relative_to(ROOT)}:{line}: {name}"
+                 for p in _python_files("plugin/commands") for line, name in _imports(p)
+                 if name.startswith("entityscan.commands.")]
+    assert offenders == []
+
+
 def test_the_layout_rule_is_checked_on_a_real_offender(tmp_path: Path) -> None:
     """The import checks above parse code; prove the parser sees a nested, indented import."""
     offender = tmp_path / "bad.py"

@@ -86,11 +86,9 @@ def usb(
             print_saved(done.scan_id, done.audit_id, done.diff)
         done.notify()
 
-    if unreadable:
-        typer.echo(f"entityscan usb: {len(unreadable)} of "
-                   f"{len(inventory.parameters.get('files') or [])} files could not be read; "
-                   "the other hosts were screened", err=True)
-        return 2
+    if unreadable:  # the others were screened and written: the run still ends as an error
+        raise InputError(f"{len(unreadable)} of {len(inventory.parameters.get('files') or [])}"
+                         " files could not be read; the other hosts were screened")
     return exit_code(done.findings, fail_on)
 
 
