@@ -281,7 +281,8 @@ def readme_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType
     return hold_po
 
 
-def test_readme_worked_example(readme_plugin: ModuleType, tmp_path: Path,
+@pytest.mark.usefixtures("readme_plugin")
+def test_readme_worked_example(tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     held = tmp_path / "held.jsonl"
     orders = tmp_path / "orders.csv"
@@ -303,8 +304,8 @@ def test_readme_worked_example(readme_plugin: ModuleType, tmp_path: Path,
     assert [x["line"] for x in lines] == ["L1"]
 
 
-def test_plugins_command_shows_module_origin(readme_plugin: ModuleType,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("readme_plugin")
+def test_plugins_command_shows_module_origin(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins", "--plugin", "hold_po", "--format", "json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["hold_po"]["origin"].startswith("module ")
