@@ -102,6 +102,8 @@ class Decision(DecisionIn):
 def decide(finding: Finding, decisions: Sequence[Decision], at: datetime | None = None
            ) -> tuple[str, dict[str, object] | None]:
     """(procurement decision, the recorded decision that set it or None)."""
+    if not decisions:
+        return DEFAULT_DECISION[finding.verdict], None
     at = at or datetime.now(UTC)
     applicable = [d for d in decisions if d.active(at) and d.covers(finding)]
     if not applicable:

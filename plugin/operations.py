@@ -34,12 +34,15 @@ from entityscan.store import Outcome, Store, is_empty
 REDACTED = "***"
 
 
-def _outcomes(findings: Sequence[Finding], subjects: Sequence[dict[str, Any]],
+def _outcomes(findings: Sequence[Finding], subject_of: Callable[[int], dict[str, Any]],
               decisions: Sequence[Decision]) -> list[Outcome]:
+    """Each finding with its decision.  Only findings at `review` or above carry their subject
+    record: nothing records or reports a clear one (and an ERP file is mostly clear)."""
     at = datetime.now(UTC)
     out = []
-    for finding, subject in zip(findings, subjects, strict=True):
+    for index, finding in enumerate(findings):
         decision, applied = decide(finding, decisions, at)
+        subject = subject_of(index) if finding.verdict is not Verdict.CLEAR else {}
         out.append(Outcome(finding, decision, applied, subject))
     return out
 
@@ -81,7 +84,7 @@ def screen_line_items(items: Sequence[LineItem], ctx: ScreeningContext, store: S
     """Screen procurement line items; with a store, apply its decisions and record them."""
     findings = screen_items(items, ctx)
     decisions = store.decisions.list() if store is not None else []
-    outcomes = _outcomes(findings, [i.model_dump(mode="json") for i in items], decisions)
+    outcomes = _outcomes(findings, lambda n: items[n].model_dump(mode="json"), decisions)
     audit_id = None
     if store is not None:
         audit_id = store.findings.record_screening(items, outcomes, actor=actor, source=source,
@@ -125,7 +128,7 @@ def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None
                                                     secrets))
     findings = screen_inventory(inventory, ctx)
     decisions = store.decisions.list() if store is not None else []
-    outcomes = _outcomes(findings, [_device_subject(d) for d in inventory.devices], decisions)
+    outcomes = _outcomes(findings, lambda n: _device_subject(inventory.devices[n]), decisions)
     document = scan_document(inventory, findings, ctx.lists)
     _with_decisions(document["devices"], outcomes)
     scan_id = audit_id = None
@@ -191,7 +194,7 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenRepo
             break
     inventory = Inventory(devices=[Device.model_validate(r["record"]) for r in rows])
     findings = screen_inventory(inventory, ctx)
-    outcomes = _outcomes(findings, [_device_subject(d) for d in inventory.devices],
+    outcomes = _outcomes(findings, lambda n: _device_subject(inventory.devices[n]),
                          store.decisions.list())
     changes = []
     changed_findings = []

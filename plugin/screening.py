@@ -112,13 +112,19 @@ def _merge_patterns(contributed: list[PartPattern], paths: Sequence[Path]) -> li
     return list(by_id.values())
 
 
-def screen_items(items: Iterable[LineItem], ctx: ScreeningContext) -> list[Finding]:
+def screen_items(items: Sequence[LineItem], ctx: ScreeningContext) -> list[Finding]:
     """One finding per line item, in order, with the plugins' amendments applied."""
+    findings = [ctx.matcher.screen_item(item) for item in items]
+    if not ctx.hooks.hook.entityscan_screen_item.get_hookimpls():
+        return findings  # no plugin screens line items: skip an empty call per item
     return [apply_amendments(finding, item_amendments(ctx.hooks, item, finding))
-            for item in items for finding in (ctx.matcher.screen_item(item),)]
+            for item, finding in zip(items, findings, strict=True)]
 
 
 def screen_inventory(inventory: Inventory, ctx: ScreeningContext) -> list[Finding]:
     """One finding per device of the inventory, in order, with the plugins' amendments."""
+    findings = [ctx.matcher.screen_device(device) for device in inventory.devices]
+    if not ctx.hooks.hook.entityscan_screen_device.get_hookimpls():
+        return findings
     return [apply_amendments(finding, device_amendments(ctx.hooks, device, finding))
-            for device in inventory.devices for finding in (ctx.matcher.screen_device(device),)]
+            for device, finding in zip(inventory.devices, findings, strict=True)]

@@ -18,7 +18,9 @@ from entityscan.store.engine import write
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finding with its procurement decision, ready to record."""
+    """A finding with its procurement decision, ready to record; `subject` is the line item or
+    device record for findings at `review` or above (empty for clear ones: nothing records it).
+    """
 
     finding: Finding
     decision: str
