@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,10 +125,3 @@ class UdpDiscovery:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
-
-
-def is_ipv4(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text).version == 4
-    except ValueError:
-        return False
