@@ -547,11 +547,7 @@ def attribute(device: Device) -> Device:
 
     if (device.model_extra or {}).get("hostile"):
         return _withhold_if_hostile(device)
-    result = attribute_device(device)
-    if result.platform is None and result.maker in ("Hikvision", "Dahua") and any(
-            ev.kind == "platform" and ev.indicates == result.maker for ev in result.evidence):
-        result = result.model_copy(update={"platform": result.maker})
-    return result
+    return attribute_device(device)
 
 
 def merge(devices: Iterable[Device]) -> list[Device]:
