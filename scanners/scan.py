@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from entityscan.scanners import signals
+from entityscan.scanners.attribution import attribute, merge_records
 from entityscan.scanners.credentials import Credentials
 from entityscan.scanners.discovery import dhip, mdns, sadp, wsd
 from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
@@ -414,7 +415,7 @@ class _Scan:
         for cand in self.candidates.values():
             devices.append(build_device(cand, table.get(cand.address) or eui64_mac(
                 cand.address), rules=self.options.signatures))
-        return merge(attribute(d) for d in devices)
+        return merge_and_attribute(devices)
 
 
 def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
@@ -532,52 +533,24 @@ def _evaluate(sig: Signal, rules: RuleSet | None = None) -> list[Evidence]:
         return []
 
 
-def _withhold_if_hostile(device: Device) -> Device:
-    """A device that sent bombs, floods or garbage may be impersonating anything: keep its
-    evidence for the reviewer, claim no maker for it."""
-    if not (device.model_extra or {}).get("hostile"):
-        return device
-    return device.model_copy(update={"maker": None, "platform": None, "confidence": 0.0,
-                                     "reasons": ["attribution withheld: the device sent hostile "
-                                                 "or malformed data"]})
+def is_hostile(device: Device) -> bool:
+    return bool((device.model_extra or {}).get("hostile"))
 
 
-def attribute(device: Device) -> Device:
-    from entityscan.scanners.attribution import attribute as attribute_device
-
-    if (device.model_extra or {}).get("hostile"):
-        return _withhold_if_hostile(device)
-    return attribute_device(device)
-
-
-def merge(devices: Iterable[Device]) -> list[Device]:
-    """De-duplicate by MAC, then serial (never by IP alone); attribution's merge when present."""
-    from entityscan.scanners import attribution
-
-    devices = list(devices)
-    merge_devices = getattr(attribution, "merge_devices", None)
-    if merge_devices is not None:
-        return [_withhold_if_hostile(d) for d in merge_devices(devices)]
-    merged: dict[str, Device] = {}
-    for device in devices:
-        key = device.key()
-        if key in merged:
-            old = merged[key]
-            update = {
-                "addresses": list(dict.fromkeys(old.addresses + device.addresses)),
-                "evidence": old.evidence + [e for e in device.evidence
-                                            if e not in old.evidence],
-                "errors": old.errors + device.errors,
-                "readable": old.readable or device.readable,
-                "hostile": bool((old.model_extra or {}).get("hostile")
-                                or (device.model_extra or {}).get("hostile")),
-            }
-            for name in ("mac", "serial", "brand", "model", "firmware", "device_class"):
-                update[name] = getattr(old, name) or getattr(device, name)
-            merged[key] = attribute(old.model_copy(update=update))
-        else:
-            merged[key] = device
-    return list(merged.values())
+def merge_and_attribute(devices: Iterable[Device]) -> list[Device]:
+    """Merge records of one device (by MAC or serial, never by IP alone), then attribute each
+    merged device once.  A device that sent bombs, floods or garbage may be impersonating
+    anything: its evidence and descriptive fields stay for the reviewer, but it is given no
+    maker, platform or confidence."""
+    merged = []
+    for device in merge_records(devices):
+        result = attribute(device)
+        if is_hostile(device):
+            result = result.model_copy(update={
+                "maker": None, "platform": None, "confidence": 0.0,
+                "reasons": ["attribution withheld: the device sent hostile or malformed data"]})
+        merged.append(result)
+    return merged
 
 
 async def scan_async(targets: TargetSet | Iterable[str], options: ScanOptions | None = None
