@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from entityscan.scanners import signals
+from entityscan.scanners import discovery, signals
 from entityscan.scanners.attribution import attribute, merge_records
 from entityscan.scanners.credentials import Credentials
 from entityscan.scanners.discovery import dhip, mdns, sadp, wsd
@@ -418,60 +418,12 @@ class _Scan:
         return merge_and_attribute(devices)
 
 
-def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
-    f = reply.fields
-    if reply.protocol == "sadp":
-        obs.signal("sadp", str(f.get("raw") or "<ProbeMatch>"), "sadp", "reply", limit=16384)
-        for name in ("DeviceType", "OEMInfo"):
-            obs.signal("sadp", str(f.get(name) or ""), "sadp", name)
-        obs.fact("model", f.get("DeviceDescription"))
-        obs.fact("serial", f.get("DeviceSN"))
-        obs.fact("mac", f.get("MAC"))
-        obs.fact("firmware", f.get("SoftwareVersion"))
-        obs.signal("model", f.get("DeviceDescription"), "sadp", "DeviceDescription")
-        obs.signal("firmware", f.get("SoftwareVersion"), "sadp", "SoftwareVersion")
-        obs.signal("serial", f.get("DeviceSN"), "sadp", "DeviceSN")
-    elif reply.protocol == "dhip":
-        obs.signal("dhip", str(f.get("raw") or ""), "dhip", "reply", limit=16384)
-        for name in ("Vendor", "Manufacturer", "DeviceClass"):
-            obs.signal("dhip", str(f.get(name) or ""), "dhip", name)
-        vendor = str(f.get("Vendor") or "")
-        if vendor and vendor.lower() not in ("general", "private", "oem"):
-            obs.fact("brand", vendor)
-        obs.fact("model", f.get("DeviceType"))
-        obs.fact("serial", f.get("SerialNo"))
-        obs.fact("mac", f.get("MAC") or f.get("mac"))
-        obs.fact("firmware", f.get("Version"))
-        obs.fact("device_class", f.get("DeviceClass"))
-        obs.signal("model", f.get("DeviceType"), "dhip", "DeviceType")
-        obs.signal("firmware", f.get("Version"), "dhip", "Version")
-        obs.signal("serial", f.get("SerialNo"), "dhip", "SerialNo")
-    elif reply.protocol == "wsd":
-        scopes = f.get("scopes") or {}
-        for uri in f.get("scope_uris") or []:
-            obs.signal("onvif_scope", uri, "wsd", "scope")
-        if scopes.get("hardware"):
-            obs.fact("model", scopes["hardware"][0])
-        if scopes.get("name"):
-            obs.fact("wsd_name", scopes["name"][0])
-        for key in ("mac", "macaddress"):
-            if scopes.get(key):
-                obs.fact("mac", scopes[key][0])
-        obs.fact("onvif", str(f.get("xaddrs") or "").split(" ")[0] or None)
-    elif reply.protocol == "mdns":
-        service_type = str(f.get("type") or "")
-        obs.signal("mdns", f"{f.get('name')}.{service_type}.local.", "mdns", "instance")
-        obs.signal("mdns", f"{service_type}.local.", "mdns", "type")
-        if f.get("server"):
-            obs.signal("mdns", f"{f.get('server')}.", "mdns", "srv")
-
-
 def build_device(cand: Candidate, neighbour_mac: str | None, *,
                  rules: RuleSet | None = None) -> Device:
     """Fold one candidate's replies and observations into a Device with its evidence."""
     obs = Observations()
     for reply in cand.replies:
-        _facts_from_reply(reply, obs)
+        obs.extend(discovery.observe(reply))
     obs.extend(cand.observations)
     mac = normalise_mac(obs.facts.get("mac")) or normalise_mac(neighbour_mac)
     if mac:
