@@ -1,13 +1,13 @@
-"""Device assembly in the network scan: candidate -> device -> merge -> attribution, without
-sockets (the lab tests cover the same path end to end)."""
+"""Device assembly (`entityscan.scanners.assembly`): candidate -> device -> merge ->
+attribution, without sockets (the lab tests cover the same path end to end)."""
 
 from __future__ import annotations
 
 import pytest
 
-from entityscan.scanners import scan
+from entityscan.scanners import assembly
+from entityscan.scanners.assembly import Candidate, build_device, merge_and_attribute
 from entityscan.scanners.probes import Observations
-from entityscan.scanners.scan import Candidate, build_device, merge_and_attribute
 
 MAC = "c0:56:e3:4a:10:01"  # a Hangzhou Hikvision block
 
@@ -40,13 +40,13 @@ def test_an_uncertain_platform_tell_names_no_platform():
 
 def test_attribution_runs_once_per_merged_device(monkeypatch: pytest.MonkeyPatch):
     calls: list[list[str]] = []
-    real = scan.attribute
+    real = assembly.attribute
 
     def counting(device):
         calls.append(device.addresses)
         return real(device)
 
-    monkeypatch.setattr(scan, "attribute", counting)
+    monkeypatch.setattr(assembly, "attribute", counting)
     records = [build_device(_hikvision_web("10.9.0.5"), None),
                build_device(_hikvision_web("fe80::c256:e3ff:fe4a:1001"), None),
                build_device(_onvif_only_ezviz(), None)]
