@@ -48,7 +48,7 @@ def build_device(cand: Candidate, neighbour_mac: str | None, *,
     mac = normalise_mac(obs.facts.get("mac")) or normalise_mac(neighbour_mac)
     if mac:
         obs.signal("oui", mac, "oui", "MAC")
-    evidence = judge(obs.signals, rules)
+    evidence = judge(obs.signals, rules, obs.errors)
     described = {ev.value for ev in evidence}
     for name in DESCRIBED_FACTS:
         value = obs.facts.get(name)
@@ -76,8 +76,9 @@ def build_device(cand: Candidate, neighbour_mac: str | None, *,
     )
 
 
-def judge(seen: Iterable[Signal], rules: RuleSet | None) -> list[Evidence]:
-    """Evidence for each distinct signal, without repeats."""
+def judge(seen: Iterable[Signal], rules: RuleSet | None, errors: list[str]) -> list[Evidence]:
+    """Evidence for each distinct signal, without repeats.  A rule set that fails on a signal
+    costs that signal's evidence only: the failure is appended to `errors` (the device's)."""
     evidence: list[Evidence] = []
     seen_evidence: set[tuple[str, str, str | None]] = set()
     seen_signals: set[tuple[str, str]] = set()
@@ -85,7 +86,7 @@ def judge(seen: Iterable[Signal], rules: RuleSet | None) -> list[Evidence]:
         if (sig.kind, sig.value) in seen_signals:
             continue  # one header repeated on every path is one observation, not many
         seen_signals.add((sig.kind, sig.value))
-        for ev in _evaluate(sig, rules):
+        for ev in _evaluate(sig, rules, errors):
             key = (ev.probe + ev.field, ev.value, ev.indicates)
             if key not in seen_evidence and not any(
                     (k[1], k[2]) == (ev.value, ev.indicates) and ev.indicates
@@ -95,11 +96,13 @@ def judge(seen: Iterable[Signal], rules: RuleSet | None) -> list[Evidence]:
     return evidence
 
 
-def _evaluate(sig: Signal, rules: RuleSet | None = None) -> list[Evidence]:
+def _evaluate(sig: Signal, rules: RuleSet | None, errors: list[str]) -> list[Evidence]:
     try:
         return signals.evaluate(sig.kind, sig.value, probe=sig.probe, field=sig.field,
                                 rules=rules)
-    except Exception:  # a signature bug must not lose the device
+    except Exception as exc:  # a signature bug must not lose the device, nor go unseen
+        errors.append(f"{sig.probe} {sig.field}: judging the {sig.kind} signal failed "
+                      f"({type(exc).__name__}: {exc}); its evidence is missing")
         return []
 
 

@@ -67,3 +67,24 @@ def test_one_hostile_record_withholds_the_merged_device(which: int):
     assert (device.maker, device.platform, device.confidence) == (None, None, 0.0)
     assert device.reasons == ["attribution withheld: the device sent hostile or malformed data"]
     assert "http_server/hikvision-app-webs" in {ev.rule for ev in device.evidence}
+
+
+class _RaisingRules:
+    """A rule set with a bug: judging an HTTP Server header or a MAC registrant raises."""
+
+    def evaluate(self, kind: str, value: str, *, probe: str, field: str):
+        if kind in ("http_server", "oui"):
+            raise RuntimeError(f"rule for {kind} compiled wrong")
+        return []
+
+
+def test_a_rule_that_raises_is_recorded_on_the_device():
+    device = build_device(_hikvision_web("10.9.0.5"), None, rules=_RaisingRules())
+    assert device.errors == [
+        "http Server: judging the http_server signal failed (RuntimeError: rule for "
+        "http_server compiled wrong); its evidence is missing",
+        "oui MAC: judging the oui signal failed (RuntimeError: rule for oui compiled wrong); "
+        "its evidence is missing"]
+    assert device.evidence == [] and device.readable and device.mac == MAC
+    [attributed] = merge_and_attribute([device])
+    assert attributed.errors == device.errors and attributed.maker is None
