@@ -1,5 +1,7 @@
-"""Discovery and probe parsers on captured-format payloads (formats from
-shared/reference/device-signals.md), and on odd, malformed and hostile input."""
+"""Discovery and probe parsers on captured-format payloads, and on odd, malformed and hostile
+input.  The payload formats are the public ones the signature rules cite (SADP: Skylight Cyber
+2023 write-up, MatrixEditor/hiktools; DHIP: julienblitte/UniversalScanner Dahua2.cs; WS-Discovery
+scopes: ONVIF Core Specification; see scanners/signatures/SOURCES.md)."""
 
 from __future__ import annotations
 
