@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from entityscan.scanners import discovery, signals
-from entityscan.scanners.attribution import attribute, merge_records
+from entityscan.scanners.attribution import merge_devices
 from entityscan.scanners.discovery.base import DiscoveryReply
 from entityscan.scanners.inventory import Certainty, Device, Evidence
 from entityscan.scanners.probes import Observations, Signal
@@ -121,12 +121,11 @@ def merge_and_attribute(devices: Iterable[Device]) -> list[Device]:
     merged device once.  A device that sent bombs, floods or garbage may be impersonating
     anything: its evidence and descriptive fields stay for the reviewer, but it is given no
     maker, platform or confidence."""
-    merged = []
-    for device in merge_records(devices):
-        result = attribute(device)
-        if is_hostile(device):
-            result = result.model_copy(update={
-                "maker": None, "platform": None, "confidence": 0.0,
-                "reasons": ["attribution withheld: the device sent hostile or malformed data"]})
-        merged.append(result)
-    return merged
+    return [_withhold(device) if is_hostile(device) else device
+            for device in merge_devices(devices)]
+
+
+def _withhold(device: Device) -> Device:
+    return device.model_copy(update={
+        "maker": None, "platform": None, "confidence": 0.0,
+        "reasons": ["attribution withheld: the device sent hostile or malformed data"]})

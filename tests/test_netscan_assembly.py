@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from entityscan.scanners import assembly
+from entityscan.scanners import attribution
 from entityscan.scanners.assembly import Candidate, build_device, merge_and_attribute
 from entityscan.scanners.probes import Observations
 
@@ -40,13 +40,13 @@ def test_an_uncertain_platform_tell_names_no_platform():
 
 def test_attribution_runs_once_per_merged_device(monkeypatch: pytest.MonkeyPatch):
     calls: list[list[str]] = []
-    real = assembly.attribute
+    real = attribution.attribute
 
     def counting(device):
         calls.append(device.addresses)
         return real(device)
 
-    monkeypatch.setattr(assembly, "attribute", counting)
+    monkeypatch.setattr(attribution, "attribute", counting)
     records = [build_device(_hikvision_web("10.9.0.5"), None),
                build_device(_hikvision_web("fe80::c256:e3ff:fe4a:1001"), None),
                build_device(_onvif_only_ezviz(), None)]
