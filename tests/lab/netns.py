@@ -326,15 +326,6 @@ class NetnsLab:
         self.stop()
 
 
-@contextlib.contextmanager
-def netns_lab_context(profiles: Sequence[DeviceProfile], **kwargs: object
-                      ) -> Iterator[NetnsLab]:
-    """`with netns_lab_context(profiles) as lab:` — built, used, always torn down."""
-    lab = NetnsLab(profiles, **kwargs)  # type: ignore[arg-type]
-    with lab:
-        yield lab
-
-
 @pytest.fixture(scope="module")
 def netns_lab() -> Iterator[Callable[..., NetnsLab]]:
     """Module-scoped factory: `netns_lab(profiles, mdns=False)` -> a started NetnsLab.
