@@ -245,11 +245,17 @@ def _identities(device: Device) -> set[str]:
 
 
 def merge_devices(devices: Iterable[Device]) -> list[Device]:
-    """Merge records of the same device (same MAC or serial, transitively) and attribute them.
+    """Merge records of the same device (`merge_records`) and attribute each merged one."""
+    return [attribute(device) for device in merge_records(devices)]
+
+
+def merge_records(devices: Iterable[Device]) -> list[Device]:
+    """Merge records of the same device (same MAC or serial, transitively); no attribution.
 
     Never merges by IP address: uninitialised Dahua units share 192.168.1.108, so records with
     no MAC and no serial stay separate.  Addresses, evidence and errors are unioned in order;
-    other fields take the first value seen.
+    other fields take the first value seen, extra fields the first non-empty one (so a flag
+    such as the scanner's `hostile` survives whichever record raised it).
     """
     items = list(devices)
     parent = list(range(len(items)))
@@ -271,7 +277,7 @@ def merge_devices(devices: Iterable[Device]) -> list[Device]:
     groups: dict[int, list[Device]] = defaultdict(list)
     for i, device in enumerate(items):
         groups[find(i)].append(device)
-    return [attribute(_merge(group)) for _, group in sorted(groups.items())]
+    return [_merge(group) for _, group in sorted(groups.items())]
 
 
 def _merge(group: list[Device]) -> Device:
@@ -287,6 +293,10 @@ def _merge(group: list[Device]) -> Device:
                 if getattr(other, name) is not None:
                     update[name] = getattr(other, name)
                     break
+    for d in group:
+        for name, value in (d.model_extra or {}).items():
+            if value and not (first.model_extra or {}).get(name) and name not in update:
+                update[name] = value
     update["addresses"] = list(dict.fromkeys(a for d in group for a in d.addresses))
     update["errors"] = list(dict.fromkeys(e for d in group for e in d.errors))
     seen: set[tuple[str, str, str, str | None]] = set()

@@ -4,7 +4,9 @@ An async core (`scan_async`) under one overall deadline, with bounded concurrenc
 per host and a rate limit on new packets and connections; a thin sync face (`scan`).  Progress
 is reported through a callback so a command line can draw a bar.  A device that does not answer,
 answers garbage, floods or stalls ends as `readable=False` with its errors; it never stops the
-scan.
+scan.  This module orchestrates; what replies mean is each discovery protocol's
+(`entityscan.scanners.discovery`), and devices are assembled, merged and attributed in
+`entityscan.scanners.assembly`.
 """
 
 from __future__ import annotations
@@ -19,17 +21,17 @@ from typing import Any
 
 import httpx
 
-from entityscan.scanners import signals
+from entityscan.scanners.assembly import Candidate, build_device, merge_and_attribute
 from entityscan.scanners.credentials import Credentials
 from entityscan.scanners.discovery import dhip, mdns, sadp, wsd
 from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
 from entityscan.scanners.discovery.sweep import sweep
 from entityscan.scanners.errors import ScannerError
-from entityscan.scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
+from entityscan.scanners.inventory import Device, Inventory, ScanError
 from entityscan.scanners.netutil import LocalInterface, RateLimiter, multicast_interfaces
-from entityscan.scanners.probes import Observations, Signal
+from entityscan.scanners.probes import Observations
 from entityscan.scanners.probes.http import insecure_context, make_client, probe_http
-from entityscan.scanners.probes.neighbours import eui64_mac, neighbour_table, normalise_mac
+from entityscan.scanners.probes.neighbours import eui64_mac, neighbour_table
 from entityscan.scanners.probes.onvif import probe_onvif
 from entityscan.scanners.probes.rtsp import probe_rtsp
 from entityscan.scanners.probes.tls import probe_tls
@@ -141,15 +143,6 @@ class ScanOptions:
                 "udp_ports": {"wsd": self.ports.wsd, "sadp": self.ports.sadp,
                               "dhip": self.ports.dhip},
                 "credentials_entries": len(self.credentials.entries)}
-
-
-@dataclass
-class Candidate:
-    address: str
-    open_ports: set[int] = field(default_factory=set)
-    replies: list[DiscoveryReply] = field(default_factory=list)
-    observations: Observations = field(default_factory=Observations)
-    unfinished: bool = False
 
 
 #: A source sending more discovery datagrams than this is a flood, not a device answer.
@@ -409,179 +402,12 @@ class _Scan:
 
     # --- assembly ------------------------------------------------------------------------
     def assemble(self) -> list[Device]:
+        """Build each candidate's device, then merge and attribute (once per device)."""
         table = neighbour_table()
-        devices = []
-        for cand in self.candidates.values():
-            devices.append(build_device(cand, table.get(cand.address) or eui64_mac(
-                cand.address), rules=self.options.signatures))
-        return merge(attribute(d) for d in devices)
-
-
-def _facts_from_reply(reply: DiscoveryReply, obs: Observations) -> None:
-    f = reply.fields
-    if reply.protocol == "sadp":
-        obs.signal("sadp", str(f.get("raw") or "<ProbeMatch>"), "sadp", "reply", limit=16384)
-        for name in ("DeviceType", "OEMInfo"):
-            obs.signal("sadp", str(f.get(name) or ""), "sadp", name)
-        obs.fact("model", f.get("DeviceDescription"))
-        obs.fact("serial", f.get("DeviceSN"))
-        obs.fact("mac", f.get("MAC"))
-        obs.fact("firmware", f.get("SoftwareVersion"))
-        obs.signal("model", f.get("DeviceDescription"), "sadp", "DeviceDescription")
-        obs.signal("firmware", f.get("SoftwareVersion"), "sadp", "SoftwareVersion")
-        obs.signal("serial", f.get("DeviceSN"), "sadp", "DeviceSN")
-    elif reply.protocol == "dhip":
-        obs.signal("dhip", str(f.get("raw") or ""), "dhip", "reply", limit=16384)
-        for name in ("Vendor", "Manufacturer", "DeviceClass"):
-            obs.signal("dhip", str(f.get(name) or ""), "dhip", name)
-        vendor = str(f.get("Vendor") or "")
-        if vendor and vendor.lower() not in ("general", "private", "oem"):
-            obs.fact("brand", vendor)
-        obs.fact("model", f.get("DeviceType"))
-        obs.fact("serial", f.get("SerialNo"))
-        obs.fact("mac", f.get("MAC") or f.get("mac"))
-        obs.fact("firmware", f.get("Version"))
-        obs.fact("device_class", f.get("DeviceClass"))
-        obs.signal("model", f.get("DeviceType"), "dhip", "DeviceType")
-        obs.signal("firmware", f.get("Version"), "dhip", "Version")
-        obs.signal("serial", f.get("SerialNo"), "dhip", "SerialNo")
-    elif reply.protocol == "wsd":
-        scopes = f.get("scopes") or {}
-        for uri in f.get("scope_uris") or []:
-            obs.signal("onvif_scope", uri, "wsd", "scope")
-        if scopes.get("hardware"):
-            obs.fact("model", scopes["hardware"][0])
-        if scopes.get("name"):
-            obs.fact("wsd_name", scopes["name"][0])
-        for key in ("mac", "macaddress"):
-            if scopes.get(key):
-                obs.fact("mac", scopes[key][0])
-        obs.fact("onvif", str(f.get("xaddrs") or "").split(" ")[0] or None)
-    elif reply.protocol == "mdns":
-        service_type = str(f.get("type") or "")
-        obs.signal("mdns", f"{f.get('name')}.{service_type}.local.", "mdns", "instance")
-        obs.signal("mdns", f"{service_type}.local.", "mdns", "type")
-        if f.get("server"):
-            obs.signal("mdns", f"{f.get('server')}.", "mdns", "srv")
-
-
-def build_device(cand: Candidate, neighbour_mac: str | None, *,
-                 rules: RuleSet | None = None) -> Device:
-    """Fold one candidate's replies and observations into a Device with its evidence."""
-    obs = Observations()
-    for reply in cand.replies:
-        _facts_from_reply(reply, obs)
-    obs.extend(cand.observations)
-    mac = normalise_mac(obs.facts.get("mac")) or normalise_mac(neighbour_mac)
-    if mac:
-        obs.signal("oui", mac, "oui", "MAC")
-    evidence: list[Evidence] = []
-    seen: set[tuple[str, str, str | None]] = set()
-    seen_signals: set[tuple[str, str]] = set()
-    for sig in obs.signals:
-        if (sig.kind, sig.value) in seen_signals:
-            continue  # one header repeated on every path is one observation, not many
-        seen_signals.add((sig.kind, sig.value))
-        for ev in _evaluate(sig, rules):
-            key = (ev.probe + ev.field, ev.value, ev.indicates)
-            if key not in seen and not any((k[1], k[2]) == (ev.value, ev.indicates)
-                                           and ev.indicates for k in seen):
-                seen.add(key)
-                evidence.append(ev)
-    # Descriptive facts are evidence too (no maker implied), so a reviewer sees them all.
-    described = {ev.value for ev in evidence}
-    for name in ("brand", "model", "firmware", "serial", "title", "wsd_name"):
-        value = obs.facts.get(name)
-        if value and value not in described:
-            evidence.append(Evidence(probe="scan", field=name, value=value, indicates=None,
-                                     certainty=Certainty.MEDIUM, kind="label"))
-    protocols = {reply.protocol for reply in cand.replies}
-    answered = obs.answered or bool(protocols)
-    errors = list(dict.fromkeys(obs.errors))
-    hostile = obs.hostile
-    if cand.unfinished:
-        errors.append("the scan deadline came before this device was fully probed")
-    readable = answered and not hostile
-    if not answered and not errors:
-        errors.append("open ports " + ",".join(map(str, sorted(cand.open_ports))) +
-                      " but no recognisable answer on any of them")
-    if hostile:
-        errors.append("attribution withheld: the device sent hostile or malformed data, so "
-                      "nothing it claims is trusted (its evidence is kept)")
-    return Device(
-        addresses=[cand.address], mac=mac, serial=obs.facts.get("serial"),
-        brand=obs.facts.get("brand") or _brand_from_name(obs.facts.get("wsd_name")),
-        model=obs.facts.get("model"), firmware=obs.facts.get("firmware"),
-        device_class=obs.facts.get("device_class"), readable=readable, errors=errors,
-        evidence=evidence, open_ports=sorted(cand.open_ports),
-        discovered_by=sorted(protocols), hostile=hostile,
-    )
-
-
-def _brand_from_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    return name.split()[0][:64] or None
-
-
-def _evaluate(sig: Signal, rules: RuleSet | None = None) -> list[Evidence]:
-    try:
-        return signals.evaluate(sig.kind, sig.value, probe=sig.probe, field=sig.field,
-                                rules=rules)
-    except Exception:  # a signature bug must not lose the device
-        return []
-
-
-def _withhold_if_hostile(device: Device) -> Device:
-    """A device that sent bombs, floods or garbage may be impersonating anything: keep its
-    evidence for the reviewer, claim no maker for it."""
-    if not (device.model_extra or {}).get("hostile"):
-        return device
-    return device.model_copy(update={"maker": None, "platform": None, "confidence": 0.0,
-                                     "reasons": ["attribution withheld: the device sent hostile "
-                                                 "or malformed data"]})
-
-
-def attribute(device: Device) -> Device:
-    from entityscan.scanners.attribution import attribute as attribute_device
-
-    if (device.model_extra or {}).get("hostile"):
-        return _withhold_if_hostile(device)
-    result = attribute_device(device)
-    if result.platform is None and result.maker in ("Hikvision", "Dahua") and any(
-            ev.kind == "platform" and ev.indicates == result.maker for ev in result.evidence):
-        result = result.model_copy(update={"platform": result.maker})
-    return result
-
-
-def merge(devices: Iterable[Device]) -> list[Device]:
-    """De-duplicate by MAC, then serial (never by IP alone); attribution's merge when present."""
-    from entityscan.scanners import attribution
-
-    devices = list(devices)
-    merge_devices = getattr(attribution, "merge_devices", None)
-    if merge_devices is not None:
-        return [_withhold_if_hostile(d) for d in merge_devices(devices)]
-    merged: dict[str, Device] = {}
-    for device in devices:
-        key = device.key()
-        if key in merged:
-            old = merged[key]
-            update = {
-                "addresses": list(dict.fromkeys(old.addresses + device.addresses)),
-                "evidence": old.evidence + [e for e in device.evidence
-                                            if e not in old.evidence],
-                "errors": old.errors + device.errors,
-                "readable": old.readable or device.readable,
-                "hostile": bool((old.model_extra or {}).get("hostile")
-                                or (device.model_extra or {}).get("hostile")),
-            }
-            for name in ("mac", "serial", "brand", "model", "firmware", "device_class"):
-                update[name] = getattr(old, name) or getattr(device, name)
-            merged[key] = attribute(old.model_copy(update=update))
-        else:
-            merged[key] = device
-    return list(merged.values())
+        return merge_and_attribute(
+            build_device(cand, table.get(cand.address) or eui64_mac(cand.address),
+                         rules=self.options.signatures)
+            for cand in self.candidates.values())
 
 
 async def scan_async(targets: TargetSet | Iterable[str], options: ScanOptions | None = None

@@ -36,7 +36,8 @@ def _network_devices() -> list[Device]:
                serial="DS-2CD2143G2-I20220101AAWRJ12345678",
                device_class="camera", evidence=[
                    _ev("sadp", "DeviceType", "DS-2CD2143G2-I", "Hikvision", SOLID,
-                       rule="sadp-inquiry-reply", source="device-signals.md: SADP"),
+                       rule="sadp-inquiry-reply",
+                       source="Skylight Cyber 2023 write-up on Hikvision intercoms"),
                    _ev("http", "Server", "App-webs/", "Hikvision", MEDIUM, rule="http-app-webs"),
                    _ev("oui", "mac", "bc:ad:28", "Hikvision", SOLID, kind="registrant",
                        rule="oui", source="IEEE MA-L registry"),

@@ -13,6 +13,8 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 import httpx
 import pytest
+from onvif import ONVIFCamera  # onvif-zeep-async, a declared dependency: never skipped
+from zeep.exceptions import Fault
 
 from entityscan.scanners.lab import Lab, load_profiles, run_lab_in_thread
 from tests.lab.clients import soap, udp_exchange, wsd_probe
@@ -102,10 +104,6 @@ def test_bad_xml_and_doctype_are_refused(lab: Lab) -> None:
 
 
 def test_onvif_zeep_client_interoperates(lab: Lab) -> None:
-    pytest.importorskip("onvif")
-    from onvif import ONVIFCamera
-    from zeep.exceptions import Fault
-
     async def run() -> tuple[str, str]:
         dev = lab.device("dahua-nvr")  # clock one hour off: adjust_time must handle it
         cam = ONVIFCamera(dev.address, dev.ports["http"], *CREDS, no_cache=True,

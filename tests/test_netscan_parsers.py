@@ -1,5 +1,7 @@
-"""Discovery and probe parsers on captured-format payloads (formats from
-shared/reference/device-signals.md), and on odd, malformed and hostile input."""
+"""Discovery and probe parsers on captured-format payloads, and on odd, malformed and hostile
+input.  The payload formats are the public ones the signature rules cite (SADP: Skylight Cyber
+2023 write-up, MatrixEditor/hiktools; DHIP: julienblitte/UniversalScanner Dahua2.cs; WS-Discovery
+scopes: ONVIF Core Specification; see scanners/signatures/SOURCES.md)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from entityscan.scanners.discovery import dhip, sadp, wsd
-from entityscan.scanners.discovery.xmlsafe import UnsafeXML, parse_xml
+from entityscan.scanners import discovery
+from entityscan.scanners.discovery import dhip, mdns, sadp, wsd
+from entityscan.scanners.discovery.base import DiscoveryReply
+from entityscan.scanners.discovery.xmlsafe import UnsafeXML, find_text, local, parse_xml
 from entityscan.scanners.probes.http import realm_of, title_of
 from entityscan.scanners.probes.neighbours import eui64_mac, normalise_mac, read_arp
 from entityscan.scanners.probes.rtsp import parse_response
@@ -126,8 +130,10 @@ def test_wsd_probes_are_typed_both_ways() -> None:
     probes = wsd.build_probes()
     assert len(probes) == 2
     assert b"dn:NetworkVideoTransmitter" in probes[0] and b"tds:Device" in probes[1]
-    for probe in probes:
-        assert parse_xml(probe) is not None
+    for probe, wanted in zip(probes, ("dn:NetworkVideoTransmitter", "tds:Device"), strict=True):
+        root = parse_xml(probe)
+        assert local(root.tag) == "Envelope"
+        assert find_text(root, "Body", "Probe", "Types") == wanted
 
 
 def test_wsd_probe_match_with_percent_encoded_scopes() -> None:
@@ -151,6 +157,76 @@ def test_wsd_odd_replies() -> None:
         wsd.parse_reply(b"\xff\xfe<garbage", "192.0.2.1")
     with pytest.raises(UnsafeXML):
         wsd.parse_reply(BILLION_LAUGHS.replace(b"ProbeMatch", b"Envelope"), "192.0.2.1")
+
+
+# --- what replies mean: each protocol's observe(), looked up by discovery.observe -------------
+
+def _signals(obs) -> list[tuple[str, str, str]]:
+    return [(sig.kind, sig.field, sig.value) for sig in obs.signals]
+
+
+def test_every_discovery_protocol_has_a_reader() -> None:
+    readers = discovery.OBSERVERS
+    assert readers == {"sadp": sadp.observe, "dhip": dhip.observe, "wsd": wsd.observe,
+                       "mdns": mdns.observe}
+
+
+def test_sadp_reply_means() -> None:
+    (reply,) = sadp.parse_reply(SADP_REPLY, "192.0.2.1")
+    obs = discovery.observe(reply)
+    assert _signals(obs)[0] == ("sadp", "reply", reply.fields["raw"])
+    assert _signals(obs)[1:] == [
+        ("sadp", "DeviceType", "138153"), ("sadp", "OEMInfo", "N/A"),
+        ("model", "DeviceDescription", "DS-2CD2143G2-I"),
+        ("firmware", "SoftwareVersion", "V5.7.3build 220315"),
+        ("serial", "DeviceSN", "DS-2CD2143G2-I20220315AAWRJ12345678")]
+    assert obs.facts == {"model": "DS-2CD2143G2-I", "serial": "DS-2CD2143G2-I20220315AAWRJ12345678",
+                         "mac": "c0-56-e3-11-22-33", "firmware": "V5.7.3build 220315"}
+    assert obs.errors == [] and not obs.hostile
+
+
+def test_dhip_reply_means_and_a_generic_vendor_is_no_brand() -> None:
+    body = (b'{"mac": "08:ed:ed:12:34:56", "method": "client.notifyDevInfo", "params": '
+            b'{"deviceInfo": {"DeviceClass": "IPC", "DeviceType": "IPC-HDW5442TM-AS", '
+            b'"Manufacturer": "Private", "SerialNo": "6G0A5B7PAZ12345", "Vendor": "%s", '
+            b'"Version": "2.800.0000000.0.R"}}}')
+    (reply,) = dhip.parse_reply(dhip.frame(body % b"Dahua"), "192.0.2.9")
+    obs = discovery.observe(reply)
+    assert _signals(obs)[1:] == [
+        ("dhip", "Vendor", "Dahua"), ("dhip", "Manufacturer", "Private"),
+        ("dhip", "DeviceClass", "IPC"), ("model", "DeviceType", "IPC-HDW5442TM-AS"),
+        ("firmware", "Version", "2.800.0000000.0.R"), ("serial", "SerialNo", "6G0A5B7PAZ12345")]
+    assert obs.facts == {"brand": "Dahua", "model": "IPC-HDW5442TM-AS",
+                         "serial": "6G0A5B7PAZ12345", "mac": "08:ed:ed:12:34:56",
+                         "firmware": "2.800.0000000.0.R", "device_class": "IPC"}
+    (general,) = dhip.parse_reply(dhip.frame(body % b"General"), "192.0.2.9")
+    assert "brand" not in discovery.observe(general).facts
+
+
+def test_wsd_reply_means() -> None:
+    (reply,) = wsd.parse_reply(WSD_MATCH, "192.168.1.64")
+    obs = discovery.observe(reply)
+    assert {kind for kind, _, _ in _signals(obs)} == {"onvif_scope"}
+    assert [value for _, _, value in _signals(obs)] == reply.fields["scope_uris"]
+    assert obs.facts == {"model": "DS-2CD2143G2-I", "wsd_name": "HIKVISION DS-2CD2143G2-I",
+                         "mac": "44:19:b6:6d:24:0a",
+                         "onvif": "http://192.168.1.64/onvif/device_service"}
+
+
+def test_mdns_reply_means() -> None:
+    reply = DiscoveryReply("mdns", "192.168.1.64", {
+        "type": "_CGI._tcp", "name": "HIKVISION DS-2CD2143G2-I - 12345678",
+        "server": "DS-2CD2143G2-I20220315AAWRJ12345678.local", "port": 80, "txt": {}})
+    assert _signals(discovery.observe(reply)) == [
+        ("mdns", "instance", "HIKVISION DS-2CD2143G2-I - 12345678._CGI._tcp.local."),
+        ("mdns", "type", "_CGI._tcp.local."),
+        ("mdns", "srv", "DS-2CD2143G2-I20220315AAWRJ12345678.local.")]
+
+
+def test_a_protocol_without_a_reader_is_an_error_not_silence() -> None:
+    obs = discovery.observe(DiscoveryReply("ssdp", "192.0.2.1", {"server": "x"}))
+    assert obs.signals == [] and obs.facts == {}
+    assert obs.errors == ["ssdp: no reader for this discovery protocol's replies"]
 
 
 def test_http_and_rtsp_header_helpers() -> None:
@@ -191,7 +267,7 @@ def test_tls_subject_from_der(tmp_path: Path) -> None:
     got, issuer = subject_and_issuer((tmp_path / "c.der").read_bytes())
     assert got == "CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN"
     assert issuer == got
-    with pytest.raises((ValueError, IndexError)):
+    with pytest.raises(ValueError, match="truncated DER"):
         subject_and_issuer(b"\x30\x82\xff\xff\x01")
 
 

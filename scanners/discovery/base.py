@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from entityscan.scanners.netutil import (
     set_multicast_if,
     udp_socket,
 )
+from entityscan.scanners.probes import Observations
 
 #: After this many unparsable datagrams from one source, stop parsing what it sends.
 MAX_GARBAGE_PER_SOURCE = 32
@@ -33,6 +33,22 @@ class DiscoveryReply:
     protocol: str
     source: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+def read_fields(reply: DiscoveryReply, *, signals: Iterable[tuple[str, str]] = (),
+                facts: Iterable[tuple[str, str]] = ()) -> Observations:
+    """A reply's fields mapped by a protocol's table: each (signal kind, field) pair becomes a
+    signal for that kind's rules, each (fact, field) pair a fact (the first value seen wins)."""
+    obs = Observations()
+    for kind, name in signals:
+        obs.signal(kind, _text(reply.fields.get(name)), reply.protocol, name)
+    for fact, name in facts:
+        obs.fact(fact, _text(reply.fields.get(name)))
+    return obs
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass
@@ -126,10 +142,3 @@ class UdpDiscovery:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
-
-
-def is_ipv4(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text).version == 4
-    except ValueError:
-        return False

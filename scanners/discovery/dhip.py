@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import struct
 
-from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
+from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery, read_fields
+from entityscan.scanners.probes import Observations
 
 PORT = 37810
 GROUP = "239.255.255.251"
@@ -18,6 +19,15 @@ HEADER = struct.Struct("<I4sIIIIII")
 MAX_BODY = 8192
 
 SEARCH_BODY = b'{"method":"DHDiscover.search","params":{"mac":"","uni":1}}'
+
+#: What a deviceInfo field means: (signal kind or fact, field).  Vendor, Manufacturer and
+#: DeviceClass go to the `dhip` rules; model, firmware and serial to their own rules.
+SIGNALS = (("dhip", "Vendor"), ("dhip", "Manufacturer"), ("dhip", "DeviceClass"),
+           ("model", "DeviceType"), ("firmware", "Version"), ("serial", "SerialNo"))
+FACTS = (("model", "DeviceType"), ("serial", "SerialNo"), ("mac", "MAC"), ("mac", "mac"),
+         ("firmware", "Version"), ("device_class", "DeviceClass"))
+#: `Vendor` values that name no brand (relabelled units report these instead of a label).
+GENERIC_VENDORS = frozenset({"general", "private", "oem"})
 
 
 def frame(body: bytes) -> bytes:
@@ -55,6 +65,17 @@ def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
         fields["MAC"] = str(message["mac"])[:64]
     fields["raw"] = body.decode("utf-8", "replace")
     return [DiscoveryReply("dhip", source, fields)]
+
+
+def observe(reply: DiscoveryReply) -> Observations:
+    """A notifyDevInfo reply as signals and facts; `Vendor` is the brand unless generic."""
+    obs = Observations()
+    obs.signal("dhip", str(reply.fields.get("raw") or ""), "dhip", "reply", limit=MAX_BODY)
+    vendor = str(reply.fields.get("Vendor") or "")
+    if vendor and vendor.lower() not in GENERIC_VENDORS:
+        obs.fact("brand", vendor)
+    obs.extend(read_fields(reply, signals=SIGNALS, facts=FACTS))
+    return obs
 
 
 def discovery(port: int = PORT) -> UdpDiscovery:

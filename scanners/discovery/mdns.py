@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from entityscan.scanners.discovery.base import DiscoveryReply
 from entityscan.scanners.netutil import LocalInterface
+from entityscan.scanners.probes import Observations
 
 SERVICE_TYPES = (
     "_CGI._tcp.local.",
@@ -25,6 +26,18 @@ SERVICE_TYPES = (
 )
 
 MAX_SERVICES = 2000
+
+
+def observe(reply: DiscoveryReply) -> Observations:
+    """A resolved service as three `mdns` signals: the full instance name, the service type
+    and the SRV target host, each written the way DNS-SD spells it (trailing dot)."""
+    obs = Observations()
+    service_type = str(reply.fields.get("type") or "")
+    obs.signal("mdns", f"{reply.fields.get('name')}.{service_type}.local.", "mdns", "instance")
+    obs.signal("mdns", f"{service_type}.local.", "mdns", "type")
+    if reply.fields.get("server"):
+        obs.signal("mdns", f"{reply.fields.get('server')}.", "mdns", "srv")
+    return obs
 
 
 async def browse(interfaces: list[LocalInterface], wait: float,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 
-from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
+from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery, read_fields
 from entityscan.scanners.discovery.xmlsafe import children_text, local, parse_xml
+from entityscan.scanners.probes import Observations
 
 PORT = 37020
 #: The reply text kept for the signature engine (replies are a few kilobytes).
@@ -22,6 +23,13 @@ FIELDS = ("Uuid", "Types", "DeviceType", "DeviceDescription", "DeviceSN", "Comma
           "HttpPort", "MAC", "IPv4Address", "IPv4SubnetMask", "IPv4Gateway", "IPv6Address",
           "DHCP", "AnalogChannelNum", "DigitalChannelNum", "SoftwareVersion", "DSPVersion",
           "BootTime", "OEMInfo", "Activated", "PasswordResetAbility", "DeviceLock")
+
+#: What a ProbeMatch field means: (signal kind or fact, field).  The whole reply and its
+#: DeviceType/OEMInfo go to the `sadp` rules; model, firmware and serial to their own rules.
+SIGNALS = (("sadp", "DeviceType"), ("sadp", "OEMInfo"), ("model", "DeviceDescription"),
+           ("firmware", "SoftwareVersion"), ("serial", "DeviceSN"))
+FACTS = (("model", "DeviceDescription"), ("serial", "DeviceSN"), ("mac", "MAC"),
+         ("firmware", "SoftwareVersion"))
 
 
 def build_probes() -> list[bytes]:
@@ -44,6 +52,16 @@ def parse_reply(data: bytes, source: str) -> list[DiscoveryReply]:
         return []
     fields["raw"] = data[:MAX_RAW].decode("utf-8", "replace")
     return [DiscoveryReply("sadp", source, fields)]
+
+
+def observe(reply: DiscoveryReply) -> Observations:
+    """A ProbeMatch as signals and facts.  Any ProbeMatch at all is a Hikvision-platform tell,
+    so the reply itself is a signal even when it carries none of the known fields."""
+    obs = Observations()
+    obs.signal("sadp", str(reply.fields.get("raw") or "<ProbeMatch>"), "sadp", "reply",
+               limit=MAX_RAW)
+    obs.extend(read_fields(reply, signals=SIGNALS, facts=FACTS))
+    return obs
 
 
 def discovery(port: int = PORT) -> UdpDiscovery:

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from entityscan.scanners.discovery.base import DiscoveryReply, UdpDiscovery
 from entityscan.scanners.discovery.xmlsafe import find_all, find_text, local, parse_xml
+from entityscan.scanners.probes import Observations
 
 PORT = 3702
 GROUP = "239.255.255.250"
@@ -97,6 +98,22 @@ def parse_reply(data: bytes, source: str, *, message_ids: frozenset[str] = froze
         if fields.get("xaddrs") or fields.get("scopes") or fields.get("endpoint"):
             replies.append(DiscoveryReply("wsd", source, fields))
     return replies
+
+
+def observe(reply: DiscoveryReply) -> Observations:
+    """A ProbeMatch as signals and facts: every scope URI goes to the `onvif_scope` rules;
+    the `hardware` scope is the model, `name` the shown name, `mac`/`macaddress` the MAC, and
+    the first XAddr the ONVIF service address."""
+    obs = Observations()
+    scopes = reply.fields.get("scopes") or {}
+    for uri in reply.fields.get("scope_uris") or []:
+        obs.signal("onvif_scope", uri, "wsd", "scope")
+    for fact, key in (("model", "hardware"), ("wsd_name", "name"), ("mac", "mac"),
+                      ("mac", "macaddress")):
+        if scopes.get(key):
+            obs.fact(fact, scopes[key][0])
+    obs.fact("onvif", str(reply.fields.get("xaddrs") or "").split(" ")[0] or None)
+    return obs
 
 
 def xaddr_for(reply: DiscoveryReply, address: str) -> tuple[str, int, str] | None:

@@ -105,8 +105,8 @@ class Lab:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(self, _exc_type: type[BaseException] | None,
+                        _exc: BaseException | None, _tb: TracebackType | None) -> None:
         await self.stop()
 
     def _track(self, serve: Callable[[SimDevice, asyncio.StreamReader,

@@ -138,16 +138,6 @@ def wsd_handler(device: SimDevice) -> Handler:
 
 
 # -- SADP ------------------------------------------------------------------------------
-SADP_FIELD_ORDER = [
-    "DeviceType", "DeviceDescription", "DeviceSN", "CommandPort", "HttpPort", "MAC",
-    "IPv4Address", "IPv4SubnetMask", "IPv4Gateway", "IPv6Address", "IPv6Gateway",
-    "IPv6MaskLen", "DHCP", "AnalogChannelNum", "DigitalChannelNum", "SoftwareVersion",
-    "DSPVersion", "BootTime", "Encrypt", "ResetAbility", "DiskNumber", "Activated",
-    "PasswordResetAbility", "PasswordResetModeSecond", "DeviceLock", "SDKServerStatus",
-    "SDKOverTLSServerStatus", "SDKOverTLSPort", "OEMInfo",
-]
-
-
 def sadp_fields(device: SimDevice) -> dict[str, str]:
     spec = device.profile.sadp
     assert spec is not None

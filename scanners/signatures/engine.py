@@ -178,9 +178,6 @@ class Signatures:
     def rules(self, kind: str) -> list[Rule]:
         return [c.rule for c in self._set(kind).rules]
 
-    def rule_file(self, kind: str) -> str:
-        return self._set(kind).path
-
     def match(self, kind: str, value: str | bytes | None, *,
               field: str | None = None) -> list[Match]:
         """The rules of `kind` that match `value` (first wins unless a rule says continue)."""

@@ -1,9 +1,21 @@
 """Network-namespace lab: real multicast and real MACs for the simulated devices.
 
-Topology (per /work/shared/reference/test-lab.md): one switch namespace with bridge `br0`;
-one namespace per device, whose `eth0` carries the profile's MAC; one scanner namespace.
-Each joined to the bridge by a veth pair created directly inside the namespaces.  Addresses
-come from 10.230.0.0/24, which exists only inside these namespaces.  Devices run as
+Topology: one switch namespace with bridge `br0`; one namespace per device, whose `eth0`
+carries the profile's MAC; one scanner namespace.  Each is joined to the bridge by a veth pair
+created directly inside the namespaces (`ip link add eth0 netns DEV type veth peer name P netns
+SWITCH`; see the ip-netns(8) and ip-link(8) manual pages of iproute2).  Addresses come from
+10.230.0.0/24, which exists only inside these namespaces.  Why it is built this way:
+
+- one namespace per device, because devices sharing one namespace would answer from one
+  another's addresses;
+- veth pairs and a Linux bridge, because they work on kernels built without the `dummy`
+  interface driver (as the test machines are);
+- a `224.0.0.0/4` route on each `eth0`, because the namespaces have no default route and a
+  multicast `sendto` without a route (or `IP_MULTICAST_IF`) fails with "Network is
+  unreachable";
+- links are polled until `state UP` (about a second) instead of sleeping a fixed time.
+
+Devices run as
 `ip netns exec <ns> python -m entityscan.scanners.lab --profile … --ports standard --multicast`.
 Everything is torn down in `stop()` (also on errors); namespace names start with `es-sim-`.
 
@@ -312,15 +324,6 @@ class NetnsLab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def netns_lab_context(profiles: Sequence[DeviceProfile], **kwargs: object
-                      ) -> Iterator[NetnsLab]:
-    """`with netns_lab_context(profiles) as lab:` — built, used, always torn down."""
-    lab = NetnsLab(profiles, **kwargs)  # type: ignore[arg-type]
-    with lab:
-        yield lab
 
 
 @pytest.fixture(scope="module")

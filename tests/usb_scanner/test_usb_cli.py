@@ -38,8 +38,10 @@ def test_fleet_json_contract_and_verdicts(tmp_path: Path) -> None:
                 ("site-office-pc", "046d", "0825"), ("reception-pc", "1bcf", "2284")]:
         assert devices[key]["verdict"] == "clear", key
     # VID-only Huawei/ZTE (no device strings in the listing) are never missed.
-    assert devices[("gw-depot-3", "12d1", "14dc")]["verdict"] in ("flagged", "review")
-    assert devices[("site-office-pc", "19d2", "1405")]["verdict"] in ("flagged", "review")
+    huawei = devices[("gw-depot-3", "12d1", "14dc")]
+    zte = devices[("site-office-pc", "19d2", "1405")]
+    assert (huawei["maker"], huawei["verdict"]) == ("Huawei", "flagged")
+    assert (zte["maker"], zte["verdict"]) == ("ZTE", "flagged")
     for device in doc["devices"]:
         assert len(device["vid"]) == 4 and device["vid"] == device["vid"].lower()
         assert len(device["pid"]) == 4 and device["host"]

@@ -134,7 +134,7 @@ def test_device_json_fields() -> None:
                              serial="SN0002"), SIGNATURES, NAMES)
     data = device.model_dump(mode="json")
     assert (data["vid"], data["pid"], data["host"]) == ("2bdf", "0281", "test-host")
-    assert data["device_class"] is None or isinstance(data["device_class"], str)
+    assert data["device_class"] == "usb-camera"
     assert data["addresses"] == ["1-1"] and data["usb_serial"] == "SN0002"
     assert data["serial"] is None, "USB serials like SN0002 repeat across units: not a key"
 
