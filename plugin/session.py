@@ -6,7 +6,7 @@
 
 Every face builds one `Session` per run (a CLI command, a scheduled run's child process, the
 service process) and passes what it holds to `entityscan.operations`.  The plugin manager is
-built once, when the session opens, and everything in the run uses it: the scanner's
+built once, on first use, and everything in the run uses it: the scanner's
 signature directories, the screening context (and its rebuilds when the lists change), the
 reaction hooks.  The context is built on first use, the store opened on first use and closed
 with the session.
@@ -42,13 +42,13 @@ class Session:
     def __init__(self, settings: Settings, *, list_paths: Sequence[Path] = (),
                  relation_paths: Sequence[Path] = (), actor: str | None = None) -> None:
         self.settings = settings
-        self.hooks: EntityscanPluginManager = make_plugin_manager(settings)
+        self._hooks: EntityscanPluginManager | None = None
         self.list_paths = tuple(Path(p) for p in list_paths)
         self.relation_paths = tuple(Path(p) for p in relation_paths)
         self.actor = actor or cli_actor()
         self._context: ScreeningContext | None = None
         self._store: Store | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # context() builds the plugin manager under it
 
     @classmethod
     def open(cls, *, plugin_modules: Sequence[str] = (), data_dir: Path | None = None,
@@ -60,6 +60,15 @@ class Session:
             settings = replace(settings,
                                plugin_modules=settings.plugin_modules + tuple(plugin_modules))
         return cls(settings, list_paths=list_paths, relation_paths=relation_paths, actor=actor)
+
+    @property
+    def hooks(self) -> EntityscanPluginManager:
+        """The run's plugin manager, built on first use (token and store commands that never
+        screen do not load plugins) and then shared by everything in the run."""
+        with self._lock:
+            if self._hooks is None:
+                self._hooks = make_plugin_manager(self.settings)
+            return self._hooks
 
     @property
     def data_dir(self) -> Path:
