@@ -12,9 +12,11 @@ when.  Pure functions; the store keeps the records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -97,6 +99,18 @@ class Decision(DecisionIn):
         return {"decision_id": self.id, "decision": self.decision.value,
                 "kind": self.kind.value, "who": self.who, "why": self.why,
                 "until": self.until.isoformat(), "recorded_by": self.recorded_by}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finding with its procurement decision, ready to record; `subject` is the line item or
+    device record for findings at `review` or above (empty for clear ones: nothing records it).
+    """
+
+    finding: Finding
+    decision: str
+    applied: Mapping[str, Any] | None
+    subject: Mapping[str, Any]
 
 
 def decide(finding: Finding, decisions: Sequence[Decision], at: datetime | None = None

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from entityscan.decisions import Decision, decide
+from entityscan.decisions import Decision, Outcome, decide
 from entityscan.errors import InputError
 from entityscan.hooks import notify_findings, notify_inventory_changed, notify_scan_completed
 from entityscan.hooktypes import FindingEvent
@@ -29,7 +29,9 @@ from entityscan.model import Finding, LineItem, Verdict
 from entityscan.output import scan_document, screen_document
 from entityscan.scanners.inventory import Device, Inventory
 from entityscan.screening import ScreeningContext, screen_inventory, screen_items
-from entityscan.store import Outcome, Store, is_empty
+
+if TYPE_CHECKING:  # SQLAlchemy loads only in runs that open a store
+    from entityscan.store import Store
 
 REDACTED = "***"
 
@@ -146,11 +148,15 @@ def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None
 
     def notify() -> list[str]:
         errors = notify_scan_completed(ctx.hooks, scan_id, document)
-        if diff is not None and not is_empty(diff):
+        if diff is not None and _changed(diff):
             errors += notify_inventory_changed(ctx.hooks, diff)
         return errors + notify_findings(ctx.hooks, _events(outcomes, audit_id), context)
 
     return ScanScreening(outcomes, document, scan_id, audit_id, diff, notify)
+
+
+def _changed(diff: dict[str, Any]) -> bool:
+    return any(diff[what] for what in ("new", "gone", "changed", "newly_flagged"))
 
 
 def _device_subject(device: Device) -> dict[str, Any]:

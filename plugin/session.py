@@ -19,13 +19,16 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from entityscan.hooks import EntityscanPluginManager, make_plugin_manager
 from entityscan.hooktypes import Settings
 from entityscan.lists import ListSet
 from entityscan.lists.registry import resolve_data_dir
 from entityscan.screening import ScreeningContext, load_lists
-from entityscan.store import Store, default_url
+
+if TYPE_CHECKING:
+    from entityscan.store import Store
 
 
 def cli_actor() -> str:
@@ -95,6 +98,8 @@ class Session:
 
     def store(self) -> Store:
         """The store (`--db`, `ENTITYSCAN_DB`, else SQLite in the data dir), opened once."""
+        from entityscan.store import Store  # SQLAlchemy loads only in runs that use the store
+
         with self._lock:
             if self._store is None:
                 self._store = Store(self.settings.db_url, data_dir=self.settings.data_dir)
@@ -102,6 +107,8 @@ class Session:
 
     def store_exists(self) -> bool:
         """False when nothing was ever saved in the default SQLite store (no file yet)."""
+        from entityscan.store import default_url
+
         url = self.settings.db_url or default_url(self.settings.data_dir)
         if self.settings.db_url or not url.startswith("sqlite:///"):
             return True

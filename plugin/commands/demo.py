@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,12 +22,14 @@ from entityscan.hooks import signatures
 from entityscan.operations import screen_scan
 from entityscan.output import atomic_write, exit_code, render_text, write_output
 from entityscan.scanners.inventory import Inventory
-from entityscan.scanners.lab import Lab, LabError, load_profiles, run_lab_in_thread
-from entityscan.scanners.lab import PortPlan as LabPorts
 from entityscan.scanners.scan import PortPlan, ScanOptions, scan
 from entityscan.scanners.targets import TargetSet
 from entityscan.session import Session
 from entityscan.terminal import progress_bar
+
+if TYPE_CHECKING:  # the lab loads only when the demo runs
+    from entityscan.scanners.lab import Lab
+    from entityscan.scanners.lab import PortPlan as LabPorts
 
 DEFAULT_REPORT = Path("entityscan-demo.json")
 DEFAULT_BASE = "127.77.0.10"
@@ -72,6 +74,8 @@ def ground_truth(lab: Lab, inventory: Inventory, doc: dict[str, Any]) -> dict[st
 
 @contextmanager
 def _lab_running(profiles: list[Any], base: str) -> Iterator[Lab]:
+    from entityscan.scanners.lab import LabError, run_lab_in_thread
+
     try:
         with run_lab_in_thread(profiles, base=base) as lab:
             yield lab
@@ -97,6 +101,8 @@ def demo(
 ) -> int:
     """Scan a simulated lab of cameras, recorders and intercoms (Hikvision and Dahua units,
     OEM relabels, other makers) on loopback, screen it and write a report."""
+    from entityscan.scanners.lab import load_profiles
+
     try:
         first = ipaddress.IPv4Address(base)
     except ValueError:

@@ -26,7 +26,6 @@ from entityscan.errors import InputError
 from entityscan.operations import diff_scans, rescreen, screen_scan
 from entityscan.output import exit_code
 from entityscan.session import Session
-from entityscan.store import inventory_from_document
 from entityscan.terminal import print_diff, print_rescreen
 
 
@@ -56,6 +55,8 @@ def store_import(
     fail_on: FailOnOption = FailOn.FLAGGED,
 ) -> int:
     """Screen scan documents afresh, save them, and show what changed since the last scan."""
+    from entityscan.store import inventory_from_document  # SQLAlchemy: only when used
+
     # every file is read and checked before anything is saved
     inventories = [(path, inventory_from_document(read_scan_file(path), str(path)))
                    for path in files]

@@ -2,20 +2,20 @@
 (`ENTITYSCAN_DATA_DIR`), or PostgreSQL by URL (`--db URL` / `ENTITYSCAN_DB`).
 
 Public API: `Store` (a facade: `store.inventory`, `.findings`, `.decisions`, `.audit`,
-`.tokens`), `Outcome`, `TokenInfo`, `StoreError`, `default_url`, `redact`, `hash_token`,
-`inventory_from_document`, `diff_snapshots`, `is_empty`.
+`.tokens`), `TokenInfo`, `StoreError`, `default_url`, `redact`, `hash_token`,
+`inventory_from_document`, `diff_snapshots`.
 """
 
 from entityscan.store.audit import AuditStore
 from entityscan.store.core import Store
 from entityscan.store.decisions import DecisionStore
-from entityscan.store.diff import diff_snapshots, is_empty
+from entityscan.store.diff import diff_snapshots
 from entityscan.store.documents import inventory_from_document
 from entityscan.store.engine import StoreError, default_url, redact
-from entityscan.store.findings import FindingStore, Outcome
+from entityscan.store.findings import FindingStore
 from entityscan.store.inventory import InventoryStore
 from entityscan.store.tokens import TokenInfo, TokenStore, hash_token
 
-__all__ = ["AuditStore", "DecisionStore", "FindingStore", "InventoryStore", "Outcome", "Store",
+__all__ = ["AuditStore", "DecisionStore", "FindingStore", "InventoryStore", "Store",
            "StoreError", "TokenInfo", "TokenStore", "default_url", "diff_snapshots",
-           "hash_token", "inventory_from_document", "is_empty", "redact"]
+           "hash_token", "inventory_from_document", "redact"]

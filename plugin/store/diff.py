@@ -45,7 +45,3 @@ def diff_snapshots(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, 
             "summary": {"new": len(new), "gone": len(gone), "changed": len(changed),
                         "newly_flagged": len(newly_flagged), "before": len(before),
                         "after": len(after)}}
-
-
-def is_empty(diff: Mapping[str, Any]) -> bool:
-    return not (diff["new"] or diff["gone"] or diff["changed"] or diff["newly_flagged"])

@@ -3,29 +3,17 @@ the audit entry of the screening that produced it (clear answers live in the aud
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from entityscan.model import Finding, LineItem, Verdict
+from entityscan.decisions import Outcome
+from entityscan.model import LineItem, Verdict
 from entityscan.store import audit
 from entityscan.store import schema as t
 from entityscan.store.clock import aware, now
 from entityscan.store.engine import write
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A finding with its procurement decision, ready to record; `subject` is the line item or
-    device record for findings at `review` or above (empty for clear ones: nothing records it).
-    """
-
-    finding: Finding
-    decision: str
-    applied: Mapping[str, Any] | None
-    subject: Mapping[str, Any]
 
 
 def insert_findings(conn: Connection, audit_id: int, outcomes: Sequence[Outcome],

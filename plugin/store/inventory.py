@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from entityscan.decisions import Outcome
 from entityscan.model import Finding
 from entityscan.scanners.inventory import Inventory
 from entityscan.store import audit
@@ -17,7 +18,7 @@ from entityscan.store import schema as t
 from entityscan.store.clock import aware, dated, now
 from entityscan.store.diff import diff_snapshots
 from entityscan.store.engine import StoreError, write
-from entityscan.store.findings import Outcome, insert_findings, result_rows
+from entityscan.store.findings import insert_findings, result_rows
 
 
 class InventoryStore:
