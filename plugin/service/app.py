@@ -7,6 +7,8 @@ Every route but `/healthz` needs `Authorization: Bearer <token>` (tokens from
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -100,6 +102,14 @@ def _methods_for(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+#: Before answering 413, read and drop at most this much of the rest of an oversized body, for
+#: at most DRAIN_SECONDS: a client still sending then reads the answer instead of a connection
+#: reset (closing a socket with unread data resets it).  Beyond either bound the connection is
+#: simply closed: a refused body never costs more than this.
+DRAIN_LIMIT = 64 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
 class BodyLimit:
     """Refuse bodies over `limit` bytes with 413, whether announced or streamed."""
 
@@ -114,6 +124,8 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            if int(declared) <= DRAIN_LIMIT:
+                await _discard_rest(receive)
             await self._refuse(send, int(declared))
             return
         chunks, size = [], 0
@@ -124,6 +136,8 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
+                if message.get("more_body"):
+                    await _discard_rest(receive)
                 await self._refuse(send, size)
                 return
             chunks.append(chunk)
@@ -150,6 +164,19 @@ class BodyLimit:
                                 (b"content-length", str(len(payload)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})
+
+
+async def _discard_rest(receive: Callable[[], Awaitable[Any]]) -> None:
+    drained = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while drained <= DRAIN_LIMIT:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                drained += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    return
 
 
 def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
