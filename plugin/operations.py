@@ -89,8 +89,9 @@ def screen_line_items(items: Sequence[LineItem], ctx: ScreeningContext, store: S
     outcomes = _outcomes(findings, lambda n: items[n].model_dump(mode="json"), decisions)
     audit_id = None
     if store is not None:
-        audit_id = store.findings.record_screening(items, outcomes, actor=actor, source=source,
-                                          lists_content_hash=ctx.lists.content_hash)
+        audit_id = store.findings.record_screening(
+            items, outcomes, actor=actor, source=source,
+            lists_content_hash=ctx.lists.content_hash)
     document = screen_document(items, findings, ctx.lists, source=input_name)
     _with_decisions(document["results"], outcomes)
     if audit_id is not None:
@@ -136,9 +137,9 @@ def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None
     scan_id = audit_id = None
     diff = None
     if store is not None:
-        scan_id, audit_id = store.inventory.record_scan(inventory, outcomes, actor=actor,
-                                              lists_content_hash=ctx.lists.content_hash,
-                                              source=source, summary=document["summary"])
+        scan_id, audit_id = store.inventory.record_scan(
+            inventory, outcomes, actor=actor, lists_content_hash=ctx.lists.content_hash,
+            source=source, summary=document["summary"])
         document["scan_id"] = scan_id
         document["audit_id"] = audit_id
         diff = store.inventory.diff(None, scan_id)
@@ -213,10 +214,9 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenRepo
                             "reasons": finding.reasons[:3],
                             "lists_before": row["lists_content_hash"]})
             changed_findings.append((row["key"], finding))
-    audit_id = store.inventory.update_findings(changed_findings, actor=actor,
-                                            report={"screened": len(rows), "changed": changes},
-                                            lists_content_hash=ctx.lists.content_hash,
-                                            outcomes=outcomes)
+    audit_id = store.inventory.update_findings(
+        changed_findings, actor=actor, report={"screened": len(rows), "changed": changes},
+        lists_content_hash=ctx.lists.content_hash, outcomes=outcomes)
     changed_keys = {c["key"] for c in changes}
     diff = {"reason": "rescreen", "scan_a": None, "scan_b": None, "new": [], "gone": [],
             "changed": [{"key": c["key"], "verdict": c["after"], "maker": c["maker"],
