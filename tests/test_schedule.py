@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _store_support import axis, hik, scan_doc
+from _store_support import axis, hik, relabelled, scan_doc
 
 from entityscan.cli import main
 from entityscan.errors import InputError
@@ -44,8 +44,7 @@ def test_store_import_and_diff_cli(tmp_path: Path, ctx: ScreeningContext,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     db = f"sqlite:///{tmp_path / 's.db'}"
     a = write(tmp_path / "a.json", scan_doc([axis("ac:cc:8e:00:10:01", "127.60.9.1")], ctx))
-    relabel = axis("ac:cc:8e:00:10:01", "127.60.9.1")
-    relabel.brand = "IMOU"
+    relabel = relabelled("ac:cc:8e:00:10:01", "127.60.9.1", "IMOU", maker="Dahua")
     b = write(tmp_path / "b.json", scan_doc([relabel, hik("44:19:b6:00:10:02", "127.60.9.2")],
                                             ctx))
     assert main(["store", "import", str(a), "--db", db]) == 0
