@@ -184,6 +184,35 @@ def load_installed(data_dir: Path) -> ListSet | None:
                     "`entityscan lists update`")
 
 
+def installed_state(data_dir: Path, verify: bool = False) -> tuple[Any, str | None]:
+    """(a fingerprint of the installed copy or None when there is none, the problem with it
+    or None).  The fingerprint changes when the copy is replaced or touched; `verify` also
+    checks the data file against its recorded hash (reads the whole file)."""
+    current, _ = _copies(data_dir)
+    if not current.data.exists() and not current.meta.exists():
+        return None, None
+    try:
+        meta = current.read_meta()
+        stat = current.data.stat()
+    except ListError as exc:
+        return ("unreadable",), str(exc)
+    except OSError as exc:
+        return ("unreadable",), f"{current.data}: installed list file missing or unreadable " \
+                                f"({exc.strerror or exc})"
+    stamp = (meta.get("content_hash"), meta.get("fetched_at"), stat.st_size, stat.st_mtime_ns,
+             stat.st_ino)
+    if verify:
+        try:
+            actual = file_sha256(current.data)
+        except OSError as exc:
+            return stamp, f"{current.data}: unreadable ({exc.strerror or exc})"
+        if actual != meta.get("content_hash"):
+            return stamp, (f"{current.data}: content hash {actual[:19]}… does not match the "
+                           f"recorded {str(meta.get('content_hash'))[:19]}… (corrupted or "
+                           f"changed outside entityscan)")
+    return stamp, None
+
+
 def installed_metadata(data_dir: Path) -> dict[str, Any] | None:
     current, _ = _copies(data_dir)
     if not current.meta.exists():
