@@ -11,7 +11,7 @@ disagreement becomes a reason.
 
 Evidence whose rule this server cannot re-check (a rule it does not have, a value that no
 longer matches) is not dropped silently: if it pointed to a maker it still counts, but only
-as `uncertain` — enough for a review, never enough to flag (attribution's caps).
+as `uncertain` (a lead named in the reasons; attribution's caps keep it from ever flagging).
 """
 
 from __future__ import annotations
