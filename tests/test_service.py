@@ -301,3 +301,42 @@ def test_a_lists_update_is_swapped_in_without_restart(tmp_path: Path) -> None:
         lists = httpx.get(base + "/v1/lists", headers=headers).json()
         assert lists["lists_content_hash"] == after["lists_content_hash"]
     store.close()
+
+
+def test_vanished_or_corrupt_installed_lists_keep_the_last_good_index(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The service once dropped silently to the bundled lists when the installed copy
+    disappeared; now it keeps the last good index and says `degraded`."""
+    import logging
+    import shutil
+
+    from entityscan.lists.registry import update_lists
+    from entityscan.service.refresh import ContextSource
+
+    data = tmp_path / "data"
+    update_lists(ROOT / "fixtures" / "lists" / "csl_sample.csv", data)
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    _, token = store.tokens.add("r", ["screen"])
+    contexts = ContextSource(lambda: ScreeningContext.load(data_dir=data), data, check_every=0)
+    item = {"items": [{"id": "1", "supplier": "Institute of Fluid Physics"}]}
+    headers = {"Authorization": f"Bearer {token}"}
+    with running(create_app(store, contexts), "127.61.5.1") as base:
+        good = httpx.post(base + "/v1/screen", json=item, headers=headers).json()
+        assert good["results"][0]["verdict"] != "clear"
+        assert httpx.get(base + "/healthz").json() == {
+            "status": "ok", "problems": [], "lists_content_hash": good["lists_content_hash"]}
+        copy = data / "csl" / "current.dat"
+        copy.write_bytes(copy.read_bytes()[:300])  # corrupted in place
+        with caplog.at_level(logging.ERROR, logger="entityscan.service"):
+            health = httpx.get(base + "/healthz").json()
+            assert health["status"] == "degraded" and "does not match" in health["problems"][0]
+            shutil.rmtree(data / "csl")  # and then gone altogether
+            health = httpx.get(base + "/healthz").json()
+        assert health["status"] == "degraded" and "disappeared" in health["problems"][0]
+        assert "disappeared" in caplog.text
+        still = httpx.post(base + "/v1/screen", json=item, headers=headers).json()
+        assert still["lists_content_hash"] == good["lists_content_hash"]
+        assert still["results"][0]["verdict"] == good["results"][0]["verdict"]
+        update_lists(ROOT / "fixtures" / "lists" / "csl_sample.csv", data)  # a good copy again
+        assert httpx.get(base + "/healthz").json()["status"] == "ok"
+    store.close()

@@ -194,9 +194,10 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
     def healthz() -> Health:
         """Liveness (no token needed): `ok`, or `degraded` with the reasons (e.g. the
         installed lists vanished and the last good copy is still in use)."""
+        ctx = source.current()  # looks at the installed copy when it is time to
         problems = source.problems()
         return Health(status="degraded" if problems else "ok", problems=problems,
-                      lists_content_hash=source.current().lists.content_hash)
+                      lists_content_hash=ctx.lists.content_hash)
 
     @app.post("/v1/screen", response_model=ScreenResponse, responses=ERRORS, tags=["screening"])
     def screen(body: ScreenRequest, token: Caller,
