@@ -143,7 +143,8 @@ def lying_document(ctx: ScreeningContext, **device: Any) -> dict[str, Any]:
     doc = scan_doc([hik("44:19:b6:61:00:01", "127.61.7.1")], ctx)
     doc["devices"][0].update({"maker": "Axis", "attributed_maker": "Axis", "platform": "Axis",
                               "verdict": "clear", "score": 0.0, "confidence": 0.99,
-                              "brand": "Axis", **device})
+                              "brand": "Axis", "model": None, "firmware": None,
+                              "serial": None, **device})
     return doc
 
 
