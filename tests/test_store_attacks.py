@@ -189,3 +189,23 @@ def test_an_internal_error_exits_3_in_one_line(tmp_path: Path,
     err = capsys.readouterr().err
     assert "internal error" in err and "ZeroDivisionError" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
+# ----- item 3, the command line: `store import` believed the document too -----
+
+def test_store_import_attributes_again_from_the_evidence(
+        tmp_path: Path, ctx: ScreeningContext, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = scan_doc([hikvision("44:19:b6:61:20:01", "127.61.3.2")], ctx)
+    doc["devices"][0].update({"maker": "Axis", "attributed_maker": "Axis", "platform": "Axis",
+                              "verdict": "clear", "score": 0.0, "brand": "Axis",
+                              "model": None, "firmware": None, "serial": None})
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'i.db'}"
+    assert main(["store", "import", str(path), "--db", db, "-f", "json"]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["summary"]["flagged"] == 1
+    doc["finished"] = "9999-01-01T00:00:00Z"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["store", "import", str(path), "--db", db]) == 2
+    assert "field `finished`" in capsys.readouterr().err

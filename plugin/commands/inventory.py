@@ -53,15 +53,19 @@ def store_import(
     fmt: ListingFormatOption = ListingFormat.TABLE,
     fail_on: FailOnOption = FailOn.FLAGGED,
 ) -> int:
-    """Screen scan documents afresh, save them, and show what changed since the last scan."""
+    """Attribute scan documents again from their evidence, screen them afresh, save them,
+    and show what changed since the last scan (a document's own makers and verdicts are not
+    believed)."""
+    from entityscan.hooks import signatures
     from entityscan.store import inventory_from_document  # SQLAlchemy: only when used
 
-    # every file is read and checked before anything is saved
-    inventories = [(path, inventory_from_document(read_scan_file(path), str(path)))
-                   for path in files]
     reports, findings = [], []
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
+        rules = signatures(session.hooks)  # this run's rules, plugins' included
+        # every file is read and checked before anything is saved
+        inventories = [(path, inventory_from_document(read_scan_file(path), str(path),
+                                                      rules=rules)) for path in files]
         for path, inventory in inventories:
             done = screen_scan(inventory, session.context(), session.store(),
                                actor=session.actor, source=str(path))
