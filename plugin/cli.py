@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "entityscan.commands.demo",
     "entityscan.commands.audit",
     "entityscan.commands.webhooks",
+    "entityscan.commands.push",
 )
 
 app = typer.Typer(

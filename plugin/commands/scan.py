@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from entityscan.agent import open_agent
 from entityscan.commands import (
     DataDirOption,
     DbOption,
@@ -18,8 +19,11 @@ from entityscan.commands import (
     ListOption,
     OutputOption,
     PluginOption,
+    PushOption,
     RelationsOption,
     SaveOption,
+    SiteOption,
+    TokenFileOption,
 )
 from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
@@ -59,6 +63,9 @@ def scan_command(
     plugin: PluginOption = None,
     save: SaveOption = False,
     db: DbOption = None,
+    site: SiteOption = None,
+    push: PushOption = None,
+    token_file: TokenFileOption = None,
 ) -> int:
     """Scan networks for cameras, recorders and intercoms; exit 1 when a device is at or
     above --fail-on."""
@@ -76,15 +83,18 @@ def scan_command(
                           credentials=creds, device_budget=max(2.0, min(12.0, timeout / 3)))
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
+        agent = open_agent(push, token_file, session.data_dir)  # a bad token file: no scan
         options.signatures = signatures(session.hooks)  # bundled rules + plugins' directories
         with progress_bar() as options.progress:
             inventory = scan(target_set, options)
         done = screen_scan(inventory, session.context(), session.store() if save else None,
-                           actor=session.actor, source="entityscan scan",
+                           actor=session.actor, source="entityscan scan", site=site,
                            secrets=creds.secrets())
         write_output(done.document, fmt, output)
         if save:
             print_saved(done.scan_id, done.audit_id, done.diff)
+        if agent is not None:
+            agent.deliver(done.document)
         done.notify()
     return exit_code(done.findings, fail_on)
 

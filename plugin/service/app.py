@@ -15,28 +15,28 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from entityscan.builtins.webhook import WebhookNotifier
-from entityscan.decisions import DecisionIn, admin_needed, decide
+from entityscan.decisions import DecisionIn, admin_needed
 from entityscan.errors import InputError
 from entityscan.hooks import EntityscanPluginManager, signatures
-from entityscan.model import Finding, LineItem, Verdict
+from entityscan.model import LineItem, Verdict
 from entityscan.operations import diff_scans, screen_line_items, screen_scan
 from entityscan.screening import ScreeningContext, screen_items
 from entityscan.service.auth import DOCS_ASSETS, Authenticate
+from entityscan.service.deps import ERRORS, Caller
+from entityscan.service.fleet import add_fleet_routes
 from entityscan.service.limits import BodyLimit, SecurityHeaders
 from entityscan.service.models import (
-    AuditEntry,
     DecisionOut,
     DeviceResult,
     ErrorBody,
@@ -46,37 +46,18 @@ from entityscan.service.models import (
     ScanDocumentIn,
     ScreenRequest,
     ScreenResponse,
-    StoredDevice,
-    StoredFinding,
 )
 from entityscan.service.refresh import ContextSource
+from entityscan.sites import DEFAULT_SITE
 from entityscan.store import Store, StoreError, inventory_from_document
+from entityscan.store.documents import document_identity
+from entityscan.store.inventory import DocumentConflict, SavedScan
 from entityscan.store.tokens import TokenInfo
 
 log = logging.getLogger("entityscan.service")
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "the body is not parseable JSON"},
-    401: {"model": ErrorBody, "description": "missing, unknown or revoked bearer token"},
-    403: {"model": ErrorBody, "description": "the token's scopes do not allow this"},
-    413: {"model": ErrorBody, "description": "request body over the size limit"},
-    422: {"model": ErrorBody, "description": "the body or a parameter is invalid"},
-}
-Scheme = Annotated[HTTPAuthorizationCredentials | None,
-                   Depends(HTTPBearer(auto_error=False, description="entityscan API token"))]
-
-
-def caller(request: Request, _credentials: Scheme) -> TokenInfo:
-    """The token the `Authenticate` layer checked (the scheme dependency documents it)."""
-    token = getattr(request.state, "token", None)
-    if not isinstance(token, TokenInfo):  # unreachable behind Authenticate; never let through
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return token
-
-
-Caller = Annotated[TokenInfo, Depends(caller)]
-
-
+#: A site whose last scan is older than this is `stale` in `/v1/sites` and the dashboard.
+DEFAULT_STALE_AFTER = timedelta(days=2)
 @lru_cache(maxsize=4)
 def _rules(hooks: EntityscanPluginManager) -> Any:
     """This server's signature rules (bundled plus plugins'), compiled once per manager."""
@@ -122,7 +103,8 @@ def _methods_for(app: FastAPI, path: str) -> list[str]:
 
 
 def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
-               max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
+               max_body_bytes: int = DEFAULT_MAX_BODY,
+               stale_after: timedelta = DEFAULT_STALE_AFTER) -> FastAPI:
     """The app over `store`; `ctx` is a fixed context or a `ContextSource` that follows
     `entityscan lists update`.  With a webhook configured (the context's plugin manager has
     `builtin.webhook` with a URL) the store's outbox is on and a worker delivers it while
@@ -185,6 +167,10 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
     async def _input(_request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": str(exc), "details": []}, 422)
 
+    @app.exception_handler(DocumentConflict)
+    async def _conflict(_request: Request, exc: DocumentConflict) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "details": []}, 409)
+
     @app.exception_handler(StoreError)
     async def _store(_request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"error": str(exc), "details": []}, 404 if "no saved scan" in
@@ -216,7 +202,9 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
             "results": [{**result, "audit_id": done.audit_id}
                         for result in done.document["results"]]})
 
-    @app.post("/v1/inventory", response_model=InventoryResponse, responses=ERRORS,
+    @app.post("/v1/inventory", response_model=InventoryResponse,
+              responses={**ERRORS, 409: {"model": ErrorBody, "description": "this document "
+                                         "id was stored with other content"}},
               tags=["inventory"])
     def inventory(body: ScanDocumentIn, token: Caller,
                   background: BackgroundTasks) -> InventoryResponse:
@@ -224,22 +212,46 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
         attributed again from its evidence with this server's rules (the document's maker,
         platform, verdict and score are ignored; a disagreement is a reason)."""
         doc = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        identity = document_identity(doc)
+        site = identity.site or DEFAULT_SITE
+        if identity.document_id is not None:  # a repeat costs a lookup, not a screening
+            stored = store.inventory.by_document(identity.document_id, identity.document_hash)
+            if stored is not None:
+                return _repeat(stored, identity.document_id)
         ctx = source.current()
         saved = screen_scan(inventory_from_document(doc, rules=_rules(ctx.hooks)), ctx, store,
-                            actor=token.actor, source="POST /v1/inventory")
+                            actor=token.actor, source="POST /v1/inventory", site=site,
+                            document_id=identity.document_id,
+                            document_hash=identity.document_hash)
+        assert saved.scan_id is not None and saved.audit_id is not None and saved.diff
+        if saved.duplicate:  # the same document committed by a request in flight with it
+            return _repeat(SavedScan(saved.scan_id, saved.audit_id, True), identity.document_id)
         background.add_task(saved.notify)
-        assert saved.diff is not None  # a store was given: the scan was saved and diffed
         devices = [DeviceResult(key=d["id"], verdict=d["verdict"], decision=d["decision"],
                                 applied_decision=d["applied_decision"], maker=d.get("maker"),
                                 brand=d.get("brand"), model=d.get("model"),
                                 addresses=d.get("addresses") or [], score=d["score"],
                                 reasons=d["reasons"])
                    for d in saved.document["devices"]]
-        return InventoryResponse(scan_id=saved.scan_id, audit_id=saved.audit_id,
+        return InventoryResponse(scan_id=saved.scan_id, audit_id=saved.audit_id, site=site,
+                                 document_id=saved.document["document_id"],
                                  lists_content_hash=ctx.lists.content_hash,
                                  summary=saved.document["summary"],
                                  diff=saved.diff["summary"] | {"scan_a": saved.diff["scan_a"]},
                                  devices=devices)
+
+    def _repeat(stored: SavedScan, document_id: str | None) -> InventoryResponse:
+        scan = store.inventory.scan(stored.scan_id) or {}
+        try:
+            diff = diff_scans(store, None, stored.scan_id)
+            summary = diff["summary"] | {"scan_a": diff["scan_a"]}
+        except StoreError:  # its snapshot was pruned since
+            summary = {}
+        return InventoryResponse(scan_id=stored.scan_id, audit_id=stored.audit_id,
+                                 site=scan.get("site", DEFAULT_SITE), document_id=document_id,
+                                 duplicate=True,
+                                 lists_content_hash=scan.get("lists_content_hash", ""),
+                                 summary=scan.get("summary") or {}, diff=summary, devices=[])
 
     @app.get("/v1/lists", response_model=ListsResponse, responses=ERRORS, tags=["lists"])
     def lists(_token: Caller) -> ListsResponse:
@@ -249,69 +261,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                              entries=len(ctx.lists), relations=len(ctx.relations),
                              sources=ctx.lists.describe())
 
-    @app.get("/v1/devices", response_model=list[StoredDevice], responses=ERRORS,
-             tags=["inventory"])
-    def devices(_token: Caller, verdict: Verdict | None = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredDevice]:
-        """Stored devices with first/last seen, current verdict and decision."""
-        active = store.decisions.list(active_at=datetime.now(UTC))
-        out = []
-        for row in store.inventory.devices(verdict.value if verdict else None, limit, offset):
-            finding = Finding.model_validate(row["finding"])
-            decision, applied = decide(finding, active)
-            out.append(StoredDevice(
-                key=row["key"], verdict=row["verdict"], decision=decision,
-                applied_decision=applied, maker=row["maker"], brand=row["brand"],
-                model=row["model"], addresses=row["record"].get("addresses") or [],
-                score=row["score"], reasons=finding.reasons, first_seen=row["first_seen"],
-                last_seen=row["last_seen"], first_scan_id=row["first_scan_id"],
-                last_scan_id=row["last_scan_id"], kind=row["kind"],
-                lists_content_hash=row["lists_content_hash"]))
-        return out
-
-    @app.get("/v1/findings", response_model=list[StoredFinding], responses=ERRORS,
-             tags=["screening"])
-    def findings(_token: Caller, min_verdict: Verdict = Verdict.REVIEW,
-                 subject: Annotated[str | None, Query(max_length=300)] = None,
-                 scan_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredFinding]:
-        """Recorded findings (`review` and `flagged` results; clear answers are in the audit
-        log), newest first, with the decision that applies now."""
-        active = store.decisions.list(active_at=datetime.now(UTC))
-        out = []
-        for row in store.findings.list(min_verdict=min_verdict.value, subject=subject,
-                                       scan_id=scan_id, limit=limit, offset=offset):
-            finding = Finding.model_validate(row["finding"])
-            decision, applied = decide(finding, active)
-            out.append(StoredFinding(
-                id=row["id"], at=row["at"], audit_id=row["audit_id"], scan_id=row["scan_id"],
-                subject=row["subject"], subject_kind=row["subject_kind"],
-                verdict=row["verdict"], decision=decision, applied_decision=applied,
-                maker=row["maker"], score=row["score"], matches=finding.matches,
-                reasons=finding.reasons))
-        return out
-
-    @app.get("/v1/scans/{scan_id}/diff", responses={**ERRORS, 404: {"model": ErrorBody}},
-             tags=["inventory"])
-    def diff(scan_id: int, _token: Caller,
-             against: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
-             ) -> dict[str, Any]:
-        """New, gone, changed and newly flagged devices from `against` (default: the
-        previous scan of the same kind) to this scan."""
-        if scan_id < 1 or scan_id > 2**31 - 1:
-            raise HTTPException(404, f"no saved scan with id {scan_id}")
-        return diff_scans(store, against, scan_id)
-
-    @app.get("/v1/audit/{audit_id}", response_model=AuditEntry,
-             responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["audit"])
-    def audit(audit_id: int, _token: Caller) -> AuditEntry:
-        """One audit entry: inputs, lists content hash, results and who asked."""
-        entry = store.audit.entry(audit_id) if 0 < audit_id < 2**31 else None
-        if entry is None:
-            raise HTTPException(404, f"no audit entry with id {audit_id}")
-        return AuditEntry.model_validate(entry)
+    add_fleet_routes(app, store, stale_after=stale_after)
 
     @app.post("/v1/decisions", response_model=DecisionOut, status_code=201,
               responses=ERRORS, tags=["decisions"])
