@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -33,9 +33,12 @@ from entityscan.model import LineItem, Verdict
 from entityscan.operations import diff_scans, screen_line_items, screen_scan
 from entityscan.screening import ScreeningContext, screen_items
 from entityscan.service.auth import DOCS_ASSETS, Authenticate
+from entityscan.service.background import Background, BackgroundConfig
 from entityscan.service.deps import ERRORS, Caller
 from entityscan.service.fleet import add_fleet_routes
 from entityscan.service.limits import BodyLimit, SecurityHeaders
+from entityscan.service.metrics import CONTENT_TYPE as METRICS_TYPE
+from entityscan.service.metrics import INGESTED, SCREENED, Metered, render
 from entityscan.service.models import (
     DecisionOut,
     DeviceResult,
@@ -48,6 +51,7 @@ from entityscan.service.models import (
     ScreenResponse,
 )
 from entityscan.service.refresh import ContextSource
+from entityscan.service.ui import add_dashboard
 from entityscan.sites import DEFAULT_SITE
 from entityscan.store import Store, StoreError, inventory_from_document
 from entityscan.store.documents import document_identity
@@ -104,11 +108,12 @@ def _methods_for(app: FastAPI, path: str) -> list[str]:
 
 def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                max_body_bytes: int = DEFAULT_MAX_BODY,
-               stale_after: timedelta = DEFAULT_STALE_AFTER) -> FastAPI:
+               stale_after: timedelta = DEFAULT_STALE_AFTER,
+               background: BackgroundConfig | None = None) -> FastAPI:
     """The app over `store`; `ctx` is a fixed context or a `ContextSource` that follows
-    `entityscan lists update`.  With a webhook configured (the context's plugin manager has
-    `builtin.webhook` with a URL) the store's outbox is on and a worker delivers it while
-    the app runs."""
+    `entityscan lists update` (and the lists other workers publish: `background`).  With a
+    webhook configured (the context's plugin manager has `builtin.webhook` with a URL) the
+    store's outbox is on and a worker delivers it while the app runs."""
     source = ctx if isinstance(ctx, ContextSource) else ContextSource.fixed(ctx)
     plugin = source.current().hooks.get_plugin("builtin.webhook")
     notifier = plugin if isinstance(plugin, WebhookNotifier) and plugin.url else None
@@ -117,14 +122,17 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from entityscan.delivery import OutboxWorker
+        from entityscan.delivery import OutboxWorker, worker_name
 
         worker = OutboxWorker(store.outbox, notifier) if notifier is not None else None
         if worker is not None:
             worker.start()
+        chores = Background(store, source, background or BackgroundConfig(), worker_name())
+        chores.start()
         try:
             yield
         finally:
+            chores.stop()
             if worker is not None:
                 worker.stop()
 
@@ -137,6 +145,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(Authenticate, store=store, router=app.router)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Metered)
     app.state.store = store
     app.state.contexts = source
 
@@ -190,6 +199,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                background: BackgroundTasks) -> ScreenResponse:
         """Screen 1 to 1,000 line items: a finding and a decision per item, one audit id."""
         items = [i.to_line_item() for i in body.items]
+        SCREENED.inc(len(items))
         done = screen_line_items(items, source.current(), store, actor=token.actor,
                                  source="service")
         background.add_task(done.notify)
@@ -227,6 +237,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
         if saved.duplicate:  # the same document committed by a request in flight with it
             return _repeat(SavedScan(saved.scan_id, saved.audit_id, True), identity.document_id)
         background.add_task(saved.notify)
+        INGESTED.inc(len(saved.document["devices"]))
         devices = [DeviceResult(key=d["id"], verdict=d["verdict"], decision=d["decision"],
                                 applied_decision=d["applied_decision"], maker=d.get("maker"),
                                 brand=d.get("brand"), model=d.get("model"),
@@ -262,6 +273,15 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                              sources=ctx.lists.describe())
 
     add_fleet_routes(app, store, stale_after=stale_after)
+    add_dashboard(app)
+
+    @app.get("/metrics", response_class=PlainTextResponse, responses=ERRORS,
+             tags=["service"])
+    def metrics(_token: Caller) -> PlainTextResponse:
+        """Prometheus text format (needs the `metrics` scope): requests, latency, screened
+        lines, ingested devices, devices by verdict, sites, outbox depth, lists age."""
+        return PlainTextResponse(render(store, source, stale_after),
+                                 media_type=METRICS_TYPE)
 
     @app.post("/v1/decisions", response_model=DecisionOut, status_code=201,
               responses=ERRORS, tags=["decisions"])

@@ -73,6 +73,20 @@ class ContextSource:
                 self._checked = time.monotonic()
         return self._ctx
 
+    def reload(self) -> ScreeningContext:
+        """Look at the installed copy now (after this process installed or published one),
+        and return the context that results."""
+        with self._lock:
+            if self._data_dir is not None:
+                self._refresh()
+                self._checked = time.monotonic()
+        return self._ctx
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The folder whose installed lists it follows (None: a fixed context)."""
+        return self._data_dir
+
     def _refresh(self) -> None:
         assert self._data_dir is not None
         stamp, problem = installed_state(self._data_dir)

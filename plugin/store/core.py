@@ -9,6 +9,7 @@
     store.sites       sites at a glance: devices by verdict, last scan      (sites.py)
     store.leases      background jobs the service's workers take in turn    (leases.py)
     store.retention   dropping old scan snapshots (never the audit log)     (retention.py)
+    store.lists       list copies published for every worker of the service (lists.py)
 
 Every write is one transaction run through `engine.write`, which retries the whole
 transaction on SQLite lock or PostgreSQL serialization/deadlock conflicts, so concurrent
@@ -31,6 +32,7 @@ from entityscan.store.engine import StoreError, default_url, make_engine, redact
 from entityscan.store.findings import FindingStore
 from entityscan.store.inventory import InventoryStore
 from entityscan.store.leases import LeaseStore
+from entityscan.store.lists import ListCopyStore
 from entityscan.store.outbox import OutboxStore
 from entityscan.store.retention import RetentionStore
 from entityscan.store.sites import SiteStore
@@ -61,6 +63,7 @@ class Store:
         self.sites = SiteStore(self.engine)
         self.leases = LeaseStore(self.engine)
         self.retention = RetentionStore(self.engine)
+        self.lists = ListCopyStore(self.engine)
 
     def __repr__(self) -> str:
         return f"Store({redact(self.url)})"
