@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -42,6 +42,23 @@ DEFAULT_TIMEOUT = 60.0
 RETRY_LATER = frozenset({408, 425, 429})
 REJECTED = frozenset({400, 409, 413, 422})
 MAX_TOKEN = 512
+
+
+#: What a scan document holds that the service works out again for itself and never reads:
+#: the list metadata and each device's screening results (its verdict, maker and score stay,
+#: small, as the claims the service compares with its own answer).
+NOT_SENT = ("lists", "summary")
+NOT_SENT_PER_DEVICE = ("matches", "reasons", "decision", "applied_decision")
+
+
+def ingest_form(document: dict[str, Any]) -> dict[str, Any]:
+    """The document as sent: without what the service recomputes (`NOT_SENT`), about a
+    third of a flagged device's bytes."""
+    slim = {k: v for k, v in document.items() if k not in NOT_SENT}
+    slim["devices"] = [{k: v for k, v in device.items() if k not in NOT_SENT_PER_DEVICE}
+                       if isinstance(device, dict) else device
+                       for device in document.get("devices") or []]
+    return slim
 
 
 def read_token(path: Path) -> str:
@@ -133,11 +150,11 @@ class Agent:
     def deliver(self, document: dict[str, Any]) -> Outcome:
         """Flush what waits (oldest first), then send `document`; whatever cannot go now is
         spooled.  Raises InputError after spooling when the setup is wrong."""
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        body = json.dumps(ingest_form(document), ensure_ascii=False,
+                          separators=(",", ":")).encode()
         document_id = str(document.get("document_id") or "")
         with self.spool.locked():
-            if self.token_file is not None:
-                self.spool.remember_target(self.url, self.token_file)
+            self._remember()
             entry, dropped = self.spool.add(body, document_id)  # durable before any send
             outcome = self._flush()
             outcome.dropped += dropped
@@ -147,9 +164,15 @@ class Agent:
     def flush(self) -> Outcome:
         """Send every spooled document, oldest first, until one cannot go now."""
         with self.spool.locked():
+            self._remember()
             outcome = self._flush()
         self._summarise(outcome, None)
         return outcome
+
+    def _remember(self) -> None:
+        """Where these documents go, for a later `entityscan push --flush` without options."""
+        if self.token_file is not None:
+            self.spool.remember_target(self.url, self.token_file)
 
     # --- the work -----------------------------------------------------------------------------
     def _flush(self) -> Outcome:
@@ -158,6 +181,8 @@ class Agent:
         with httpx.Client(timeout=self.timeout, transport=self._transport,
                           headers={"Authorization": f"Bearer {self.token}",
                                    "Content-Type": "application/json",
+                                   # acknowledged once queued in the centre's database
+                                   "Prefer": "respond-async",
                                    "User-Agent": "entityscan-agent"}) as client:
             for index, entry in enumerate(entries):
                 if not self._send(client, entry, outcome):
@@ -167,7 +192,7 @@ class Agent:
 
     def _send(self, client: httpx.Client, entry: Entry, outcome: Outcome) -> bool:
         """True to go on with the next document."""
-        document_id = entry.name.split("-", 1)[-1].removesuffix(".json")
+        document_id = unquote(entry.name.split("-", 1)[-1].removesuffix(".json"))
         try:
             body = entry.path.read_bytes()
             response = client.post(self.url, content=body)

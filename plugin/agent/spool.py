@@ -23,13 +23,13 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from entityscan.errors import InputError
 
@@ -37,7 +37,6 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 DEFAULT_MAX_DOCUMENTS = 10_000
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class Spool:
     def add(self, body: bytes, document_id: str) -> tuple[Entry, list[str]]:
         """Write a document durably; returns its entry and the names of older documents
         dropped to stay within the bounds.  Call under `locked()`."""
-        name = f"{time.time_ns():023d}-{_UNSAFE.sub('_', document_id)[:100]}.json"
+        name = f"{time.time_ns():023d}-{quote(document_id, safe='')[:200]}.json"
         path = self.folder / name
         _write_durably(path, body)
         return Entry(path, len(body)), self._bound(keep=path)

@@ -93,9 +93,9 @@ def scan_command(
         write_output(done.document, fmt, output)
         if save:
             print_saved(done.scan_id, done.audit_id, done.diff)
-        if agent is not None:
-            agent.deliver(done.document)
         done.notify()
+        if agent is not None:  # spooled first: a centre that is away loses nothing
+            agent.deliver(done.document)
     return exit_code(done.findings, fail_on)
 
 

@@ -92,9 +92,9 @@ def usb(
         write_output(done.document, fmt, output)
         if save:
             print_saved(done.scan_id, done.audit_id, done.diff)
-        if agent is not None:
-            agent.deliver(done.document)
         done.notify()
+        if agent is not None:  # spooled first: a centre that is away loses nothing
+            agent.deliver(done.document)
 
     if unreadable:  # the others were screened and written: the run still ends as an error
         raise InputError(f"{len(unreadable)} of {len(inventory.parameters.get('files') or [])}"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
@@ -28,14 +28,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from entityscan.builtins.webhook import WebhookNotifier
 from entityscan.decisions import DecisionIn, admin_needed
 from entityscan.errors import InputError
-from entityscan.hooks import EntityscanPluginManager, signatures
 from entityscan.model import LineItem, Verdict
-from entityscan.operations import diff_scans, screen_line_items, screen_scan
+from entityscan.operations import diff_scans, screen_line_items
+from entityscan.scanners.inventory import Inventory
 from entityscan.screening import ScreeningContext, screen_items
 from entityscan.service.auth import DOCS_ASSETS, Authenticate
 from entityscan.service.background import Background, BackgroundConfig
 from entityscan.service.deps import ERRORS, Caller
 from entityscan.service.fleet import add_fleet_routes
+from entityscan.service.ingest import DEFAULT_THREADS, THREADS_ENV, IngestWorker, save_document
 from entityscan.service.limits import BodyLimit, SecurityHeaders
 from entityscan.service.metrics import CONTENT_TYPE as METRICS_TYPE
 from entityscan.service.metrics import INGESTED, SCREENED, Metered, render
@@ -44,6 +45,7 @@ from entityscan.service.models import (
     DeviceResult,
     ErrorBody,
     Health,
+    InventoryQueued,
     InventoryResponse,
     ListsResponse,
     ScanDocumentIn,
@@ -53,8 +55,8 @@ from entityscan.service.models import (
 from entityscan.service.refresh import ContextSource
 from entityscan.service.ui import add_dashboard
 from entityscan.sites import DEFAULT_SITE
-from entityscan.store import Store, StoreError, inventory_from_document
-from entityscan.store.documents import document_identity
+from entityscan.store import Store, StoreError
+from entityscan.store.documents import check_times, document_identity
 from entityscan.store.inventory import DocumentConflict, SavedScan
 from entityscan.store.tokens import TokenInfo
 
@@ -62,12 +64,6 @@ log = logging.getLogger("entityscan.service")
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 #: A site whose last scan is older than this is `stale` in `/v1/sites` and the dashboard.
 DEFAULT_STALE_AFTER = timedelta(days=2)
-@lru_cache(maxsize=4)
-def _rules(hooks: EntityscanPluginManager) -> Any:
-    """This server's signature rules (bundled plus plugins'), compiled once per manager."""
-    return signatures(hooks)
-
-
 def _names_a_listed_party(ctx: ScreeningContext) -> Any:
     def check(value: str) -> bool:
         finding = screen_items([LineItem(id="decision-value", manufacturer=value)], ctx)[0]
@@ -129,9 +125,11 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
             worker.start()
         chores = Background(store, source, background or BackgroundConfig(), worker_name())
         chores.start()
+        ingest.start()
         try:
             yield
         finally:
+            ingest.stop()
             chores.stop()
             if worker is not None:
                 worker.stop()
@@ -142,6 +140,10 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from elsewhere
         description="Screen procurement line items and scanned inventory against "
                     "restricted-party lists; every answer is audited.")
+    from entityscan.delivery import worker_name
+
+    ingest = IngestWorker(store, source, worker_name(), on_saved=INGESTED.inc,
+                          threads=int(os.environ.get(THREADS_ENV) or DEFAULT_THREADS))
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(Authenticate, store=store, router=app.router)
     app.add_middleware(SecurityHeaders)
@@ -213,11 +215,14 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                         for result in done.document["results"]]})
 
     @app.post("/v1/inventory", response_model=InventoryResponse,
-              responses={**ERRORS, 409: {"model": ErrorBody, "description": "this document "
+              responses={**ERRORS, 202: {"model": InventoryQueued, "description": "with "
+                                         "`Prefer: respond-async`: accepted into the ingest "
+                                         "queue, saved shortly by a worker"},
+                         409: {"model": ErrorBody, "description": "this document "
                                          "id was stored with other content"}},
               tags=["inventory"])
-    def inventory(body: ScanDocumentIn, token: Caller,
-                  background: BackgroundTasks) -> InventoryResponse:
+    def inventory(body: ScanDocumentIn, token: Caller, background: BackgroundTasks,
+                  request: Request) -> InventoryResponse | JSONResponse:
         """Store and screen a scan or USB JSON document posted by a site: every device is
         attributed again from its evidence with this server's rules (the document's maker,
         platform, verdict and score are ignored; a disagreement is a reason)."""
@@ -228,11 +233,11 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
             stored = store.inventory.by_document(identity.document_id, identity.document_hash)
             if stored is not None:
                 return _repeat(stored, identity.document_id)
+        if "respond-async" in (request.headers.get("prefer") or "").lower():
+            return _queue(doc, identity, site, token)
         ctx = source.current()
-        saved = screen_scan(inventory_from_document(doc, rules=_rules(ctx.hooks)), ctx, store,
-                            actor=token.actor, source="POST /v1/inventory", site=site,
-                            document_id=identity.document_id,
-                            document_hash=identity.document_hash)
+        saved = save_document(store, ctx, doc, site=site, document_id=identity.document_id,
+                              document_hash=identity.document_hash, actor=token.actor)
         assert saved.scan_id is not None and saved.audit_id is not None and saved.diff
         if saved.duplicate:  # the same document committed by a request in flight with it
             return _repeat(SavedScan(saved.scan_id, saved.audit_id, True), identity.document_id)
@@ -250,6 +255,24 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                                  summary=saved.document["summary"],
                                  diff=saved.diff["summary"] | {"scan_a": saved.diff["scan_a"]},
                                  devices=devices)
+
+    def _queue(doc: dict[str, Any], identity: Any, site: str, token: TokenInfo
+               ) -> JSONResponse:
+        """Accept the document into the ingest queue: checked (schema, site, id, times) but
+        screened later by any worker; 202, or 200 for a document stored before."""
+        if identity.document_id is None:
+            raise InputError("document_id: a queued document (Prefer: respond-async) needs "
+                             "one, so that a repeat is recognised")
+        check_times(Inventory(kind=str(doc.get("kind") or "network"),
+                              started=doc.get("started") or datetime.now(UTC),
+                              finished=doc.get("finished")))
+        added = store.queue.add(identity.canonical or doc, document_id=identity.document_id,
+                                document_hash=identity.document_hash, site=site,
+                                actor=token.actor)
+        ingest.wake()
+        return JSONResponse(InventoryQueued(document_id=identity.document_id, site=site,
+                                            queued=True, duplicate=not added).model_dump(),
+                            202)
 
     def _repeat(stored: SavedScan, document_id: str | None) -> InventoryResponse:
         scan = store.inventory.scan(stored.scan_id) or {}

@@ -12,6 +12,7 @@ sites and stale sites, webhook outbox depth by status, and the age of the lists 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,25 @@ def render(store: Store, contexts: ContextSource, stale_after: timedelta) -> byt
     return generate_latest(counters) + generate_latest(gauges)
 
 
+class InFlight:
+    """How many requests this process is answering now (background work yields to them)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+IN_FLIGHT = InFlight()
+
+
 class Metered:
     """ASGI middleware counting and timing every HTTP answer by its route template (never the
     raw path: a scanner of URLs cannot make the label set grow)."""
@@ -125,7 +145,8 @@ class Metered:
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            with IN_FLIGHT:
+                await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", None) or _static(scope["path"])
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"

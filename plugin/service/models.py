@@ -120,6 +120,14 @@ class InventoryResponse(BaseModel):
     devices: list[DeviceResult]
 
 
+class InventoryQueued(BaseModel):
+    document_id: str
+    site: str
+    queued: bool = Field(description="in the ingest queue: a worker screens and saves it "
+                                     "shortly (GET /v1/scans?site= shows it then)")
+    duplicate: bool = Field(description="this document id was queued before")
+
+
 class StoredDevice(DeviceResult):
     site: str
     first_seen: datetime

@@ -10,6 +10,7 @@
     store.leases      background jobs the service's workers take in turn    (leases.py)
     store.retention   dropping old scan snapshots (never the audit log)     (retention.py)
     store.lists       list copies published for every worker of the service (lists.py)
+    store.queue       scan documents accepted from agents, not yet saved    (queue.py)
 
 Every write is one transaction run through `engine.write`, which retries the whole
 transaction on SQLite lock or PostgreSQL serialization/deadlock conflicts, so concurrent
@@ -34,6 +35,7 @@ from entityscan.store.inventory import InventoryStore
 from entityscan.store.leases import LeaseStore
 from entityscan.store.lists import ListCopyStore
 from entityscan.store.outbox import OutboxStore
+from entityscan.store.queue import QueueStore
 from entityscan.store.retention import RetentionStore
 from entityscan.store.sites import SiteStore
 from entityscan.store.tokens import TokenStore
@@ -64,6 +66,7 @@ class Store:
         self.leases = LeaseStore(self.engine)
         self.retention = RetentionStore(self.engine)
         self.lists = ListCopyStore(self.engine)
+        self.queue = QueueStore(self.engine)
 
     def __repr__(self) -> str:
         return f"Store({redact(self.url)})"

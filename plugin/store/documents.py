@@ -37,11 +37,13 @@ _DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
 
 @dataclass(frozen=True)
 class DocumentIdentity:
-    """Where a scan document belongs and how a repeat of it is recognised."""
+    """Where a scan document belongs and how a repeat of it is recognised; `canonical` is
+    the document as hashed (sorted keys, compact JSON)."""
 
     site: str | None
     document_id: str | None
     document_hash: str
+    canonical: bytes = b""
 
 
 def document_identity(doc: Any, where: str = "scan document") -> DocumentIdentity:
@@ -61,10 +63,10 @@ def document_identity(doc: Any, where: str = "scan document") -> DocumentIdentit
         raise InputError(f"{where}: field `document_id` must be 8 to 100 letters, digits, "
                          f"'.', '_', ':' or '-'")
     body = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
-    digest = "sha256:" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+                      default=str).encode("utf-8", "surrogatepass")
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
     return DocumentIdentity(check_site(site, f"{where}: field `site`") if site else None,
-                            document_id, digest)
+                            document_id, digest, body)
 
 
 def _checked_time(value: datetime | None, name: str, where: str, received: datetime

@@ -46,11 +46,12 @@ class DocumentConflict(StoreError):
 
 
 def records_digest(records: Sequence[Mapping[str, Any]]) -> str:
-    """SHA-256 over device records in the audit chain's canonical form: what the audit entry
-    of a scan records about the snapshot it references."""
-    canonical = json.dumps(audit.canonical(records), sort_keys=True, ensure_ascii=False,
-                           separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    """SHA-256 over the device records as saved (sorted keys, compact JSON): what the audit
+    entry of a scan records about the snapshot it references, when the scan came with no
+    document hash."""
+    text = json.dumps(records, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class InventoryStore:
@@ -83,7 +84,8 @@ class InventoryStore:
         snapshot = [{"scan_id": 0, "device_key": k, "verdict": by_key[k][1].finding.verdict.value,
                      "maker": by_key[k][1].finding.maker, "score": by_key[k][1].finding.score,
                      "record": by_key[k][0]} for k in keys]
-        digest = records_digest([row["record"] for row in snapshot])
+        # what was screened, in the audit chain: the posted document's hash, else the records'
+        digest = document_hash or records_digest([row["record"] for row in snapshot])
 
         def work(conn: Connection) -> tuple[SavedScan, int]:
             if document_id is not None:
@@ -114,7 +116,9 @@ class InventoryStore:
                                     inputs={"source": source, "kind": inventory.kind,
                                             "site": site, "document_id": document_id,
                                             "targets": list(inventory.targets),
-                                            "devices": len(keys), "records_sha256": digest},
+                                            "devices": len(keys),
+                                            ("document_sha256" if document_hash else
+                                             "records_sha256"): digest},
                                     result={"results": result_rows(
                                         [by_key[k][1] for k in keys])})
             insert_findings(conn, audit_id, [by_key[k][1] for k in keys], scan_id, site=site)

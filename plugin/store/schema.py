@@ -211,6 +211,26 @@ list_copies = Table(
     Column("data", LargeBinary, nullable=False),  # the list file, gzip-compressed
 )
 
+ingest_queue = Table(
+    # scan documents accepted from site agents and not yet screened and saved: the agent's
+    # acknowledgement is this row; any worker screens it later (`store.queue`)
+    "ingest_queue", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", String(100), nullable=False, unique=True),
+    Column("document_hash", String(80), nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("received_at", When, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the document as JSON, gzip-compressed
+    Column("status", String(16), nullable=False),  # pending | failed
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(120)),
+    Column("claimed_until", When),
+    Column("last_error", String(500)),
+    Index("ix_ingest_queue_due", "status", "id"),
+    Index("ix_ingest_queue_site", "site", "id"),
+)
+
 #: Columns added after schema 1, added to an older store on open: (table, column, SQL type).
 LATER_COLUMNS = (
     ("audit_log", "prev_hash", "VARCHAR(80)"),
