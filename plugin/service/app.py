@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -298,13 +298,13 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
     add_fleet_routes(app, store, stale_after=stale_after)
     add_dashboard(app)
 
-    @app.get("/metrics", response_class=PlainTextResponse, responses=ERRORS,
-             tags=["service"])
-    def metrics(_token: Caller) -> PlainTextResponse:
+    @app.get("/metrics", response_class=Response, tags=["service"], responses={
+        **ERRORS, 200: {"description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def metrics(_token: Caller) -> Response:
         """Prometheus text format (needs the `metrics` scope): requests, latency, screened
         lines, ingested devices, devices by verdict, sites, outbox depth, lists age."""
-        return PlainTextResponse(render(store, source, stale_after),
-                                 media_type=METRICS_TYPE)
+        return Response(render(store, source, stale_after), media_type=METRICS_TYPE)
 
     @app.post("/v1/decisions", response_model=DecisionOut, status_code=201,
               responses=ERRORS, tags=["decisions"])

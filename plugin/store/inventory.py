@@ -81,11 +81,12 @@ class InventoryStore:
             if previous is None or outcome.finding.verdict.rank > previous[1].finding.verdict.rank:
                 by_key[key] = (record, outcome)
         keys = sorted(by_key)  # a fixed order avoids deadlocks between concurrent upserts
-        snapshot = [{"scan_id": 0, "device_key": k, "verdict": by_key[k][1].finding.verdict.value,
-                     "maker": by_key[k][1].finding.maker, "score": by_key[k][1].finding.score,
-                     "record": by_key[k][0]} for k in keys]
+        snapshot: list[dict[str, Any]] = [
+            {"scan_id": 0, "device_key": k, "verdict": by_key[k][1].finding.verdict.value,
+             "maker": by_key[k][1].finding.maker, "score": by_key[k][1].finding.score,
+             "record": by_key[k][0]} for k in keys]
         # what was screened, in the audit chain: the posted document's hash, else the records'
-        digest = document_hash or records_digest([row["record"] for row in snapshot])
+        digest = document_hash or records_digest([by_key[k][0] for k in keys])
 
         def work(conn: Connection) -> tuple[SavedScan, int]:
             if document_id is not None:
