@@ -244,11 +244,13 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenRepo
     return RescreenReport(audit_id, ctx.lists.content_hash, len(rows), changes, notify)
 
 
-def diff_scans(store: Store, scan_a: int | None, scan_b: int | None) -> dict[str, Any]:
+def diff_scans(store: Store, scan_a: int | None, scan_b: int | None,
+               site: str | None = None) -> dict[str, Any]:
     """New, gone, changed and newly flagged devices from `scan_a` to `scan_b`.  Without
-    `scan_b`, the latest saved scan; without `scan_a`, the scan before `scan_b`."""
+    `scan_b`, the latest saved scan (of `site`, when given); without `scan_a`, the scan
+    before `scan_b` at its site."""
     if scan_b is None:
-        latest = store.inventory.scans(limit=1)
+        latest = store.inventory.scans(limit=1, site=site)
         if not latest:
             raise InputError("no saved scans yet: save one with `entityscan scan ... --save` "
                              "or `entityscan store import FILE`")

@@ -173,13 +173,18 @@ def diff(
     db: DbOption = None,
     data_dir: DataDirOption = None,
     fmt: ListingFormatOption = ListingFormat.TABLE,
+    site: SiteOption = None,
 ) -> int:
-    """Devices new, gone, changed and newly flagged between two saved scans
-    (default: the last two).  Exit 1 when something is newly flagged."""
+    """Devices new, gone, changed and newly flagged between two saved scans (default: the
+    latest, of --site when given, and the one before it at its site).  Exit 1 when something
+    is newly flagged."""
+    from entityscan.sites import check_site
+
     if scan_b is None and scan_a is not None:
         scan_a, scan_b = None, scan_a  # one id: compare it with the scan before it
     with Session.open(data_dir=data_dir, db=db) as session:
-        result = diff_scans(session.store(), scan_a, scan_b)
+        result = diff_scans(session.store(), scan_a, scan_b,
+                            site=check_site(site) if site else None)
     if fmt is ListingFormat.JSON:
         print(json.dumps(result, indent=2, default=str))
     else:
