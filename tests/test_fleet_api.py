@@ -154,6 +154,8 @@ def test_metrics_need_their_scope_and_count_what_happened(fleet: Fleet) -> None:
     assert requests and requests[0].value >= 1
     assert "entityscan_http_request_duration_seconds" in families
     assert "entityscan_outbox_events" in families and "entityscan_lists_age_seconds" in families
+    queue = {s.labels["status"]: s.value for s in families["entityscan_ingest_queue"].samples}
+    assert queue == {"pending": 0.0, "failed": 0.0}
     # labels are route templates: a scanner of URLs cannot grow them
     fleet.get("/v1/audit/987654", token="reader")
     text = fleet.get("/metrics", token="prometheus").text

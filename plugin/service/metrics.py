@@ -6,7 +6,8 @@ route; line items screened and devices ingested.  With several worker processes
 (`entityscan serve --workers N` sets PROMETHEUS_MULTIPROC_DIR; set it yourself for gunicorn)
 every worker writes its counts to that folder and a scrape of any worker adds them up.
 Read from the database at scrape time, the same from every worker: devices by site verdict,
-sites and stale sites, webhook outbox depth by status, and the age of the lists in use.
+sites and stale sites, webhook outbox depth by status, the ingest queue, and the age of the
+lists in use.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ class StoreCollector(Collector):
         for status, count in self.store.outbox.counts().items():
             outbox.add_metric([status], count)
         yield outbox
+        queue = GaugeMetricFamily("entityscan_ingest_queue", "Agents' documents accepted and "
+                                  "not yet saved (pending), or kept as unreadable (failed)",
+                                  labels=["status"])
+        for status, count in self.store.queue.counts().items():
+            queue.add_metric([status], count)
+        yield queue
         ctx = self.contexts.current()
         age = GaugeMetricFamily("entityscan_lists_age_seconds", "Seconds since the newest list "
                                 "source in use was published (or loaded)", labels=["hash"])
