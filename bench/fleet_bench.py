@@ -362,6 +362,18 @@ def screen_load(base: str, token: str, clients: int, seconds: float) -> dict[str
             "max": max(latencies), "mean": statistics.fmean(latencies)}
 
 
+def _database_bytes(db: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql(
+                "SELECT pg_database_size(current_database())").scalar_one())
+    finally:
+        engine.dispose()
+
+
 def screen(args: argparse.Namespace) -> None:
     with Cluster(PG_HOST) as pg, tempfile.TemporaryDirectory() as tmp:
         sides = [(f"baseline: {args.baseline_python} (the code before), SQLite, 1 process",
@@ -375,15 +387,19 @@ def screen(args: argparse.Namespace) -> None:
             folder = Path(tmp) / f"side-{index}"
             folder.mkdir(parents=True)
             service = Service(db, workers, folder, python)
+            empty = 0 if db.startswith("sqlite") else _database_bytes(db)  # schema, no data
             try:
                 result = screen_load(service.base, service.token, args.clients, args.seconds)
             finally:
                 service.stop()
             size = ""
+            lines = result["batches"] * 100
             if db.startswith("sqlite"):
                 stem = Path(db.removeprefix("sqlite:///")).name
                 files = sum(p.stat().st_size for p in Path(tmp).glob(stem + "*"))
-                size = f"; SQLite files {files / result['batches'] / 100:,.0f} bytes per line"
+                size = f"; SQLite files {files / lines:,.0f} bytes per line"
+            else:
+                size = f"; database {(_database_bytes(db) - empty) / lines:,.0f} bytes per line"
             print(f"{name}: {result['batches']} batches of 100 from {args.clients} clients in "
                   f"{args.seconds:g} s: {result['lines_per_s']:,.0f} lines/s, p50 "
                   f"{result['p50']:.2f} s, p99 {result['p99']:.2f} s, max {result['max']:.2f} s,"
