@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "entityscan.commands.inventory",
     "entityscan.commands.schedule",
     "entityscan.commands.scan",
+    "entityscan.commands.passive",
+    "entityscan.commands.importing",
     "entityscan.commands.demo",
 )
 

@@ -35,7 +35,12 @@ PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 
 
 class CaptureError(ScannerError):
-    """A capture file is not pcap/pcapng, or is corrupt at a named offset."""
+    """A capture file is not pcap/pcapng, or is corrupt at a named offset.  `truncated`: it
+    only ends inside a record (a capture stopped mid-write), everything before was read."""
+
+    def __init__(self, message: str, *, truncated: bool = False) -> None:
+        super().__init__(message)
+        self.truncated = truncated
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +121,8 @@ def read_capture(stream: BinaryIO, *, name: str) -> Iterator[Packet]:
 
 def _truncated(name: str, chunks: _Chunks, count: int) -> CaptureError:
     return CaptureError(f"{name}: truncated at byte {chunks.at} after {count} packets (the "
-                        f"capture ends inside a record; the packets before it were read)")
+                        f"capture ends inside a record; the packets before it were read)",
+                        truncated=True)
 
 
 def _pcap(chunks: _Chunks, magic: bytes, name: str) -> Iterator[Packet]:
@@ -177,7 +183,7 @@ def _pcapng(chunks: _Chunks, first: bytes, name: str) -> Iterator[Packet]:
     order = "<"
     interfaces: list[_Interface] = []
     count = 0
-    block_type = first
+    block_type: bytes | None = first
     while True:
         if block_type is None:
             raw = chunks.take(4)
@@ -249,10 +255,8 @@ def _packet_block(kind: int, body: bytes, order: str, interfaces: list[_Interfac
             return None
         (origlen,) = struct.unpack_from(order + "I", body, 0)
         return Packet(0.0, interfaces[0].linktype, body[4:4 + origlen])
-    if kind == 6:
-        header = "IIIII"
-    else:  # obsolete Packet Block: 16-bit interface id and drops count
-        header = "HHIIII"
+    # the obsolete Packet Block has a 16-bit interface id and a drops count
+    header = "IIIII" if kind == 6 else "HHIIII"
     fields = struct.unpack_from(order + header, body, 0) if len(body) >= 20 else None
     if fields is None:
         raise CaptureError(f"{name}: byte {start}: packet block too short")

@@ -123,7 +123,7 @@ def ssdp_message(data: bytes) -> Observations | None:
     lines = head.split("\r\n")
     if not lines or not (lines[0].startswith("NOTIFY ") or lines[0].startswith("HTTP/1.")):
         return None
-    headers = {}
+    headers: dict[str, str] = {}
     for line in lines[1:64]:
         name, sep, value = line.partition(":")
         if sep:

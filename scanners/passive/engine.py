@@ -72,9 +72,11 @@ class PassiveScan:
             with open(path, "rb", buffering=0) as stream:
                 self.feed(read_capture(stream, name=str(path)))
         except CaptureError as exc:
-            self.error(str(exc), target=str(path))
+            self.error(str(exc), target=str(path),
+                       probe="capture-truncated" if exc.truncated else "capture")
         except OSError as exc:
-            self.error(f"{path}: cannot read: {exc.strerror or exc}", target=str(path))
+            self.error(f"{path}: cannot read: {exc.strerror or exc}", target=str(path),
+                       probe="capture")
 
     def feed(self, packets: Iterable[Packet]) -> None:
         table, streams, seen, bind = self.table, self.streams, self.table.seen, self.table.bind
@@ -184,8 +186,10 @@ class PassiveScan:
             self.error(f"link type {linktype} is not read (supported: Ethernet, Linux cooked, "
                        "raw IP, BSD loopback); its packets were skipped")
 
-    def error(self, message: str, target: str | None = None) -> None:
-        self.errors.append(ScanError(target=target, probe="passive", message=message))
+    def error(self, message: str, target: str | None = None, probe: str = "passive") -> None:
+        """`probe` is `capture` for a file that could not be read (from a point on),
+        `capture-truncated` for one that only ends mid-record, else `passive`."""
+        self.errors.append(ScanError(target=target, probe=probe, message=message))
 
     # -- result ------------------------------------------------------------------------------
     def inventory(self, parameters: dict[str, object] | None = None) -> Inventory:

@@ -34,7 +34,9 @@ PASSIVE_FACTS = {"dhcp_hostname": ("dhcp", "host name"),
                  "dhcp_vendor_class": ("dhcp", "vendor class"),
                  "dhcp_parameters": ("dhcp", "parameter request list"),
                  "tls_server_name": ("tls", "server name (SNI) clients asked for"),
-                 "tls_version": ("tls", "version chosen")}
+                 "tls_version": ("tls", "version chosen"),
+                 "nmap_service": ("nmap", "service (nmap's name for it)"),
+                 "rtsp_methods": ("nmap", "rtsp-methods")}
 #: Protocols that are local discovery chatter: a host heard on them is always reported.
 CHATTER = frozenset({"wsd", "sadp", "dhip", "mdns", "ssdp", "dhcp"})
 
@@ -148,16 +150,20 @@ class HostTable:
         return self.spans.get(packed)
 
     # -- devices ---------------------------------------------------------------------------
-    def devices(self, rules: RuleSet | None) -> list[Device]:
-        """Every host worth reporting, built, merged and attributed like an active scan's."""
+    def devices(self, rules: RuleSet | None, *, discovered_by: list[str] | None = None,
+                report_all: bool = False) -> list[Device]:
+        """Every host worth reporting (with `report_all`, every host with open ports too),
+        built, merged and attributed like an active scan's."""
         silent = [address_text(packed) for packed in self.ip_mac]
         for address in silent:  # seen only in ARP or as a frame's source: its OUI may speak
             if address not in self.hosts and len(self.hosts) < MAX_HOSTS:
                 self.hosts[address] = Host(Candidate(address))
-        built = [self._device(host, rules) for host in self.hosts.values()]
+        built = [self._device(host, rules, discovered_by or ["passive"], report_all)
+                 for host in self.hosts.values()]
         return assembly.merge_and_attribute(d for d in built if d is not None)
 
-    def _device(self, host: Host, rules: RuleSet | None) -> Device | None:
+    def _device(self, host: Host, rules: RuleSet | None, discovered_by: list[str],
+                report_all: bool) -> Device | None:
         cand = host.candidate
         address = "" if cand.address.startswith("mac:") else cand.address
         mac = host.mac or (self.mac_of(address) if address else None)
@@ -171,7 +177,8 @@ class HostTable:
                                          indicates=None, certainty=Certainty.MEDIUM,
                                          kind="label"))
         points = any(ev.indicates for ev in evidence)
-        if not (points or host.protocols & CHATTER or (device.mac and cand.open_ports)):
+        if not (points or host.protocols & CHATTER or
+                ((device.mac or report_all) and (cand.open_ports or host.protocols))):
             return None  # a client or a far server that says nothing about its maker
         errors = [e for e in device.errors if not e.startswith("open ports ")]
         for protocol, count in sorted(host.garbage.items()):
@@ -181,9 +188,11 @@ class HostTable:
         observed: dict[str, object] = {"protocols": sorted(host.protocols)}
         if span is not None:
             observed.update(first=_iso(span[0]), last=_iso(span[1]), packets=int(span[2]))
+        # Seen is read: a host that only showed its MAC is not `unreadable` (nothing refused).
         return device.model_copy(update={
+            "readable": not cand.observations.hostile,
             "addresses": [address] if address else [], "evidence": evidence, "errors": errors,
-            "discovered_by": ["passive"], "observed": observed})
+            "discovered_by": discovered_by, "observed": observed})
 
 
 def _iso(timestamp: float) -> str:

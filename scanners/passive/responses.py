@@ -19,6 +19,7 @@ from entityscan.scanners.discovery.xmlsafe import (
 )
 from entityscan.scanners.probes import Observations
 from entityscan.scanners.probes.http import _parse_isapi, _parse_magicbox, realm_of, title_of
+
 #: Bytes of a body handed to the `http_body` rules (as the active probe does).
 BODY_SIGNAL = 4096
 
