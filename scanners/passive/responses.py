@@ -10,6 +10,7 @@ answered with a challenge (401 and `WWW-Authenticate`) or with the vendor's own 
 from __future__ import annotations
 
 from entityscan.scanners.discovery.xmlsafe import (
+    MAX_XML_BYTES,
     UnsafeXML,
     children_text,
     find_all,
@@ -52,7 +53,7 @@ def observe_response(protocol: str, port: int, status: int, headers: dict[str, s
     path = _request_path(request)
     documented = False
     if body and status == 200:
-        documented = _documents(obs, body)
+        documented = _documents(obs, body, headers.get("content-type", ""))
     if path and ((status == 401 and realm) or documented):
         obs.signal("http_path", f"{path} {status}", "http", f"{prefix}path")
     return obs
@@ -69,16 +70,18 @@ def _request_path(request: tuple[str, str] | None) -> str | None:
     return target[:256] if target.startswith("/") and " " not in target else None
 
 
-def _documents(obs: Observations, body: bytes) -> bool:
+def _documents(obs: Observations, body: bytes, content_type: str) -> bool:
     """Vendor documents in a 200 body: ISAPI DeviceInfo, magicBox system info, ONVIF device
     information, network interfaces and scopes, a UPnP device description."""
     start = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not start.startswith(b"<"):
         return _parse_magicbox(obs, body)
+    if "xml" not in content_type.lower() and not start.startswith(b"<?xml"):
+        return False  # an HTML page (its <!DOCTYPE html> is not an XML document type)
     try:
         root = parse_xml(body)
     except UnsafeXML as exc:
-        if exc.hostile:
+        if exc.hostile and b"<!ENTITY" in body[:MAX_XML_BYTES]:
             obs.hostile = True
             obs.errors.append(f"http: hostile XML answer refused ({str(exc)[:80]})")
         return False
