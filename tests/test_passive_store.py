@@ -63,6 +63,8 @@ def test_store_import_of_active_and_passive_yields_the_union(
         stored = {row["key"]: row for row in session.store().inventory.devices(limit=100)}
     assert set(stored) == active_keys | passive_keys
     assert len(stored) == 3
-    # one row for the shared camera, holding the newer (passive) record
-    assert stored[f"mac:{hik.mac}"]["verdict"] == "flagged"
-    assert stored[f"mac:{hik.mac}"]["record"]["addresses"] == ["10.248.5.20"]
+    # one row for the shared camera; the capture's packets date from 2023, so the store keeps
+    # the active scan's (newer) record and moves first_seen back to the capture's time
+    shared = stored[f"mac:{hik.mac}"]
+    assert shared["verdict"] == "flagged" and shared["record"]["addresses"] == [hik.address]
+    assert shared["first_seen"].year == 2023
