@@ -42,8 +42,7 @@ def _ip_packet(src: str, dst: str, proto: int, l4: dpkt.Packet) -> dpkt.Packet:
 
 def udp(src: str, dst: str, sport: int, dport: int, payload: bytes, *,
         src_mac: str = CLIENT_MAC) -> bytes:
-    segment = dpkt.udp.UDP(sport=sport, dport=dport, data=payload)
-    segment.ulen = 8 + len(payload)
+    segment = dpkt.udp.UDP(sport=sport, dport=dport, ulen=8 + len(payload), data=payload)
     packet = _ip_packet(src, dst, dpkt.ip.IP_PROTO_UDP, segment)
     return ether(packet, src_mac, ethertype=dpkt.ethernet.ETH_TYPE_IP6 if ":" in src
                  else dpkt.ethernet.ETH_TYPE_IP)

@@ -64,7 +64,7 @@ def onvif(address: str, port: int, username: str, password: str) -> list[int]:
 
 
 def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (the protocol's hash)
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def rtsp(address: str, port: int, username: str, password: str) -> int:
