@@ -36,6 +36,9 @@ def test_nmap_xml_of_the_lab(tmp_path: Path) -> None:
     out = tmp_path / "import.json"
     assert main(["import", str(NMAP_LAB), "-f", "json", "-o", str(out)]) == 1
     doc = json.loads(out.read_text())
+    from entityscan.reports import validate_document
+
+    validate_document(doc)
     devices = _devices(doc)
     makers = {a: (d["attributed_maker"], d["verdict"]) for a, d in devices.items()}
     assert makers == {"10.247.0.12": ("Axis", "clear"), "10.247.0.14": ("Dahua", "flagged"),

@@ -175,6 +175,14 @@ def test_every_source_of_passive_evidence_attributes(document: dict) -> None:
     assert devices["10.248.0.18"]["serial"] == "DS-2CD2T47G2-L20220714AAWRJ12345678"
 
 
+def test_the_document_is_a_valid_scan_document(document: dict) -> None:
+    from entityscan.reports import validate_document
+
+    validate_document(document)
+    assert document["schema"] == "entityscan.scan/1" and document["kind"] == "network"
+    assert document["parameters"]["mode"] == "passive"
+
+
 def test_devices_are_keyed_by_mac_with_their_time_span(document: dict) -> None:
     devices = _by_address(document["devices"])
     assert devices["10.248.0.10"]["id"] == f"mac:{HIK_MAC}"
