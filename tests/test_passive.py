@@ -131,6 +131,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         b"</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId>"
         b"</tds:GetDeviceInformationResponse></s:Body></s:Envelope>")),
         src_mac="02:00:00:00:00:18", segment=300))
+    # .19 announces itself over SSDP; a client fetched its UPnP description
+    w.add(udp("10.248.0.19", "239.255.255.250", 1900, 1900, (
+        b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+        b"NTS: ssdp:alive\r\nSERVER: Linux/3.10 UPnP/1.0 Portable SDK for UPnP devices/1.6.6"
+        b"\r\nLOCATION: http://10.248.0.19:49152/description.xml\r\n\r\n"),
+        src_mac="02:00:00:00:00:19"))
+    w.add(tcp(CLIENT, "10.248.0.19", 41005, 49152, b"GET /description.xml HTTP/1.1\r\n\r\n",
+              seq=1))
+    w.add(*tcp_stream("10.248.0.19", CLIENT, 49152, 41005, _http("200 OK", {
+        "Content-Type": "text/xml"}, (
+        b'<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>'
+        b"<deviceType>urn:schemas-upnp-org:device:Basic:1</deviceType>"
+        b"<manufacturer>HIKVISION</manufacturer><modelName>DS-2CD2143G2-I</modelName>"
+        b"<serialNumber>DS-2CD2143G2-I20220315AAWR999999999</serialNumber></device></root>")),
+        src_mac="02:00:00:00:00:19"))
     # negative controls: .30 Axis web server, .31 Xiongmai (Chinese, not listed)
     w.add(*tcp_stream("10.248.0.30", CLIENT, 80, 41003, _http("200 OK", {
         "Server": "lighttpd/1.4.53"}, b"<html><title>AXIS</title></html>"),
@@ -158,12 +173,13 @@ def test_every_source_of_passive_evidence_attributes(document: dict) -> None:
     devices = _by_address(document["devices"])
     expected = {"10.248.0.10": "Hikvision", "10.248.0.11": "Dahua", "10.248.0.12": "Hikvision",
                 "10.248.0.13": "Hikvision", "10.248.0.14": "Dahua", "10.248.0.15": "Hikvision",
-                "10.248.0.16": "Hikvision", "10.248.0.18": "Hikvision"}
+                "10.248.0.16": "Hikvision", "10.248.0.18": "Hikvision",
+                "10.248.0.19": "Hikvision"}
     for address, maker in expected.items():
         device = devices[address]
         assert (device["attributed_maker"], device["verdict"]) == (maker, "flagged"), address
         assert device["discovered_by"] == ["passive"]
-    rules = {a: {e["rule"] for e in devices[a]["evidence"]} for a in expected}
+    rules = {a: {e["rule"] or "" for e in devices[a]["evidence"]} for a in expected}
     assert "sadp/sadp-probe-match" in rules["10.248.0.10"]
     assert "http_path/hikvision-isapi" in rules["10.248.0.12"]
     assert "http_realm/hikvision-realm-ip-camera" in rules["10.248.0.12"]
@@ -172,6 +188,8 @@ def test_every_source_of_passive_evidence_attributes(document: dict) -> None:
     assert any(r.startswith("mdns/") for r in rules["10.248.0.15"])
     assert any(r.startswith("onvif_info/") for r in rules["10.248.0.18"])
     assert devices["10.248.0.11"]["brand"] == "Lorex"
+    assert devices["10.248.0.19"]["observed"]["protocols"] == ["http", "ssdp"]
+    assert {"label/hikvision", "model/hikvision-fixed-camera"} <= rules["10.248.0.19"]
     assert devices["10.248.0.18"]["serial"] == "DS-2CD2T47G2-L20220714AAWRJ12345678"
 
 
@@ -262,3 +280,31 @@ def test_a_response_nobody_finished_is_still_read_at_the_end() -> None:
     assert packed("10.248.0.50") in job.table.spans
     devices = job.inventory().devices
     assert [d.maker for d in devices] == ["Hikvision"]
+
+
+PLUGIN = """
+from pathlib import Path
+from entityscan import hookimpl
+
+@hookimpl
+def entityscan_screen_device(device, finding, settings):
+    with Path(settings.options["seen_file"]).open("a") as out:
+        out.write(device.key() + "\\n")
+"""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "html", "cyclonedx", "table"])
+def test_every_scan_format_save_and_plugin(site: Path, tmp_path: Path, fmt: str,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / f"p14_seen_{fmt}.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("ENTITYSCAN_OPT_SEEN_FILE", str(tmp_path / "seen.txt"))
+    out = tmp_path / f"out.{fmt}"
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert main(["passive", str(site), "-f", fmt, "-o", str(out), "--save", "--db", db,
+                 "--plugin", f"p14_seen_{fmt}"]) == 1
+    text = out.read_text()
+    assert "10.248.0.10" in text and "Hikvision" in text
+    assert "saved as scan 1" in capsys.readouterr().err
+    assert f"mac:{HIK_MAC}" in (tmp_path / "seen.txt").read_text().split()
