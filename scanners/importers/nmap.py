@@ -75,9 +75,7 @@ def _host(element: Element, imported: Imported) -> None:
             mac = item.get("addr")
     if address is None:
         return
-    open_ports = [port for port in element.iter("port")
-                  if (port.find("state") is not None and
-                      port.find("state").get("state") == "open")]  # type: ignore[union-attr]
+    open_ports = [port for port in element.iter("port") if _is_open(port)]
     if not open_ports and mac is None:
         return
     host = imported.host(address, mac=mac)
@@ -94,6 +92,11 @@ def _host(element: Element, imported: Imported) -> None:
         if port.get("protocol") == "tcp":
             host.candidate.open_ports.add(number)
         _port(port, number, host)
+
+
+def _is_open(port: Element) -> bool:
+    state = port.find("state")
+    return state is not None and state.get("state") == "open"
 
 
 def _port(port: Element, number: int, host: Host) -> None:

@@ -129,10 +129,10 @@ def read_zeek(path: Path, imported: Imported, state: ZeekState) -> None:
                                          f"{str(exc)[:60]}")
 
 
-def _server(row: dict[str, str], imported: Imported, address_field: str = "id.resp_h",
-            port_field: str = "id.resp_p") -> tuple[str, int, Observations] | None:
-    address = row[address_field]
-    port = int(float(row[port_field]))
+def _server(row: dict[str, str], imported: Imported) -> tuple[str, int, Observations]:
+    """The responder's address and port (its time seen), and observations to fill."""
+    address = row["id.resp_h"]
+    port = int(float(row["id.resp_p"]))
     ts = row.get("ts")
     imported.seen(address, float(ts) if ts and ts.replace(".", "", 1).isdigit() else None)
     obs = Observations()
@@ -141,9 +141,7 @@ def _server(row: dict[str, str], imported: Imported, address_field: str = "id.re
 
 
 def _http(row: dict[str, str], imported: Imported, _state: ZeekState) -> None:
-    found = _server(row, imported)
-    assert found is not None
-    address, port, obs = found
+    address, port, obs = _server(row, imported)
     prefix = field_prefix(port)
     for name in ("server", "server_header"):  # not in the default log; added by policies
         obs.signal("http_server", row.get(name), "http", f"{prefix}Server")
@@ -161,9 +159,7 @@ def _http(row: dict[str, str], imported: Imported, _state: ZeekState) -> None:
 
 
 def _ssl(row: dict[str, str], imported: Imported, state: ZeekState) -> None:
-    found = _server(row, imported)
-    assert found is not None
-    address, port, obs = found
+    address, port, obs = _server(row, imported)
     host = imported.host(address)
     if host is None:
         return

@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from entityscan.scanners import assembly
+from entityscan.scanners import assembly, signals
 from entityscan.scanners.assembly import Candidate
 from entityscan.scanners.discovery.base import DiscoveryReply
 from entityscan.scanners.inventory import Certainty, Device, Evidence
@@ -154,9 +154,17 @@ class HostTable:
                 report_all: bool = False) -> list[Device]:
         """Every host worth reporting (with `report_all`, every host with open ports too),
         built, merged and attributed like an active scan's."""
-        silent = [address_text(packed) for packed in self.ip_mac]
-        for address in silent:  # seen only in ARP or as a frame's source: its OUI may speak
-            if address not in self.hosts and len(self.hosts) < MAX_HOSTS:
+        # Hosts seen only in ARP or as a frame's source: reported when their OUI points to a
+        # maker (judged once per block: the first 5 bytes cover MA-L, MA-M and MA-S blocks).
+        pointing: dict[bytes, bool] = {}
+        for packed, mac in self.ip_mac.items():
+            address = address_text(packed)
+            if address in self.hosts or len(self.hosts) >= MAX_HOSTS:
+                continue
+            if mac[:5] not in pointing:
+                pointing[mac[:5]] = any(ev.indicates for ev in signals.evaluate(
+                    "oui", mac.hex(), probe="oui", field="MAC", rules=rules))
+            if pointing[mac[:5]]:
                 self.hosts[address] = Host(Candidate(address))
         built = [self._device(host, rules, discovered_by or ["passive"], report_all)
                  for host in self.hosts.values()]

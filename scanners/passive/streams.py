@@ -79,11 +79,13 @@ def parse_head(head: bytes) -> tuple[str, int, dict[str, str]] | None:
     headers: dict[str, str] = {}
     for line in lines[1:64]:
         name, sep, value = line.partition(":")
-        if sep and name.strip():
-            key = name.strip().lower()[:64]
-            # several WWW-Authenticate challenges: keep them all, as one header value
-            headers[key] = (headers[key] + ", " + value.strip()[:512]) if key in headers \
-                and key == "www-authenticate" else headers.get(key, value.strip()[:1024])
+        if not (sep and name.strip()):
+            continue
+        key, value = name.strip().lower()[:64], value.strip()[:1024]
+        if key == "www-authenticate" and key in headers:
+            headers[key] += ", " + value  # several challenges: keep them all
+        else:
+            headers.setdefault(key, value)
     return first[0][:4].lower(), status, headers
 
 
