@@ -23,7 +23,7 @@ from entityscan.scanners.passive.capture import Packet, read_capture
 from entityscan.scanners.passive.chatter import read_datagram
 from entityscan.scanners.passive.frames import dissect
 from entityscan.scanners.passive.streams import StreamTable
-from tests.passive_frames import CaptureWriter, tcp, tcp_stream, udp
+from tests.passive_frames import CaptureWriter, dhcp_request, tcp, tcp_stream, udp
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = "10.249.0.2"
@@ -119,6 +119,8 @@ def test_garbage_and_hostile_payloads_end_clean(tmp_path: Path) -> None:
     w.add(udp("10.249.0.23", CLIENT, 5353, 5353, b"\x00\x00\x84\x00\xff\xff" + b"\x00" * 6,
               src_mac="02:00:00:00:00:23"))
     w.add(udp("0.0.0.0", "255.255.255.255", 68, 67, b"\x01\x01\x06" + b"\x00" * 20))
+    w.add(dhcp_request("02:00:00:00:00:26", hostname="\x1b]0;owned\x07\x1b[31mcam",
+                       vendor="\x1b[2Jvendor", requested="10.249.0.26"))
     # an endless response head (never a blank line), and an XML bomb in an ONVIF answer
     w.add(*tcp_stream("10.249.0.24", CLIENT, 80, 40000,
                       b"HTTP/1.1 200 OK\r\n" + b"X-Pad: aaaa\r\n" * 4000, segment=1400))
@@ -134,6 +136,8 @@ def test_garbage_and_hostile_payloads_end_clean(tmp_path: Path) -> None:
     assert devices["10.249.0.25"].maker is None  # hostile: attribution withheld
     assert any("hostile XML" in e for e in devices["10.249.0.25"].errors)
     assert not [d for d in inventory.devices if d.maker not in (None, "Hikvision")]
+    shown = " ".join(e.value for d in inventory.devices for e in d.evidence)
+    assert "\x1b" not in shown and "\x07" not in shown and "owned" in shown
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

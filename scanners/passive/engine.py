@@ -90,10 +90,11 @@ class PassiveScan:
                         self._bad_link(packet.linktype)
                     continue
                 ts = packet.timestamp
-                if first is None or ts < first:
-                    first = ts
-                if last is None or ts > last:
-                    last = ts
+                if ts > 0:  # simple packet blocks carry no time
+                    if first is None or ts < first:
+                        first = ts
+                    if last is None or ts > last:
+                        last = ts
                 src, proto = frame.src, frame.proto
                 if proto == TCP:
                     seen(src, ts)

@@ -179,7 +179,9 @@ class HostTable:
         evidence = list(device.evidence)
         shown = {ev.value for ev in evidence}
         for name, (probe, field_name) in PASSIVE_FACTS.items():
-            value = cand.observations.facts.get(name)
+            # device and file strings: no control sequences reach a terminal or a report
+            value = "".join(ch for ch in cand.observations.facts.get(name) or ""
+                            if ch.isprintable())[:200]
             if value and value not in shown:
                 evidence.append(Evidence(probe=probe, field=field_name, value=value,
                                          indicates=None, certainty=Certainty.MEDIUM,
