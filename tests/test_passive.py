@@ -153,6 +153,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     w.add(*tcp_stream("10.248.0.31", CLIENT, 80, 41004, _http("200 OK", {
         "Server": "uc-httpd 1.0.0"}, b"<html><title>NETSurveillance WEB</title></html>"),
         src_mac="02:00:00:00:00:31"))
+    # .32: a web server's inner page that starts with a BOM (the Dahua front-page tell) is
+    # not the front page: no body evidence from it
+    w.add(tcp(CLIENT, "10.248.0.32", 41006, 80, b"GET /help/page.html HTTP/1.1\r\n\r\n", seq=1))
+    w.add(*tcp_stream("10.248.0.32", CLIENT, 80, 41006, _http("200 OK", {
+        "Content-Type": "text/html"}, "\ufeff<!DOCTYPE html><html></html>".encode()),
+        src_mac="02:00:00:00:00:32"))
     # a router: one MAC sending from many addresses (far hosts) is never a device's MAC
     for n in range(8):
         w.add(*tcp_stream(f"198.51.100.{n + 1}", CLIENT, 80, 42000 + n,
@@ -219,6 +225,7 @@ def test_leads_stay_leads_and_controls_stay_clear(document: dict) -> None:
     assert devices["10.248.0.17"]["verdict"] == "review"  # Hikvision OUI alone
     assert devices["10.248.0.30"]["verdict"] == "clear"
     assert devices["10.248.0.31"]["verdict"] == "clear"
+    assert devices["10.248.0.32"]["attributed_maker"] is None
     routed = [d for a, d in devices.items() if a.startswith("198.51.100.")]
     assert routed and all(d["mac"] is None for d in routed)  # the router's MAC is no one's
     flagged = {a for a, d in devices.items() if d["verdict"] == "flagged"}

@@ -47,13 +47,15 @@ def observe_response(protocol: str, port: int, status: int, headers: dict[str, s
     title = title_of(body) if body else None
     obs.signal("http_title", title, "http", f"{prefix}title")
     obs.fact("title", title)
-    if body and status == 200:
-        obs.signal("http_body", body[:BODY_SIGNAL].decode("utf-8", "replace"), "http",
-                   f"{prefix}body")
     path = _request_path(request)
     documented = False
     if body and status == 200:
         documented = _documents(obs, body, headers.get("content-type", ""))
+        # The body rules judge a device's front page or vendor documents (as the active probe
+        # does), not every script and stylesheet a browser fetched from any web server.
+        if documented or path is None or path.split("?", 1)[0] == "/":
+            obs.signal("http_body", body[:BODY_SIGNAL].decode("utf-8", "replace"), "http",
+                       f"{prefix}body")
     if path and ((status == 401 and realm) or documented):
         obs.signal("http_path", f"{path} {status}", "http", f"{prefix}path")
     return obs
