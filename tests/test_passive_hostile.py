@@ -42,9 +42,10 @@ def _good(path: Path, *, ng: bool = False, copies: int = 1, first: int = 0) -> P
     return path
 
 
-def test_truncated_capture_keeps_what_came_before(tmp_path: Path,
+@pytest.mark.parametrize("ng", [False, True])
+def test_truncated_capture_keeps_what_came_before(tmp_path: Path, ng: bool,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    path = _good(tmp_path / "cut.pcap", copies=3)
+    path = _good(tmp_path / "cut.pcap", copies=3, ng=ng)
     data = path.read_bytes()
     path.write_bytes(data[:-40])  # a capture stopped mid-write
     out = tmp_path / "out.json"
