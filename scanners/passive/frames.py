@@ -63,10 +63,11 @@ def _link(linktype: int, data: bytes) -> tuple[bytes | None, int, int] | None:
         mac = data[12:18] if data[11] == 6 else None
         return mac, (data[0] << 8) | data[1], 20
     if linktype in (LINK_NULL, LINK_LOOP):
-        if len(data) < 4:
+        # a 4-byte address family in the capturing host's byte order (AF_INET6 differs
+        # between systems): the IP version nibble after it says the same, portably
+        if len(data) < 5:
             return None
-        family = max(int.from_bytes(data[:4], "little"), int.from_bytes(data[:4], "big"))
-        return None, (ETH_IP4 if family == 2 else ETH_IP6), 4
+        return None, (ETH_IP4 if data[4] >> 4 == 4 else ETH_IP6), 4
     if linktype in LINK_RAW or linktype in (LINK_IP4, LINK_IP6):
         if not data:
             return None

@@ -230,6 +230,8 @@ class StreamTable:
                 length = headers.get("content-length", "").strip()
                 if chunked:
                     need = -1
+                elif self._answers_head(flow):
+                    need = 0  # a HEAD answer announces a length it does not send
                 elif length.isdigit():
                     need = int(length)
                 elif status in (204, 304) or 100 <= status < 200 or protocol == "rtsp":
@@ -249,15 +251,25 @@ class StreamTable:
                     return
                 self._emit(flow, truncated=need > BODY_LIMIT)
                 continue
-            # chunked, or delimited by the close: keep up to the cap, end at the terminator
+            if chunked:  # the body ends at the last-chunk line; the next response follows
+                end = 5 if flow.data.startswith(b"0\r\n\r\n") else \
+                    flow.data.find(b"\r\n0\r\n\r\n", 0, BODY_LIMIT) + 7
+                if end >= 7 or end == 5:
+                    self._keep(flow, end)
+                    self._emit(flow, truncated=False)
+                    continue
+                if not final and len(flow.data) < BODY_LIMIT:
+                    return  # wait for the rest
+            # delimited by the close (or a chunked body past the cap): keep up to the cap
             self._keep(flow, len(flow.data))
-            if chunked and flow.body.endswith(b"0\r\n\r\n"):
-                self._emit(flow, truncated=False)
-                continue
             if final or flow.body_seen >= BODY_LIMIT:
                 self._emit(flow, truncated=not final)
                 self._close(flow)
             return
+
+    def _answers_head(self, flow: _Flow) -> bool:
+        queue = self.requests.get(flow.key)
+        return queue is not None and len(queue) > 0 and queue[0][0] == "HEAD"
 
     def _keep(self, flow: _Flow, take: int) -> None:
         room = max(0, BODY_LIMIT - len(flow.body))
@@ -280,7 +292,8 @@ class StreamTable:
         body = decode_body(body, headers.get("content-encoding"))
         flow.body = bytearray()
         queue = self.requests.get(flow.key)
-        request = queue.popleft() if queue else None
+        # an interim answer (100 Continue) is not the answer to its request
+        request = (queue.popleft() if status >= 200 else queue[0]) if queue else None
         src, sport, _dst, _dport = flow.key
         self.on_response(Response(flow.kind, src, sport, status, headers, body, truncated,
                                   request))
