@@ -159,6 +159,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     w.add(*tcp_stream("10.248.0.32", CLIENT, 80, 41006, _http("200 OK", {
         "Content-Type": "text/html"}, "\ufeff<!DOCTYPE html><html></html>".encode()),
         src_mac="02:00:00:00:00:32"))
+    # a far web server (global address, behind the router) with a Hikvision certificate: a
+    # vendor's site a user visited, not equipment on this network
+    w.add(*tcp_stream("203.0.113.7", CLIENT, 443, 41007,
+                      tls_server_flight(_certificate_der(HIK_SUBJECT)),
+                      src_mac="02:aa:aa:aa:aa:aa"))
+    w.add(*tcp_stream("151.101.1.7", CLIENT, 443, 41008,
+                      tls_server_flight(_certificate_der(HIK_SUBJECT)),
+                      src_mac="02:aa:aa:aa:aa:aa"))
     # a router: one MAC sending from many addresses (far hosts) is never a device's MAC
     for n in range(8):
         w.add(*tcp_stream(f"198.51.100.{n + 1}", CLIENT, 80, 42000 + n,
@@ -230,6 +238,18 @@ def test_leads_stay_leads_and_controls_stay_clear(document: dict) -> None:
     assert routed and all(d["mac"] is None for d in routed)  # the router's MAC is no one's
     flagged = {a for a, d in devices.items() if d["verdict"] == "flagged"}
     assert "10.248.0.30" not in flagged and "10.248.0.31" not in flagged
+
+
+def test_far_servers_are_counted_not_listed_unless_asked(document: dict, site: Path,
+                                                          tmp_path: Path) -> None:
+    listed = _by_address(document["devices"])
+    assert "151.101.1.7" not in listed  # global address, no MAC of its own, no chatter
+    assert "203.0.113.7" in listed  # documentation range: not global, so it is listed
+    assert document["parameters"]["remote_hosts_not_listed"] == 1
+    out = tmp_path / "all.json"
+    assert main(["passive", str(site), "--include-remote", "-f", "json", "-o", str(out)]) == 1
+    everything = _by_address(json.loads(out.read_text())["devices"])
+    assert everything["151.101.1.7"]["attributed_maker"] == "Hikvision"
 
 
 def test_tls13_hides_the_certificate_and_sni_is_recorded(tmp_path: Path) -> None:

@@ -41,6 +41,11 @@ def passive(
     bpf: Annotated[str | None, typer.Option(
         "--filter", help="With --interface: a BPF filter (default: ARP, TCP and the "
                          "discovery, mDNS, SSDP and DHCP ports).")] = None,
+    include_remote: Annotated[bool, typer.Option(
+        "--include-remote", help="Also list hosts with global (internet) addresses that were "
+                                 "only seen answering, with no MAC on the segment: by default "
+                                 "web sites and clouds users reached are counted, not "
+                                 "listed.")] = False,
     lists: ListOption = None,
     relations: RelationsOption = None,
     fmt: FormatOption = Format.TABLE,
@@ -73,7 +78,8 @@ def passive(
         raise InputError(f"no such capture file: {', '.join(missing)}")
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
-        options = PassiveOptions(signatures=signatures(session.hooks))
+        options = PassiveOptions(signatures=signatures(session.hooks),
+                                 include_remote=include_remote)
         session.context()  # a broken list or plugin stops the run before a capture is read
         if interface:
             try:

@@ -48,6 +48,9 @@ SYN_ACK = 0x12
 class PassiveOptions:
     #: A signature set to judge signals with (default: the bundled rules).
     signatures: RuleSet | None = None
+    #: Also list hosts with global addresses seen only as far servers (web sites and clouds
+    #: the network's users reached are not its equipment; by default they are only counted).
+    include_remote: bool = False
 
 
 class PassiveScan:
@@ -195,7 +198,8 @@ class PassiveScan:
     # -- result ------------------------------------------------------------------------------
     def inventory(self, parameters: dict[str, object] | None = None) -> Inventory:
         self.streams.finish_all()
-        devices = self.table.devices(self.options.signatures)
+        devices = self.table.devices(self.options.signatures,
+                                     include_remote=self.options.include_remote)
         devices.sort(key=lambda d: (not d.addresses, _sort_key(d.addresses)))
         if self.streams.dropped:
             self.error(f"{self.streams.dropped} TCP flows were dropped to stay within the "
@@ -209,7 +213,9 @@ class PassiveScan:
             kind="network", targets=list(self.sources), started=started,
             finished=_time(self.last) or started, devices=devices, errors=self.errors,
             parameters={"mode": "passive", "packets": self.packets,
-                        "hosts_seen": len(self.table.spans), **(parameters or {})})
+                        "hosts_seen": len(self.table.spans),
+                        "remote_hosts_not_listed": self.table.remote_skipped,
+                        **(parameters or {})})
 
 
 def _protocol_of(sport: int, dport: int) -> str:

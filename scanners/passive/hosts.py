@@ -11,6 +11,7 @@ at most MAX_HOSTS hosts keep observations and MAX_SPANS addresses their time spa
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +90,7 @@ class HostTable:
         self.mac_addresses: dict[bytes, set[bytes]] = {}
         self.routers: set[bytes] = set()
         self.untracked = 0  # hosts past MAX_HOSTS
+        self.remote_skipped = 0
 
     def host(self, key: str) -> Host | None:
         found = self.hosts.get(key)
@@ -151,9 +153,11 @@ class HostTable:
 
     # -- devices ---------------------------------------------------------------------------
     def devices(self, rules: RuleSet | None, *, discovered_by: list[str] | None = None,
-                report_all: bool = False) -> list[Device]:
+                report_all: bool = False, include_remote: bool = True) -> list[Device]:
         """Every host worth reporting (with `report_all`, every host with open ports too),
-        built, merged and attributed like an active scan's."""
+        built, merged and attributed like an active scan's.  Without `include_remote`, a host
+        with a global address, no MAC on the segment and no local chatter (a web site a user
+        visited, a vendor's cloud) is counted in `remote_skipped`, not listed."""
         # Hosts seen only in ARP or as a frame's source: reported when their OUI points to a
         # maker (judged once per block: the first 5 bytes cover MA-L, MA-M and MA-S blocks).
         pointing: dict[bytes, bool] = {}
@@ -166,9 +170,24 @@ class HostTable:
                     "oui", mac.hex(), probe="oui", field="MAC", rules=rules))
             if pointing[mac[:5]]:
                 self.hosts[address] = Host(Candidate(address))
+        hosts = list(self.hosts.values())
+        if not include_remote:
+            local = [h for h in hosts if not self._remote(h)]
+            self.remote_skipped = len(hosts) - len(local)
+            hosts = local
         built = [self._device(host, rules, discovered_by or ["passive"], report_all)
-                 for host in self.hosts.values()]
+                 for host in hosts]
         return assembly.merge_and_attribute(d for d in built if d is not None)
+
+    def _remote(self, host: Host) -> bool:
+        address = host.candidate.address
+        if address.startswith("mac:") or host.mac or host.protocols & CHATTER:
+            return False
+        try:
+            far = ipaddress.ip_address(address).is_global
+        except ValueError:
+            return False
+        return far and self.mac_of(address) is None
 
     def _device(self, host: Host, rules: RuleSet | None, discovered_by: list[str],
                 report_all: bool) -> Device | None:
