@@ -335,3 +335,21 @@ def test_every_scan_format_save_and_plugin(site: Path, tmp_path: Path, fmt: str,
     assert "10.248.0.10" in text and "Hikvision" in text
     assert "saved as scan 1" in capsys.readouterr().err
     assert f"mac:{HIK_MAC}" in (tmp_path / "seen.txt").read_text().split()
+
+
+def test_gzip_captures_and_standard_input(site: Path, tmp_path: Path) -> None:
+    import gzip
+    import subprocess
+    import sys
+
+    packed_site = tmp_path / "site.pcapng.gz"
+    packed_site.write_bytes(gzip.compress(site.read_bytes()))
+    plain = {d.key() for d in read_captures([site]).devices}
+    assert {d.key() for d in read_captures([packed_site]).devices} == plain
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-m", "entityscan", "passive", "-", "-f", "json"],
+                            input=site.read_bytes(), capture_output=True, timeout=120,
+                            cwd=root, check=False)
+    assert result.returncode == 1, result.stderr[-1000:]
+    doc = json.loads(result.stdout)
+    assert {d["id"] for d in doc["devices"]} == plain and doc["targets"] == ["<stdin>"]

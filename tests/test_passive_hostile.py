@@ -94,6 +94,17 @@ def test_files_that_are_not_captures_get_a_clear_message(tmp_path: Path, content
         list(read_capture(stream, name=str(path)))
 
 
+def test_corrupt_gzip_compression_is_reported(tmp_path: Path) -> None:
+    import gzip
+
+    data = gzip.compress(_good(tmp_path / "x.pcap", copies=2).read_bytes())
+    path = tmp_path / "x.pcap.gz"
+    path.write_bytes(data[:len(data) // 2] + b"\x00" * 64)
+    inventory = read_captures([path])
+    assert inventory.errors[0].probe == "capture"
+    assert inventory.errors[0].message.startswith(f"{path}: ")
+
+
 def test_pcapng_packet_naming_an_undescribed_interface(tmp_path: Path) -> None:
     path = _good(tmp_path / "x.pcapng", ng=True)
     data = bytearray(path.read_bytes())

@@ -32,7 +32,8 @@ from entityscan.terminal import print_saved
 def passive(
     captures: Annotated[list[Path] | None, typer.Argument(
         metavar="[CAPTURE]...", show_default=False,
-        help="pcap or pcapng files (tcpdump -w, tshark -w, a SPAN port's recorder).")] = None,
+        help="pcap or pcapng files (tcpdump -w, tshark -w, a SPAN port's recorder), "
+             "gzip-compressed or not; - reads standard input.")] = None,
     interface: Annotated[str | None, typer.Option(
         "--interface", "-i", help="Capture live on this interface instead (root and "
                                   "tcpdump needed).")] = None,
@@ -73,7 +74,7 @@ def passive(
         raise InputError("give capture files or --interface IF (one of the two)")
     if duration <= 0:
         raise InputError(f"--duration must be positive, not {duration:g}")
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in paths if str(p) != "-" and not p.is_file()]
     if missing:
         raise InputError(f"no such capture file: {', '.join(missing)}")
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,

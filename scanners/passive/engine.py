@@ -15,13 +15,17 @@ still read; nothing here raises for bad input.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import shutil
 import subprocess
+import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from entityscan.scanners.errors import ScannerError
 from entityscan.scanners.inventory import Inventory, ScanError
@@ -69,16 +73,26 @@ class PassiveScan:
 
     # -- input -------------------------------------------------------------------------------
     def read_file(self, path: Path) -> None:
-        """Every packet of one capture file; a corrupt file ends with an error recorded."""
-        self.sources.append(str(path))
+        """Every packet of one capture file (`-`: standard input; gzip-compressed captures
+        are read as they decompress); a corrupt file ends with an error recorded."""
+        name = "<stdin>" if str(path) == "-" else str(path)
+        self.sources.append(name)
         try:
-            with open(path, "rb", buffering=0) as stream:
-                self.feed(read_capture(stream, name=str(path)))
+            with contextlib.ExitStack() as stack:
+                raw: BinaryIO = sys.stdin.buffer if name == "<stdin>" else \
+                    stack.enter_context(open(path, "rb"))
+                stream: BinaryIO = raw
+                if _peek(raw) == b"\x1f\x8b":
+                    stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+                self.feed(read_capture(stream, name=name))
         except CaptureError as exc:
-            self.error(str(exc), target=str(path),
+            self.error(str(exc), target=name,
                        probe="capture-truncated" if exc.truncated else "capture")
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            self.error(f"{name}: corrupt gzip compression ({exc}); the packets before it "
+                       "were read", target=name, probe="capture")
         except OSError as exc:
-            self.error(f"{path}: cannot read: {exc.strerror or exc}", target=str(path),
+            self.error(f"{name}: cannot read: {exc.strerror or exc}", target=name,
                        probe="capture")
 
     def feed(self, packets: Iterable[Packet]) -> None:
@@ -216,6 +230,12 @@ class PassiveScan:
                         "hosts_seen": len(self.table.spans),
                         "remote_hosts_not_listed": self.table.remote_skipped,
                         **(parameters or {})})
+
+
+def _peek(stream: BinaryIO) -> bytes:
+    """The first two bytes, left unread (a buffered file or pipe)."""
+    peek = getattr(stream, "peek", None)
+    return peek(2)[:2] if callable(peek) else b""
 
 
 def _protocol_of(sport: int, dport: int) -> str:
