@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from entityscan.scanners.errors import ScannerError
 
@@ -32,6 +32,12 @@ CHUNK = 1024 * 1024
 PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
               b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9)}
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+
+
+class Readable(Protocol):
+    """What the readers need of a stream: a file, a pipe or a decompressing file."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class CaptureError(ScannerError):
@@ -53,7 +59,7 @@ class Packet:
 class _Chunks:
     """A read buffer over a stream: `take(n)` returns exactly n bytes or None at the end."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Readable) -> None:
         self.stream = stream
         self.buf = b""
         self.pos = 0
@@ -104,7 +110,7 @@ class _Chunks:
         return len(self.buf) - self.pos
 
 
-def read_capture(stream: BinaryIO, *, name: str) -> Iterator[Packet]:
+def read_capture(stream: Readable, *, name: str) -> Iterator[Packet]:
     """Packets of one pcap or pcapng stream, in file order."""
     chunks = _Chunks(stream)
     head = chunks.take(4)

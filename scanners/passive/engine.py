@@ -30,7 +30,7 @@ from typing import BinaryIO
 from entityscan.scanners.errors import ScannerError
 from entityscan.scanners.inventory import Inventory, ScanError
 from entityscan.scanners.passive import chatter
-from entityscan.scanners.passive.capture import CaptureError, Packet, read_capture
+from entityscan.scanners.passive.capture import CaptureError, Packet, Readable, read_capture
 from entityscan.scanners.passive.frames import ARP, SUPPORTED_LINKTYPES, TCP, UDP, dissect
 from entityscan.scanners.passive.hosts import HostTable, address_text
 from entityscan.scanners.passive.responses import observe_response
@@ -81,7 +81,7 @@ class PassiveScan:
             with contextlib.ExitStack() as stack:
                 raw: BinaryIO = sys.stdin.buffer if name == "<stdin>" else \
                     stack.enter_context(open(path, "rb"))
-                stream: BinaryIO = raw
+                stream: BinaryIO | gzip.GzipFile = raw
                 if _peek(raw) == b"\x1f\x8b":
                     stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
                 self.feed(read_capture(stream, name=name))
@@ -304,9 +304,9 @@ def capture_live(interface: str, duration: float, options: PassiveOptions | None
     return job.inventory({"interface": interface, "duration": duration, "filter": bpf})
 
 
-def _live_packets(stream: object, interface: str) -> Iterator[Packet]:
+def _live_packets(stream: Readable, interface: str) -> Iterator[Packet]:
     try:
-        yield from read_capture(stream, name=f"live:{interface}")  # type: ignore[arg-type]
+        yield from read_capture(stream, name=f"live:{interface}")
     except CaptureError as exc:
         if "empty" not in str(exc):  # tcpdump stopped before its first packet: no packets
             raise
