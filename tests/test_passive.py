@@ -220,6 +220,7 @@ def test_devices_are_keyed_by_mac_with_their_time_span(document: dict) -> None:
     assert devices["10.248.0.10"]["id"] == f"mac:{HIK_MAC}"
     dhcp = devices["10.248.0.16"]
     assert dhcp["id"] == "mac:c0:56:e3:11:22:33" and dhcp["model"] == "DS-2CD2043G0-I"
+    assert dhcp["observed"]["packets"] == 1 and dhcp["observed"]["first"].startswith("2023-")
     assert {e["field"] for e in dhcp["evidence"]} >= {"host name", "vendor class",
                                                        "parameter request list"}
     web = devices["10.248.0.12"]["observed"]

@@ -128,7 +128,7 @@ class PassiveScan:
                     if frame.src_mac is not None and table.ip_mac.get(src) != frame.src_mac:
                         bind(src, frame.src_mac, from_arp=False)
                     if frame.sport in CHATTER_PORTS or frame.dport in CHATTER_PORTS:
-                        self._datagram(src, frame.sport, frame.dport, frame.payload)
+                        self._datagram(src, frame.sport, frame.dport, frame.payload, ts)
                 elif proto == ARP:
                     seen(src, ts)
                     bind(src, frame.payload, from_arp=True)
@@ -141,7 +141,8 @@ class PassiveScan:
         if host is not None and len(host.candidate.open_ports) < 64:
             host.candidate.open_ports.add(port)
 
-    def _datagram(self, src: bytes, sport: int, dport: int, payload: bytes) -> None:
+    def _datagram(self, src: bytes, sport: int, dport: int, payload: bytes,
+                  timestamp: float) -> None:
         source = address_text(src)
         try:
             heard = chatter.read_datagram(sport, dport, payload, source)
@@ -157,6 +158,7 @@ class PassiveScan:
             host = self.table.host(heard.address or f"mac:{heard.client_mac}")
             if host is not None:
                 host.mac = heard.client_mac
+                host.seen_at(timestamp)  # its packets come from 0.0.0.0: timed by message
         else:
             host = self.table.host(source)
         if host is not None:

@@ -55,6 +55,13 @@ class Host:
     mac: str | None = None
     signals_seen: set[tuple[str, str]] = field(default_factory=set)
     garbage: dict[str, int] = field(default_factory=dict)
+    span: tuple[float, float, float] | None = None
+
+    def seen_at(self, timestamp: float) -> None:
+        """A time this host (known by MAC, not by a sending address) was heard from."""
+        if timestamp > 0:
+            first, last, count = self.span or (timestamp, timestamp, 0.0)
+            self.span = (min(first, timestamp), max(last, timestamp), count + 1)
 
     def add(self, protocol: str, obs: Observations | None = None,
             replies: list[DiscoveryReply] | None = None) -> None:
@@ -213,7 +220,7 @@ class HostTable:
         for protocol, count in sorted(host.garbage.items()):
             errors.append(f"{protocol}: {count} unreadable datagram{'s' * (count != 1)} "
                           "(malformed, hostile or not this protocol)")
-        span = self.span_of(address) if address else None
+        span = (self.span_of(address) if address else None) or host.span
         observed: dict[str, object] = {"protocols": sorted(host.protocols)}
         if span is not None:
             observed.update(first=_iso(span[0]), last=_iso(span[1]), packets=int(span[2]))
