@@ -206,3 +206,18 @@ def test_a_gigabyte_of_other_traffic_streams_in_bounded_memory(tmp_path: Path) -
     assert peak_mib < 300, peak_mib
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["summary"]["flagged"] == 0 and doc["parameters"]["packets"] > 500_000
+
+
+def test_a_gateway_full_of_far_servers_crowds_no_camera_out(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from entityscan.scanners.passive import hosts
+
+    monkeypatch.setattr(hosts, "MAX_HOSTS", 200)
+    job = PassiveScan()
+    frames = [tcp(f"151.101.{n // 250}.{n % 250 + 1}", CLIENT, 443, 40000 + n, b"", seq=1,
+                  flags=0x12) for n in range(1000)]  # SYN-ACKs of 1,000 far servers
+    frames.append(udp("10.249.0.30", "239.255.255.250", 37020, 37020, SADP,
+                      src_mac="44:19:b6:00:00:30"))
+    job.feed(Packet(float(n + 1), 1, f) for n, f in enumerate(frames))
+    assert len(job.table.hosts) <= 101
+    assert [d.maker for d in job.inventory().devices] == ["Hikvision"]

@@ -137,7 +137,7 @@ class PassiveScan:
 
     # -- observations ------------------------------------------------------------------------
     def _open_port(self, src: bytes, port: int) -> None:
-        host = self.table.host(address_text(src))
+        host = self.table.host(address_text(src), minor=True)
         if host is not None and len(host.candidate.open_ports) < 64:
             host.candidate.open_ports.add(port)
 
@@ -196,7 +196,7 @@ class PassiveScan:
     def _client_hello(self, server: bytes, payload: bytes) -> None:
         name = client_server_name(payload)
         if name:
-            host = self.table.host(address_text(server))
+            host = self.table.host(address_text(server), minor=True)
             if host is not None:
                 host.candidate.observations.fact("tls_server_name", name)
 

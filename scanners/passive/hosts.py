@@ -99,10 +99,14 @@ class HostTable:
         self.untracked = 0  # hosts past MAX_HOSTS
         self.remote_skipped = 0
 
-    def host(self, key: str) -> Host | None:
+    def host(self, key: str, *, minor: bool = False) -> Host | None:
+        """The record of `key`, made on first use.  `minor` (an open port, a server name
+        clients asked for) may not take the second half of the table: that is kept for hosts
+        that say something, so a gateway capture's thousands of far servers crowd no camera
+        out."""
         found = self.hosts.get(key)
         if found is None:
-            if len(self.hosts) >= MAX_HOSTS:
+            if len(self.hosts) >= (MAX_HOSTS // 2 if minor else MAX_HOSTS):
                 self.untracked += 1
                 return None
             found = self.hosts[key] = Host(Candidate(key))
