@@ -2,14 +2,17 @@
 
 Each sub-command lives in `plugin/commands/<name>.py` with a `register(app)` function; none holds
 logic of its own.  Exit codes: 0 nothing at or above `--fail-on`, 1 findings at or above it,
-2 usage or input error.
+2 usage or input error, 3 an internal error (a bug: one line on stderr, never a traceback
+unless `ENTITYSCAN_DEBUG=1`).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+import traceback
 
 import typer
 from rich.console import Console
@@ -17,6 +20,10 @@ from rich.markup import escape
 
 from entityscan.errors import EntityscanError
 from entityscan.hooktypes import Settings
+
+#: Exit code of an error that is not an `EntityscanError`: a bug, never "findings" (1).
+INTERNAL_ERROR = 3
+DEBUG_ENV = "ENTITYSCAN_DEBUG"
 
 COMMAND_MODULES = (
     "entityscan.commands.screen",
@@ -31,6 +38,8 @@ COMMAND_MODULES = (
     "entityscan.commands.passive",
     "entityscan.commands.importing",
     "entityscan.commands.demo",
+    "entityscan.commands.audit",
+    "entityscan.commands.webhooks",
 )
 
 app = typer.Typer(
@@ -68,8 +77,25 @@ def _trace_plugins_to_stderr() -> None:
         trace.setLevel(logging.INFO)
 
 
+def _internal_error(exc: BaseException) -> int:
+    """Anything that is not an `EntityscanError` is a bug: say so in one line (the traceback
+    only with ENTITYSCAN_DEBUG=1) and exit 3, so no script mistakes it for "findings"."""
+    if os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        traceback.print_exception(exc, file=sys.stderr)
+    from entityscan.terminal import printable
+
+    first = printable((str(exc).strip().splitlines() or [""])[0][:300])
+    detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]entityscan: internal error:[/] {escape(detail)} (a bug in entityscan or a "
+        f"plugin; set {DEBUG_ENV}=1 to see the traceback, and please report it)",
+        highlight=False)
+    return INTERNAL_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; errors the user can act on become one line and exit code 2."""
+    """Run the CLI; errors the user can act on become one line and exit code 2, internal
+    errors one line and exit code 3."""
     _trace_plugins_to_stderr()
     try:
         # standalone_mode=False: click returns the command's value (our exit code) or the
@@ -83,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         return 130
     except Exception as exc:
         # typer vendors click: its usage errors carry `show()` and an `exit_code`.
@@ -91,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             show()
             return 2
-        raise
+        return _internal_error(exc)
     return result if isinstance(result, int) else 0
 
 

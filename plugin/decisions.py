@@ -12,9 +12,9 @@ when.  Pure functions; the store keeps the records.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from entityscan.model import Finding, Verdict
 
 DEFAULT_DECISION = {Verdict.FLAGGED: "block", Verdict.REVIEW: "review", Verdict.CLEAR: "allow"}
+#: How far ahead `until` may be without the `admin` scope.
+MAX_SPAN = timedelta(days=366)
 
 
 class DecisionValue(StrEnum):
@@ -66,6 +68,13 @@ class DecisionIn(BaseModel):
                              "must say which findings it covers")
         if self.until.tzinfo is None:
             raise ValueError("until needs a time zone, e.g. 2027-01-31T00:00:00Z")
+        # kind says why, decision says what: they must agree (an `allow` that calls itself a
+        # block, or a block that calls itself a false positive, is a mistake or a trick)
+        blocks = self.decision is DecisionValue.BLOCK
+        if blocks != (self.kind is DecisionKind.BLOCK):
+            raise ValueError(f"decision {self.decision.value!r} contradicts kind "
+                             f"{self.kind.value!r}: kind `block` goes with decision `block`; "
+                             f"`false_positive` and `exception` with `allow` or `review`")
         return self
 
 
@@ -77,6 +86,10 @@ class Decision(DecisionIn):
     recorded_by: str
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Decision:
+        return self  # a stored record is what was recorded; only new decisions are checked
 
     def active(self, at: datetime) -> bool:
         return (self.revoked_at is None or self.revoked_at > at) and \
@@ -99,6 +112,29 @@ class Decision(DecisionIn):
         return {"decision_id": self.id, "decision": self.decision.value,
                 "kind": self.kind.value, "who": self.who, "why": self.why,
                 "until": self.until.isoformat(), "recorded_by": self.recorded_by}
+
+
+def admin_needed(decision: DecisionIn, created: datetime,
+                 names_a_listed_party: Callable[[str], bool]) -> str | None:
+    """Why recording (or revoking) `decision` needs the `admin` scope, or None.
+
+    A decision covers a whole maker when nothing narrows it to one line or device (`subject`)
+    or to one matched value (`value`) — a maker or a list entry alone covers every finding
+    for it — or when its `value` is itself a restricted party's name or brand (an `allow`
+    for the value "EZVIZ" allows every EZVIZ line).  `names_a_listed_party(value)` says the
+    latter (the service screens the value on its own).  A decision running more than
+    `MAX_SPAN` from its creation is an admin's too.
+    """
+    if decision.until - created > MAX_SPAN:
+        return f"until is more than {MAX_SPAN.days} days ahead"
+    if decision.subject is None and decision.value is None:
+        covered = " and ".join(f"{name} {getattr(decision, name)!r}"
+                               for name in ("maker", "entry_id") if getattr(decision, name))
+        return f"it covers every finding for {covered} (no subject or value narrows it)"
+    if decision.subject is None and decision.value and names_a_listed_party(decision.value):
+        return (f"value {decision.value!r} is itself a restricted party's name or brand, so "
+                f"the decision would cover all of it")
+    return None
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,12 @@ from entityscan.hooks import notify_findings, notify_inventory_changed, notify_s
 from entityscan.hooktypes import FindingEvent
 from entityscan.model import Finding, LineItem, Verdict
 from entityscan.output import scan_document, screen_document
+from entityscan.redaction import redact
 from entityscan.scanners.inventory import Device, Inventory
 from entityscan.screening import ScreeningContext, screen_inventory, screen_items
 
 if TYPE_CHECKING:  # SQLAlchemy loads only in runs that open a store
     from entityscan.store import Store
-
-REDACTED = "***"
 
 
 def _outcomes(findings: Sequence[Finding], subject_of: Callable[[int], dict[str, Any]],
@@ -124,8 +123,9 @@ class ScanScreening:
 def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None, *,
                 actor: str, source: str, secrets: Sequence[str] = ()) -> ScanScreening:
     """Screen a scanned inventory; with a store, apply its decisions, save the scan and diff
-    it against the previous scan of the same kind.  `secrets` (the user's passwords) are
-    replaced everywhere before anything is screened, stored, written or sent."""
+    it against the previous scan of the same kind.  `secrets` (the user's passwords) and any
+    other credentials are removed (`entityscan.redaction`) before anything is screened,
+    stored, written or sent."""
     if secrets:  # a device may echo a password back: none reaches the output or the store
         inventory = Inventory.model_validate(redact(inventory.model_dump(mode="json"),
                                                     secrets))
@@ -164,22 +164,6 @@ def _device_subject(device: Device) -> dict[str, Any]:
     return {"key": device.key(), "addresses": device.addresses, "mac": device.mac,
             "serial": device.serial, "brand": device.brand, "maker": device.maker,
             "model": device.model}
-
-
-def redact(value: Any, secrets: Sequence[str]) -> Any:
-    """`value` with every occurrence of a secret replaced, recursively (belt and braces: the
-    scanner never puts a password in its output; this guarantees it)."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, secrets) for v in value]
-    return value
 
 
 @dataclass

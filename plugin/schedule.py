@@ -139,10 +139,34 @@ def cron_to_oncalendar(expr: str) -> str:
             f"{field(hour, 0, 'hour')}:{field(minute, 0, 'minute')}:00")
 
 
+#: Control characters (a newline above all) would end the crontab line or the unit setting
+#: and start another one: an argument holding one is refused, never written.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_SYSTEMD_PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
+
+
+def check_arguments(command: Sequence[str]) -> None:
+    for arg in command:
+        if _CONTROL.search(arg):
+            raise InputError(f"argument {arg!r} holds a control character (a newline would "
+                             f"start a new line of the crontab or the unit file); refusing "
+                             f"to print it")
+
+
+def systemd_word(arg: str) -> str:
+    """One ExecStart= word: double-quoted unless plain, with systemd's own escapes (`\\`,
+    `"`), its specifiers (`%%`) and variable expansion (`$$`) neutralised."""
+    word = arg if _SYSTEMD_PLAIN.fullmatch(arg) else \
+        '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return word.replace("%", "%%").replace("$", "$$")
+
+
 def systemd_units(timing: Timing, command: Sequence[str], name: str = "entityscan-scan"
                   ) -> str:
-    exec_line = shlex.join([*entityscan_argv(), *command]).replace("%", "%%")
-    what = " ".join(command) or "run"
+    argv = [*entityscan_argv(), *command]
+    check_arguments(argv)
+    exec_line = " ".join(systemd_word(arg) for arg in argv)
+    what = (" ".join(command) or "run").replace("%", "%%")  # Description= expands specifiers
     if timing.every is not None:
         seconds = int(timing.every.total_seconds())
         when = f"OnBootSec=5min\nOnUnitActiveSec={seconds}s"
@@ -194,5 +218,9 @@ def interval_as_cron(every: timedelta) -> str:
 
 def cron_line(timing: Timing, command: Sequence[str]) -> str:
     expr = timing.cron if timing.cron is not None else interval_as_cron(timing.every)  # type: ignore[arg-type]
-    line = shlex.join([*entityscan_argv(), *command]).replace("%", r"\%")
+    argv = [*entityscan_argv(), *command]
+    check_arguments(argv)
+    # cron hands the line to /bin/sh (POSIX quoting) after turning an unescaped % into a
+    # newline, so % is escaped
+    line = shlex.join(argv).replace("%", r"\%")
     return f"# crontab -e, then add:\n{expr} {line}\n"

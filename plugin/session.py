@@ -31,6 +31,20 @@ if TYPE_CHECKING:
     from entityscan.store import Store
 
 
+def webhook_configured(settings: Settings) -> bool:
+    """A webhook URL is set and the built-in notifier is not switched off."""
+    return bool(settings.webhook_url) and "builtin.webhook" not in settings.disabled
+
+
+def deliver_before_exit(store: Store, settings: Settings) -> None:
+    """A CLI run delivers the webhook events it recorded for a bounded time; what a receiver
+    does not take stays in the outbox for the service's worker or the next run."""
+    from entityscan.builtins.webhook import WebhookNotifier
+    from entityscan.delivery import deliver_pending
+
+    deliver_pending(store.outbox, WebhookNotifier(settings), within=2 * settings.webhook_timeout)
+
+
 def cli_actor() -> str:
     """Who runs a command, as the audit log records it: `cli:USER`."""
     try:
@@ -102,7 +116,8 @@ class Session:
 
         with self._lock:
             if self._store is None:
-                self._store = Store(self.settings.db_url, data_dir=self.settings.data_dir)
+                self._store = Store(self.settings.db_url, data_dir=self.settings.data_dir,
+                                    outbox=webhook_configured(self.settings))
             return self._store
 
     def store_exists(self) -> bool:
@@ -116,6 +131,10 @@ class Session:
 
     def close(self) -> None:
         if self._store is not None:
+            outbox = self._store.outbox
+            if outbox.enqueued and not outbox.watched and webhook_configured(self.settings):
+                # this run's events, before it exits
+                deliver_before_exit(self._store, self.settings)
             self._store.close()
             self._store = None
 

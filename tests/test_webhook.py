@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from _server_support import free_port
-from _store_support import axis, import_doc, scan_doc
+from _store_support import BACKENDS, axis, import_doc, make_url, relabelled, scan_doc
 
 from entityscan.builtins.webhook import WebhookNotifier, verify
+from entityscan.delivery import OutboxWorker, deliver_pending
 from entityscan.hooks import make_plugin_manager
 from entityscan.hooktypes import Settings
 from entityscan.model import LineItem
@@ -99,30 +101,105 @@ def test_a_refusal_is_not_retried_and_a_dead_receiver_is_given_up(
     assert "giving up after 3 attempts" in caplog.text and dead.failed == 1
 
 
-def test_builtin_plugin_posts_new_findings_and_newly_flagged_devices(
+def test_a_run_without_a_store_posts_its_findings_directly(receiver: Receiver) -> None:
+    pm = make_plugin_manager(settings(receiver.url))
+    ctx = ScreeningContext.load(hooks=pm)
+    batch = screen_line_items([LineItem(id="PO-4/1", brand="Dahua")], ctx, None, actor="t",
+                              source="cli")
+    batch.notify()
+    (event,) = receiver.events()
+    assert event["event"] == "findings" and event["context"]["audit_id"] is None
+    assert [f["finding"]["subject"] for f in event["findings"]] == ["PO-4/1"]
+
+
+def test_recorded_findings_and_newly_flagged_devices_go_through_the_outbox(
         receiver: Receiver, tmp_path: Any) -> None:
     pm = make_plugin_manager(settings(receiver.url))
     ctx = ScreeningContext.load(hooks=pm)
-    with Store(f"sqlite:///{tmp_path / 'w.db'}") as store:
+    notifier = pm.get_plugin("builtin.webhook")
+    with Store(f"sqlite:///{tmp_path / 'w.db'}", outbox=True) as store:
         batch = screen_line_items([LineItem(id="PO-5/1", brand="Dahua"),
                                    LineItem(id="PO-5/2", supplier="Dell")], ctx, store,
                                   actor="t", source="test")
         batch.notify()
+        assert receiver.received == []  # recorded, not posted from the request's path
+        assert store.outbox.counts()["pending"] == 1
+        deliver_pending(store.outbox, notifier, within=10)
+        ((headers, _),) = receiver.received
         (event,) = receiver.events()
-        assert event["event"] == "findings"
+        assert event["event"] == "findings" and headers["x-entityscan-delivery"].isdigit()
         assert [f["finding"]["subject"] for f in event["findings"]] == ["PO-5/1"]
         assert event["findings"][0]["decision"] == "block"
         assert event["context"]["audit_id"] == batch.audit_id
+        assert store.outbox.counts() == {"pending": 0, "delivered": 1, "dead": 0}
         receiver.received.clear()
         device = axis("ac:cc:8e:00:40:01", "127.60.9.9")
         import_doc(scan_doc([device], ctx), ctx, store)
-        assert [e["event"] for e in receiver.events()] == []  # clear device: nothing to say
-        device.brand = "Lorex"
-        import_doc(scan_doc([device], ctx), ctx, store)
-        kinds = [e["event"] for e in receiver.events()]
-        assert kinds == ["inventory_changed", "findings"]
-        changed = receiver.events()[0]["diff"]
+        deliver_pending(store.outbox, notifier, within=10)
+        assert receiver.events() == []  # clear device: nothing to say
+        lorex = relabelled("ac:cc:8e:00:40:01", "127.60.9.9", "Lorex", maker="Dahua")
+        import_doc(scan_doc([lorex], ctx), ctx, store)
+        deliver_pending(store.outbox, notifier, within=10)
+        kinds = sorted(e["event"] for e in receiver.events())
+        assert kinds == ["findings", "inventory_changed"]
+        (changed,) = [e["diff"] for e in receiver.events() if e["event"] == "inventory_changed"]
         assert [d["key"] for d in changed["newly_flagged"]] == ["mac:ac:cc:8e:00:40:01"]
         for headers, body in receiver.received:
             assert verify(SECRET, headers["x-entityscan-timestamp"], body,
                           headers["x-entityscan-signature"])
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    yield from make_url(request.param, tmp_path)
+
+
+def test_several_workers_on_one_database_deliver_each_event_once(
+        receiver: Receiver, store_url: str) -> None:
+    """Service processes sharing one database (a later issue runs N of them): claims are
+    exclusive, so no event is posted twice."""
+    pm = make_plugin_manager(settings(receiver.url))
+    ctx = ScreeningContext.load(hooks=pm)
+    with Store(store_url, outbox=True) as store:
+        for n in range(40):
+            screen_line_items([LineItem(id=f"PO-8/{n}", brand="Dahua")], ctx, store,
+                              actor="t", source="test")
+        assert store.outbox.counts()["pending"] == 40
+    stores = [Store(store_url, outbox=True) for _ in range(3)]
+    workers = [OutboxWorker(s.outbox, WebhookNotifier(settings(receiver.url)), concurrency=4,
+                            poll=0.05) for s in stores]
+    for worker in workers:
+        worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(receiver.received) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # a duplicate would arrive now
+    finally:
+        for worker in workers:
+            worker.stop()
+    ids = [headers["x-entityscan-delivery"] for headers, _ in receiver.received]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    assert stores[0].outbox.counts() == {"pending": 0, "delivered": 40, "dead": 0}
+    for s in stores:
+        s.close()
+
+
+def test_a_refusing_receiver_dead_letters_and_retry_sends_again(receiver: Receiver,
+                                                                tmp_path: Any) -> None:
+    pm = make_plugin_manager(settings(receiver.url))
+    ctx = ScreeningContext.load(hooks=pm)
+    notifier = pm.get_plugin("builtin.webhook")
+    with Store(f"sqlite:///{tmp_path / 'd.db'}", outbox=True) as store:
+        screen_line_items([LineItem(id="PO-9/1", brand="Dahua")], ctx, store, actor="t",
+                          source="test")
+        receiver.statuses = [503, 503, 410]  # two retryable failures, then a refusal
+        for _ in range(3):
+            deliver_pending(store.outbox, notifier, within=5)
+            time.sleep(0.1)  # past the (tiny) backoff
+        assert store.outbox.counts()["dead"] == 1 and len(receiver.received) == 3
+        (event,) = store.outbox.events()
+        assert event["attempts"] == 3 and event["last_error"] == "HTTP 410"
+        assert store.outbox.retry_dead() == 1
+        deliver_pending(store.outbox, notifier, within=5)
+        assert store.outbox.counts() == {"pending": 0, "delivered": 1, "dead": 0}

@@ -6,8 +6,15 @@ Enabled when `Settings.webhook_url` (env `ENTITYSCAN_WEBHOOK_URL`) is set.  Each
     X-Entityscan-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
 
 so a receiver can verify the body and refuse replays (compare the timestamp with its clock).
-Failures (connection errors, 408/429/5xx) are retried with exponential backoff; a 4xx other
-than those is final.  The secret and the URL's credentials/query never reach a log line.
+Events from the outbox also carry `X-Entityscan-Delivery: <event id>` (delivery is at least
+once: a receiver drops an id it has seen).  Failures (connection errors, 408/425/429/5xx) are
+retried with exponential backoff; a 4xx other than those is final.  The secret and the URL's
+credentials/query never reach a log line.
+
+Events of a run that has a store go through the store's outbox, written in the transaction
+that records the findings, and are delivered by `entityscan.delivery` (the service's
+background worker, or a CLI run before it exits); the hooks here post directly only for runs
+without a store (`entityscan screen` without `--save`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,6 +73,15 @@ if not any(isinstance(f, _RedactUrls) for f in _httpx_log.filters):
     _httpx_log.addFilter(_RedactUrls())
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt: delivered, or why not and whether trying again may help."""
+
+    delivered: bool
+    retry: bool
+    problem: str = ""
+
+
 class WebhookNotifier:
     """Posts `findings` and `inventory_changed` events; a no-op without a URL."""
 
@@ -80,42 +97,58 @@ class WebhookNotifier:
     def __repr__(self) -> str:  # never show the secret
         return f"WebhookNotifier(url={redact_url(self.url) if self.url else None})"
 
+    def request(self, payload: dict[str, Any], delivery_id: int | None = None
+                ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of one attempt (signed now: the timestamp is the send time)."""
+        body = json.dumps({**payload, "sent": datetime.now(UTC).isoformat()},
+                          separators=(",", ":"), ensure_ascii=False, default=str
+                          ).encode("utf-8")
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json",
+                   "User-Agent": "entityscan-webhook/1",
+                   "X-Entityscan-Event": str(payload.get("event")),
+                   "X-Entityscan-Timestamp": timestamp}
+        if delivery_id is not None:
+            headers["X-Entityscan-Delivery"] = str(delivery_id)
+        if self._secret:
+            headers["X-Entityscan-Signature"] = sign(self._secret, timestamp, body)
+        return body, headers
+
+    @staticmethod
+    def judge(status: int | None, error: BaseException | None = None) -> Attempt:
+        """What an answer (or a failure to get one) means."""
+        if status is None:
+            return Attempt(False, True, type(error).__name__ if error else "no answer")
+        if 200 <= status < 300:
+            return Attempt(True, False)
+        return Attempt(False, status in RETRY_STATUS, f"HTTP {status}")
+
     def post(self, payload: dict[str, Any]) -> bool:
-        """Deliver one event; True once the receiver answered 2xx."""
+        """Deliver one event now, retrying with backoff; True once the receiver answered 2xx.
+        (Runs without a store only: the outbox delivers the others without blocking.)"""
         if not self.url:
             return False
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False,
-                          default=str).encode("utf-8")
         where = redact_url(self.url)
         for attempt in range(self.retries + 1):
-            timestamp = str(int(time.time()))
-            headers = {"Content-Type": "application/json",
-                       "User-Agent": "entityscan-webhook/1",
-                       "X-Entityscan-Event": str(payload.get("event")),
-                       "X-Entityscan-Timestamp": timestamp}
-            if self._secret:
-                headers["X-Entityscan-Signature"] = sign(self._secret, timestamp, body)
+            body, headers = self.request(payload)
             try:
                 response = httpx.post(self.url, content=body, headers=headers,
                                       timeout=self.timeout, follow_redirects=False)
-                status: int | None = response.status_code
+                result = self.judge(response.status_code)
             except httpx.HTTPError as exc:
-                status = None
-                problem = type(exc).__name__
-            else:
-                if 200 <= response.status_code < 300:
-                    return True
-                problem = f"HTTP {response.status_code}"
-                if response.status_code not in RETRY_STATUS:
-                    log.error("webhook %s refused the event (%s); not retrying", where, problem)
-                    self.failed += 1
-                    return False
+                result = self.judge(None, exc)
+            if result.delivered:
+                return True
+            if not result.retry:
+                log.error("webhook %s refused the event (%s); not retrying", where,
+                          result.problem)
+                self.failed += 1
+                return False
             if attempt < self.retries:
                 delay = self.backoff * (2 ** attempt)
                 log.warning("webhook %s: %s (attempt %d of %d); retrying in %.1fs", where,
-                            problem, attempt + 1, self.retries + 1, delay)
+                            result.problem, attempt + 1, self.retries + 1, delay)
                 self._sleep(delay)
-            del status
         log.error("webhook %s: giving up after %d attempts", where, self.retries + 1)
         self.failed += 1
         return False
@@ -123,18 +156,14 @@ class WebhookNotifier:
     @hookimpl
     def entityscan_findings(self, events: Sequence[FindingEvent], context: dict[str, Any],
                             settings: Settings) -> None:
-        if not self.url:
+        # A recorded screening (it has an audit id) put its event in the store's outbox.
+        if not self.url or context.get("audit_id") is not None:
             return
-        self.post({"event": "findings", "sent": datetime.now(UTC).isoformat(),
-                   "context": context,
+        self.post({"event": "findings", "context": context,
                    "findings": [e.model_dump(mode="json") for e in events]})
 
-    @hookimpl
-    def entityscan_inventory_changed(self, diff: dict[str, Any], settings: Settings) -> None:
-        if not self.url or not diff.get("newly_flagged"):
-            return
-        self.post({"event": "inventory_changed", "sent": datetime.now(UTC).isoformat(),
-                   "diff": diff})
+    # `entityscan_inventory_changed` fires only for saved scans and rescreens, whose events
+    # are in the store's outbox: nothing to post from the hook.
 
 
 def make_plugin(settings: Settings) -> WebhookNotifier:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from entityscan.commands import (
     DataDirOption,
@@ -26,7 +25,7 @@ from entityscan.errors import InputError
 from entityscan.operations import diff_scans, rescreen, screen_scan
 from entityscan.output import exit_code
 from entityscan.session import Session
-from entityscan.terminal import print_diff, print_rescreen
+from entityscan.terminal import cell, print_diff, print_rescreen
 
 
 def read_scan_file(path: Path) -> dict[str, Any]:
@@ -54,15 +53,19 @@ def store_import(
     fmt: ListingFormatOption = ListingFormat.TABLE,
     fail_on: FailOnOption = FailOn.FLAGGED,
 ) -> int:
-    """Screen scan documents afresh, save them, and show what changed since the last scan."""
+    """Attribute scan documents again from their evidence, screen them afresh, save them,
+    and show what changed since the last scan (a document's own makers and verdicts are not
+    believed)."""
+    from entityscan.hooks import signatures
     from entityscan.store import inventory_from_document  # SQLAlchemy: only when used
 
-    # every file is read and checked before anything is saved
-    inventories = [(path, inventory_from_document(read_scan_file(path), str(path)))
-                   for path in files]
     reports, findings = [], []
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
+        rules = signatures(session.hooks)  # this run's rules, plugins' included
+        # every file is read and checked before anything is saved
+        inventories = [(path, inventory_from_document(read_scan_file(path), str(path),
+                                                      rules=rules)) for path in files]
         for path, inventory in inventories:
             done = screen_scan(inventory, session.context(), session.store(),
                                actor=session.actor, source=str(path))
@@ -77,7 +80,7 @@ def store_import(
         console = Console()
         for report in reports:
             s = report["summary"]
-            console.print(Text(f"{report['file']}: saved as scan {report['scan_id']} — "
+            console.print(cell(f"{report['file']}: saved as scan {report['scan_id']} — "
                                f"{s['total']} devices, flagged {s['flagged']}, "
                                f"review {s['review']}"))
             print_diff(report["diff"], console)
@@ -98,10 +101,10 @@ def store_scans(db: DbOption = None, data_dir: DataDirOption = None,
     for col in ("id", "kind", "received", "devices", "flagged", "review", "by", "source"):
         table.add_column(col, overflow="fold")
     for s in scans:
-        table.add_row(str(s["id"]), s["kind"], s["received_at"].isoformat(timespec="seconds"),
+        table.add_row(str(s["id"]), cell(s["kind"]),
+                      s["received_at"].isoformat(timespec="seconds"),
                       str(s["device_count"]), str(s["summary"].get("flagged", "")),
-                      str(s["summary"].get("review", "")), Text(s["actor"]),
-                      Text(s["source"] or ""))
+                      str(s["summary"].get("review", "")), cell(s["actor"]), cell(s["source"]))
     Console().print(table)
     return 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,10 @@ from entityscan.commands import (
 )
 from entityscan.errors import InputError
 from entityscan.session import Session
+from entityscan.terminal import cell
+
+if TYPE_CHECKING:  # SQLAlchemy loads only in runs that open a store
+    from entityscan.store.tokens import TokenInfo
 
 
 def serve(
@@ -58,47 +62,71 @@ tokens_app = typer.Typer(help="Manage API bearer tokens (stored hashed).", no_ar
 
 @tokens_app.command("add")
 def tokens_add(name: Annotated[str, typer.Argument(help="Who or what uses the token.")],
+               scope: Annotated[list[str] | None, typer.Option(
+                   "--scope", help="What the token may do: screen, ingest, read, decide, "
+                                   "admin; repeatable (default: screen).")] = None,
                db: DbOption = None, data_dir: DataDirOption = None) -> int:
     """Create a token; it is printed once and only its hash is stored."""
     with Session.open(data_dir=data_dir, db=db) as session:
-        info, secret = session.store().tokens.add(name)
-    Console(stderr=True).print(f"token {info.id} ({info.name}) created; store it now, it is "
-                               f"not shown again:", highlight=False)
+        info, secret = session.store().tokens.add(name, scope or ())
+    Console(stderr=True).print(
+        cell(f"token {info.id} ({info.name}, scopes {', '.join(sorted(info.scopes))}) "
+             f"created; store it now, it is not shown again:"))
     print(secret)
     return 0
+
+
+def _scopes(info: TokenInfo) -> str:
+    if info.legacy:
+        return "all (made before scopes)"
+    return ", ".join(sorted(info.scopes))
 
 
 @tokens_app.command("list")
 def tokens_list(db: DbOption = None, data_dir: DataDirOption = None,
                 fmt: ListingFormatOption = ListingFormat.TABLE) -> int:
-    """List tokens (id, name, prefix, created, revoked); never the secrets."""
+    """List tokens (id, name, scopes, prefix, created, revoked); never the secrets."""
     with Session.open(data_dir=data_dir, db=db) as session:
         found = session.store().tokens.list()
     if fmt is ListingFormat.JSON:
-        print(json.dumps([{"id": t.id, "name": t.name, "prefix": t.prefix,
+        print(json.dumps([{"id": t.id, "name": t.name, "scopes": sorted(t.scopes),
+                           "made_before_scopes": t.legacy, "prefix": t.prefix,
                            "created_at": t.created_at.isoformat(),
                            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
                           for t in found], indent=2))
         return 0
     table = Table(title="API tokens")
-    for col in ("id", "name", "prefix", "created", "revoked"):
-        table.add_column(col)
+    for col in ("id", "name", "scopes", "prefix", "created", "revoked"):
+        table.add_column(col, overflow="fold")
     for t in found:
-        table.add_row(str(t.id), t.name, t.prefix + "…", t.created_at.isoformat(timespec="seconds"),
+        table.add_row(str(t.id), cell(t.name), _scopes(t), cell(t.prefix + "…"),
+                      t.created_at.isoformat(timespec="seconds"),
                       t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else "")
     Console().print(table)
     return 0
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token: Annotated[str, typer.Argument(help="Token id or name.")],
-                  db: DbOption = None, data_dir: DataDirOption = None) -> int:
-    """Revoke a token by id, or every active token with that name."""
+def tokens_revoke(
+    old_style: Annotated[str | None, typer.Argument(hidden=True, show_default=False)] = None,
+    token_id: Annotated[int | None, typer.Option("--id", min=1, help="The token's id.")
+                        ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Every active token with this "
+                                                            "name.")] = None,
+    db: DbOption = None, data_dir: DataDirOption = None,
+) -> int:
+    """Revoke a token by --id, or every active token with a --name."""
+    if old_style is not None:
+        raise InputError(f"say which: `tokens revoke --id {old_style}` or `tokens revoke "
+                         f"--name {old_style}` (a token may be named like another's id)")
+    if (token_id is None) == (name is None):
+        raise InputError("give --id N or --name NAME (one of them)")
     with Session.open(data_dir=data_dir, db=db) as session:
-        count = session.store().tokens.revoke(token)
+        count = session.store().tokens.revoke(token_id=token_id, name=name)
     if not count:
-        raise InputError(f"no active token with id or name {token!r}")
-    Console(stderr=True).print(f"revoked {count} token(s)")
+        what = f"id {token_id}" if token_id is not None else f"name {name!r}"
+        raise InputError(f"no active token with {what}")
+    Console(stderr=True).print(f"revoked {count} token(s)", highlight=False)
     return 0
 
 

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import platformdirs
 import yaml
 
@@ -31,15 +30,14 @@ from entityscan.errors import ListError
 from entityscan.lists.bundled_loader import load_bundled, parse_bundled_document
 from entityscan.lists.csl_entries import CslStats
 from entityscan.lists.csl_reader import CSL_CSV_URL, file_sha256, load_csl_file, sniff_format
+from entityscan.lists.download import download
 from entityscan.lists.list_set import ListSet, ListSource
+from entityscan.lists.update_checks import ListProfile, check_names, check_shrink, profile
 
 APP_NAME = "entityscan"
 DATA_DIR_ENV = "ENTITYSCAN_DATA_DIR"
 META_SCHEMA = "entityscan.lists-install/1"
 DEFAULT_MAX_SHRINK = 0.20
-#: Lists smaller than this are only checked for vanishing, not for percentage shrink: a list of
-#: ten rows losing three is a normal delisting, not an outage.
-SHRINK_CHECK_MIN_ROWS = 20
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # the real CSV is ~40 MB
 
@@ -184,6 +182,35 @@ def load_installed(data_dir: Path) -> ListSet | None:
                     "`entityscan lists update`")
 
 
+def installed_state(data_dir: Path, verify: bool = False) -> tuple[Any, str | None]:
+    """(a fingerprint of the installed copy or None when there is none, the problem with it
+    or None).  The fingerprint changes when the copy is replaced or touched; `verify` also
+    checks the data file against its recorded hash (reads the whole file)."""
+    current, _ = _copies(data_dir)
+    if not current.data.exists() and not current.meta.exists():
+        return None, None
+    try:
+        meta = current.read_meta()
+        stat = current.data.stat()
+    except ListError as exc:
+        return ("unreadable",), str(exc)
+    except OSError as exc:
+        return ("unreadable",), f"{current.data}: installed list file missing or unreadable " \
+                                f"({exc.strerror or exc})"
+    stamp = (meta.get("content_hash"), meta.get("fetched_at"), stat.st_size, stat.st_mtime_ns,
+             stat.st_ino)
+    if verify:
+        try:
+            actual = file_sha256(current.data)
+        except OSError as exc:
+            return stamp, f"{current.data}: unreadable ({exc.strerror or exc})"
+        if actual != meta.get("content_hash"):
+            return stamp, (f"{current.data}: content hash {actual[:19]}… does not match the "
+                           f"recorded {str(meta.get('content_hash'))[:19]}… (corrupted or "
+                           f"changed outside entityscan)")
+    return stamp, None
+
+
 def installed_metadata(data_dir: Path) -> dict[str, Any] | None:
     current, _ = _copies(data_dir)
     if not current.meta.exists():
@@ -215,19 +242,21 @@ class UpdateResult:
 def update_lists(source: str | Path | None = None, data_dir: Path | str | None = None, *,
                  max_shrink: float = DEFAULT_MAX_SHRINK, timeout: float = DEFAULT_TIMEOUT,
                  max_bytes: int = DEFAULT_MAX_BYTES,
-                 environ: Mapping[str, str] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> UpdateResult:
+                 environ: Mapping[str, str] | None = None) -> UpdateResult:
     """Fetch or read a CSL file, validate it fully, compare with the installed copy, install.
 
     `source` is an http(s) URL, a file path, or None for the public CSV.  `max_shrink` is the
-    largest accepted fractional drop in any list's row count (0.2 = 20 %).  Raises ListError,
-    leaving the installed copy untouched, when anything is wrong.
+    largest accepted fractional drop in any list's row count (0.2 = 20 %); `timeout` bounds
+    the whole download.  The content checks (`entityscan.lists.update_checks`) refuse lists
+    that shrank, whose names collapsed or changed wholesale.  Raises ListError, leaving the
+    installed copy untouched, when anything is wrong.
     """
     if not 0 <= max_shrink <= 1:
         raise ListError(f"max shrink must be between 0 and 100 %, got {max_shrink * 100:g} %")
     folder = _csl_dir(resolve_data_dir(data_dir, environ))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        for missing in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
+            missing.mkdir(mode=0o700, exist_ok=True)  # the store may live here too
     except OSError as exc:
         raise ListError(f"{folder}: cannot create the data directory: {exc}") from exc
     location = CSL_CSV_URL if source is None else str(source)
@@ -243,8 +272,7 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
     try:
         published = None
         if is_url:
-            published = _download(location, tmp, timeout=timeout, max_bytes=max_bytes,
-                                  transport=transport)
+            published = download(location, tmp, timeout=timeout, max_bytes=max_bytes)
         else:
             _copy_file(Path(location), tmp, max_bytes)
         stats = CslStats()
@@ -263,9 +291,16 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
         if previous_meta is None and previous.exists():
             with contextlib.suppress(ListError):
                 previous_meta = previous.read_meta()
+        problems = []
         if previous_meta is not None:
-            _check_shrink(previous_meta.get("rows_per_list") or {}, dict(stats.rows_per_list),
-                          max_shrink, location)
+            problems += check_shrink(previous_meta.get("rows_per_list") or {},
+                                     dict(stats.rows_per_list), max_shrink)
+        problems += check_names(profile(entries), _installed_profile(current, previous))
+        if problems:
+            raise ListError(f"{location}: refusing the update, kept the installed copy: "
+                            + "; ".join(problems)
+                            + f" (shrink limit {max_shrink:.0%}: --max-shrink accepts a "
+                              f"bigger shrink, never collapsed or replaced names)")
         meta = {
             "schema": META_SCHEMA,
             "source": location,
@@ -290,56 +325,14 @@ def update_lists(source: str | Path | None = None, data_dir: Path | str | None =
             tmp.unlink()
 
 
-def _check_shrink(old: Mapping[str, int], new: Mapping[str, int], max_shrink: float,
-                  location: str) -> None:
-    problems = []
-    for code, before in sorted(old.items()):
-        after = new.get(code, 0)
-        if before <= 0 or after >= before:
-            continue
-        drop = (before - after) / before
-        if after == 0 and drop > max_shrink:
-            problems.append(f"{code} vanished ({before} rows before, 0 now)")
-        elif before >= SHRINK_CHECK_MIN_ROWS and drop > max_shrink:
-            problems.append(f"{code} shrank {drop:.0%} ({before} -> {after} rows)")
-    if problems:
-        raise ListError(f"{location}: refusing the update, kept the installed copy: "
-                        + "; ".join(problems)
-                        + f" (limit {max_shrink:.0%}; use --max-shrink to accept)")
-
-
-def _download(url: str, dest: Path, *, timeout: float, max_bytes: int,
-              transport: httpx.BaseTransport | None) -> str | None:
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, transport=transport,
-                          headers={"User-Agent": f"{APP_NAME}-list-update"}) as client, \
-                client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise ListError(f"{url}: HTTP {response.status_code} "
-                                f"{response.reason_phrase}; kept the installed copy")
-            ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype in ("text/html", "application/xhtml+xml"):
-                raise ListError(f"{url}: the server answered with an HTML page ({ctype}), "
-                                "not a CSL CSV/JSON file; kept the installed copy")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise ListError(f"{url}: {int(declared):,} bytes announced, more than the "
-                                f"{max_bytes:,}-byte limit")
-            received = 0
-            with open(dest, "wb") as out:
-                for block in response.iter_bytes(1 << 16):
-                    received += len(block)
-                    if received > max_bytes:
-                        raise ListError(f"{url}: more than {max_bytes:,} bytes; refusing")
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
-            return response.headers.get("last-modified")
-    except httpx.TimeoutException as exc:
-        raise ListError(f"{url}: timed out after {timeout:g} s; kept the installed copy"
-                        ) from exc
-    except httpx.HTTPError as exc:
-        raise ListError(f"{url}: download failed: {exc}; kept the installed copy") from exc
+def _installed_profile(current: InstalledCopy, previous: InstalledCopy
+                       ) -> dict[str, ListProfile] | None:
+    """The names of the installed copy (or its backup when it is broken), for comparison."""
+    for copy in (current, previous):
+        if copy.exists():
+            with contextlib.suppress(ListError):
+                return profile(_load_copy(copy)[0].entries)
+    return None
 
 
 def _copy_file(src: Path, dest: Path, max_bytes: int) -> None:

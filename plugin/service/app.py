@@ -1,31 +1,40 @@
 """The HTTP screening service (FastAPI): a thin face over `entityscan.operations` and the store.
 
-Every route but `/healthz` needs `Authorization: Bearer <token>` (tokens from
-`entityscan tokens add`, stored hashed).  Bodies over `max_body_bytes` get 413, batches over
-1,000 items 422, both with a message saying the limit.
+Every route but `/healthz`, the OpenAPI schema and `/docs` needs `Authorization: Bearer
+<token>` (tokens from `entityscan tokens add`, stored hashed) whose scopes allow it; that is
+checked first (`auth`: 401, then 403), before the body is read.  Then bodies over
+`max_body_bytes` get 413, a body that is not JSON 400, batches over 1,000 items and other
+invalid input 422, each with a message saying what and where.  Webhook events are written to
+the store's outbox with the findings and delivered by a background worker
+(`entityscan.delivery`): no request waits for a receiver.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from entityscan.decisions import DecisionIn, decide
+from entityscan.builtins.webhook import WebhookNotifier
+from entityscan.decisions import DecisionIn, admin_needed, decide
 from entityscan.errors import InputError
-from entityscan.model import Finding, Verdict
+from entityscan.hooks import EntityscanPluginManager, signatures
+from entityscan.model import Finding, LineItem, Verdict
 from entityscan.operations import diff_scans, screen_line_items, screen_scan
-from entityscan.screening import ScreeningContext
+from entityscan.screening import ScreeningContext, screen_items
+from entityscan.service.auth import DOCS_ASSETS, Authenticate
+from entityscan.service.limits import BodyLimit, SecurityHeaders
 from entityscan.service.models import (
     AuditEntry,
     DecisionOut,
@@ -42,12 +51,14 @@ from entityscan.service.models import (
 )
 from entityscan.service.refresh import ContextSource
 from entityscan.store import Store, StoreError, inventory_from_document
+from entityscan.store.tokens import TokenInfo
 
 log = logging.getLogger("entityscan.service")
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the body is not parseable JSON"},
     401: {"model": ErrorBody, "description": "missing, unknown or revoked bearer token"},
+    403: {"model": ErrorBody, "description": "the token's scopes do not allow this"},
     413: {"model": ErrorBody, "description": "request body over the size limit"},
     422: {"model": ErrorBody, "description": "the body or a parameter is invalid"},
 }
@@ -55,20 +66,28 @@ Scheme = Annotated[HTTPAuthorizationCredentials | None,
                    Depends(HTTPBearer(auto_error=False, description="entityscan API token"))]
 
 
-def actor(request: Request, credentials: Scheme) -> str:
-    """Who is asking: the token's name and id, or 401."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>; "
-                                 "create one with `entityscan tokens add NAME`)",
-                            headers={"WWW-Authenticate": "Bearer"})
-    token = request.app.state.store.tokens.check(credentials.credentials)
-    if token is None:
-        raise HTTPException(401, "unknown or revoked token",
-                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    return f"token:{token.name}#{token.id}"
+def caller(request: Request, _credentials: Scheme) -> TokenInfo:
+    """The token the `Authenticate` layer checked (the scheme dependency documents it)."""
+    token = getattr(request.state, "token", None)
+    if not isinstance(token, TokenInfo):  # unreachable behind Authenticate; never let through
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return token
 
 
-Actor = Annotated[str, Depends(actor)]
+Caller = Annotated[TokenInfo, Depends(caller)]
+
+
+@lru_cache(maxsize=4)
+def _rules(hooks: EntityscanPluginManager) -> Any:
+    """This server's signature rules (bundled plus plugins'), compiled once per manager."""
+    return signatures(hooks)
+
+
+def _names_a_listed_party(ctx: ScreeningContext) -> Any:
+    def check(value: str) -> bool:
+        finding = screen_items([LineItem(id="decision-value", manufacturer=value)], ctx)[0]
+        return finding.verdict is Verdict.FLAGGED
+    return check
 
 
 def strict_query(request: Request) -> None:
@@ -102,95 +121,42 @@ def _methods_for(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
-#: Before answering 413, read and drop at most this much of the rest of an oversized body, for
-#: at most DRAIN_SECONDS: a client still sending then reads the answer instead of a connection
-#: reset (closing a socket with unread data resets it).  Beyond either bound the connection is
-#: simply closed: a refused body never costs more than this.
-DRAIN_LIMIT = 64 * 1024 * 1024
-DRAIN_SECONDS = 5.0
-
-
-class BodyLimit:
-    """Refuse bodies over `limit` bytes with 413, whether announced or streamed."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]],
-                       send: Callable[[Any], Awaitable[None]]) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            if int(declared) <= DRAIN_LIMIT:
-                await _discard_rest(receive)
-            await self._refuse(send, int(declared))
-            return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                if message.get("more_body"):
-                    await _discard_rest(receive)
-                await self._refuse(send, size)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Any:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, send: Callable[[Any], Awaitable[None]], size: int) -> None:
-        payload = json.dumps({"error": f"request body is {size:,}+ bytes, over the limit of "
-                                       f"{self.limit:,} bytes; split the batch",
-                              "details": []}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": payload})
-
-
-async def _discard_rest(receive: Callable[[], Awaitable[Any]]) -> None:
-    drained = 0
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            while drained <= DRAIN_LIMIT:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return
-                drained += len(message.get("body", b""))
-                if not message.get("more_body"):
-                    return
-
-
 def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
     """The app over `store`; `ctx` is a fixed context or a `ContextSource` that follows
-    `entityscan lists update`."""
+    `entityscan lists update`.  With a webhook configured (the context's plugin manager has
+    `builtin.webhook` with a URL) the store's outbox is on and a worker delivers it while
+    the app runs."""
     source = ctx if isinstance(ctx, ContextSource) else ContextSource.fixed(ctx)
-    app = FastAPI(title="entityscan", version="1", dependencies=[Depends(strict_query)],
-                  description="Screen procurement line items and scanned inventory against "
-                              "restricted-party lists; every answer is audited.")
+    plugin = source.current().hooks.get_plugin("builtin.webhook")
+    notifier = plugin if isinstance(plugin, WebhookNotifier) and plugin.url else None
+    if notifier is not None:
+        store.outbox.enabled = True
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from entityscan.delivery import OutboxWorker
+
+        worker = OutboxWorker(store.outbox, notifier) if notifier is not None else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPIOffline(
+        title="entityscan", version="1", dependencies=[Depends(strict_query)],
+        lifespan=lifespan, redoc_url=None, static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from elsewhere
+        description="Screen procurement line items and scanned inventory against "
+                    "restricted-party lists; every answer is audited.")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(Authenticate, store=store, router=app.router)
+    app.add_middleware(SecurityHeaders)
     app.state.store = store
     app.state.contexts = source
-
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -202,8 +168,15 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if broken is not None:  # not JSON at all: 400, as documented
+            where = broken.get("loc", ("body", "?"))
+            why = (broken.get("ctx") or {}).get("error") or broken.get("msg")
+            return JSONResponse({"error": f"body is not valid JSON at character "
+                                          f"{where[-1]}: {why}", "details": []}, 400)
         details = [{"where": ".".join(str(p) for p in e.get("loc", ())),
-                    "message": e.get("msg", "")} for e in exc.errors()[:20]]
+                    "message": e.get("msg", "")} for e in errors[:20]]
         first = details[0] if details else {"where": "body", "message": "invalid"}
         return JSONResponse({"error": f"{first['where']}: {first['message']}",
                              "details": json.loads(json.dumps(details, default=str))}, 422)
@@ -219,14 +192,20 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     def healthz() -> Health:
-        """Liveness (no token needed)."""
-        return Health(status="ok", lists_content_hash=source.current().lists.content_hash)
+        """Liveness (no token needed): `ok`, or `degraded` with the reasons (e.g. the
+        installed lists vanished and the last good copy is still in use)."""
+        ctx = source.current()  # looks at the installed copy when it is time to
+        problems = source.problems()
+        return Health(status="degraded" if problems else "ok", problems=problems,
+                      lists_content_hash=ctx.lists.content_hash)
 
     @app.post("/v1/screen", response_model=ScreenResponse, responses=ERRORS, tags=["screening"])
-    def screen(body: ScreenRequest, who: Actor, background: BackgroundTasks) -> ScreenResponse:
+    def screen(body: ScreenRequest, token: Caller,
+               background: BackgroundTasks) -> ScreenResponse:
         """Screen 1 to 1,000 line items: a finding and a decision per item, one audit id."""
         items = [i.to_line_item() for i in body.items]
-        done = screen_line_items(items, source.current(), store, actor=who, source="service")
+        done = screen_line_items(items, source.current(), store, actor=token.actor,
+                                 source="service")
         background.add_task(done.notify)
         counts = {k: v for k, v in done.document["summary"].items() if isinstance(v, int)}
         for value in ("allow", "review", "block"):
@@ -239,13 +218,15 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.post("/v1/inventory", response_model=InventoryResponse, responses=ERRORS,
               tags=["inventory"])
-    def inventory(body: ScanDocumentIn, who: Actor,
+    def inventory(body: ScanDocumentIn, token: Caller,
                   background: BackgroundTasks) -> InventoryResponse:
-        """Store and screen a scan or USB JSON document posted by a site."""
+        """Store and screen a scan or USB JSON document posted by a site: every device is
+        attributed again from its evidence with this server's rules (the document's maker,
+        platform, verdict and score are ignored; a disagreement is a reason)."""
         doc = body.model_dump(mode="json", by_alias=True, exclude_none=True)
         ctx = source.current()
-        saved = screen_scan(inventory_from_document(doc), ctx, store, actor=who,
-                            source="POST /v1/inventory")
+        saved = screen_scan(inventory_from_document(doc, rules=_rules(ctx.hooks)), ctx, store,
+                            actor=token.actor, source="POST /v1/inventory")
         background.add_task(saved.notify)
         assert saved.diff is not None  # a store was given: the scan was saved and diffed
         devices = [DeviceResult(key=d["id"], verdict=d["verdict"], decision=d["decision"],
@@ -261,7 +242,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                                  devices=devices)
 
     @app.get("/v1/lists", response_model=ListsResponse, responses=ERRORS, tags=["lists"])
-    def lists(who: Actor) -> ListsResponse:
+    def lists(_token: Caller) -> ListsResponse:
         """The lists in use: sources, counts, dates and the content hash."""
         ctx = source.current()
         return ListsResponse(lists_content_hash=ctx.lists.content_hash,
@@ -270,7 +251,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.get("/v1/devices", response_model=list[StoredDevice], responses=ERRORS,
              tags=["inventory"])
-    def devices(who: Actor, verdict: Verdict | None = None,
+    def devices(_token: Caller, verdict: Verdict | None = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredDevice]:
         """Stored devices with first/last seen, current verdict and decision."""
@@ -291,7 +272,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.get("/v1/findings", response_model=list[StoredFinding], responses=ERRORS,
              tags=["screening"])
-    def findings(who: Actor, min_verdict: Verdict = Verdict.REVIEW,
+    def findings(_token: Caller, min_verdict: Verdict = Verdict.REVIEW,
                  subject: Annotated[str | None, Query(max_length=300)] = None,
                  scan_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -314,7 +295,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.get("/v1/scans/{scan_id}/diff", responses={**ERRORS, 404: {"model": ErrorBody}},
              tags=["inventory"])
-    def diff(scan_id: int, who: Actor,
+    def diff(scan_id: int, _token: Caller,
              against: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
              ) -> dict[str, Any]:
         """New, gone, changed and newly flagged devices from `against` (default: the
@@ -325,7 +306,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.get("/v1/audit/{audit_id}", response_model=AuditEntry,
              responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["audit"])
-    def audit(audit_id: int, who: Actor) -> AuditEntry:
+    def audit(audit_id: int, _token: Caller) -> AuditEntry:
         """One audit entry: inputs, lists content hash, results and who asked."""
         entry = store.audit.entry(audit_id) if 0 < audit_id < 2**31 else None
         if entry is None:
@@ -334,26 +315,44 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @app.post("/v1/decisions", response_model=DecisionOut, status_code=201,
               responses=ERRORS, tags=["decisions"])
-    def add_decision(body: DecisionIn, who: Actor) -> DecisionOut:
-        """Record a reviewed false positive, an approved exception or an explicit block."""
-        if body.until <= datetime.now(UTC):
+    def add_decision(body: DecisionIn, token: Caller) -> DecisionOut:
+        """Record a reviewed false positive, an approved exception or an explicit block.
+        The token is recorded (`recorded_by`) beside the free-text `who`; a decision that
+        covers a whole maker or runs more than a year needs the `admin` scope."""
+        created = datetime.now(UTC)
+        if body.until <= created:
             raise HTTPException(422, "until is in the past: the decision would never apply")
-        decision = store.decisions.add(body, recorded_by=who)
+        _authorise(body, created, token, "record")
+        decision = store.decisions.add(body, recorded_by=token.actor)
         return _decision_out(decision)
 
     @app.get("/v1/decisions", response_model=list[DecisionOut], responses=ERRORS,
              tags=["decisions"])
-    def list_decisions(who: Actor, active_only: bool = False) -> list[DecisionOut]:
+    def list_decisions(_token: Caller, active_only: bool = False) -> list[DecisionOut]:
         """Every recorded decision (or only those in force now)."""
         found = store.decisions.list(active_at=datetime.now(UTC) if active_only else None)
         return [_decision_out(d) for d in found]
 
     @app.delete("/v1/decisions/{decision_id}", status_code=204,
                 responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["decisions"])
-    def revoke_decision(decision_id: int, who: Actor) -> None:
-        """Revoke a decision: later screenings no longer honour it."""
-        if not (0 < decision_id < 2**31) or not store.decisions.revoke(decision_id, by=who):
+    def revoke_decision(decision_id: int, token: Caller) -> None:
+        """Revoke a decision: later screenings no longer honour it.  A token may revoke only
+        what its scopes would let it record."""
+        found = store.decisions.get(decision_id) if 0 < decision_id < 2**31 else None
+        if found is None or found.revoked_at is not None:
             raise HTTPException(404, f"no active decision with id {decision_id}")
+        _authorise(found, found.created_at, token, "revoke")
+        if not store.decisions.revoke(decision_id, by=token.actor):
+            raise HTTPException(404, f"no active decision with id {decision_id}")
+
+    def _authorise(decision: DecisionIn, created: datetime, token: TokenInfo,
+                   what: str) -> None:
+        if token.allows("admin"):
+            return
+        why = admin_needed(decision, created, _names_a_listed_party(source.current()))
+        if why is not None:
+            raise HTTPException(403, f"token {token.name}#{token.id} may not {what} this "
+                                     f"decision without the `admin` scope: {why}")
 
     return app
 

@@ -159,7 +159,8 @@ class DecisionOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok | degraded (see `problems`)")
+    problems: list[str] = Field(default_factory=list)
     lists_content_hash: str
 
 
@@ -178,3 +179,7 @@ class AuditEntry(BaseModel):
     scan_id: int | None
     inputs: dict[str, Any]
     result: dict[str, Any]
+    prev_hash: str | None = Field(default=None, description="the hash chain: the previous "
+                                                            "entry's hash")
+    entry_hash: str | None = Field(default=None, description="SHA-256 over this entry and "
+                                                             "prev_hash (`audit verify`)")

@@ -1,6 +1,12 @@
 """The service's screening context, rebuilt and swapped when the installed lists change
 (`entityscan lists update` while the service runs): no restart, no request sees a half-built
-index, and every answer names the lists' content hash it used."""
+index, and every answer names the lists' content hash it used.
+
+It never screens with less without saying so: when the installed copy disappears, turns out
+corrupt or cannot be loaded, the last good index stays in use, `problems()` says why (the
+service's `/healthz` reports `degraded`) and an error is logged.  A good copy installed
+later is picked up and clears the problem.
+"""
 
 from __future__ import annotations
 
@@ -9,59 +15,91 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from entityscan.errors import EntityscanError
-from entityscan.lists.registry import installed_metadata, resolve_data_dir
+from entityscan.lists.registry import installed_state, resolve_data_dir
 from entityscan.screening import ScreeningContext
 
 log = logging.getLogger("entityscan.service")
+#: A copy being swapped in by `lists update` is inconsistent for an instant: look again once
+#: after this long before calling it broken.
+SETTLE_SECONDS = 0.3
 
 
 class ContextSource:
     """`current()` returns the context; at most every `check_every` seconds it looks at the
-    installed copy's metadata and rebuilds when it changed (a failed rebuild keeps the old)."""
+    installed copy and rebuilds when it changed (a broken copy keeps the old, see above)."""
 
     def __init__(self, loader: Callable[[], ScreeningContext], data_dir: Path | None = None,
                  check_every: float = 30.0) -> None:
         self._loader = loader
-        self._data_dir = resolve_data_dir(data_dir)
+        self._data_dir: Path | None = resolve_data_dir(data_dir)
         self._every = check_every
         self._lock = threading.Lock()
-        self._stamp = self._fingerprint()
+        self._problem: str | None = None
+        self._stamp, problem = installed_state(self._data_dir, verify=True)
         self._ctx = loader()
+        if problem is not None:
+            self._degrade(f"installed lists unusable at start ({problem}); screening with "
+                          f"{self._describe(self._ctx)}")
         self._checked = time.monotonic()
 
     @classmethod
     def fixed(cls, ctx: ScreeningContext) -> ContextSource:
         source = cls.__new__(cls)
         source._ctx, source._every, source._lock = ctx, float("inf"), threading.Lock()
-        source._checked = time.monotonic()
+        source._checked, source._problem, source._data_dir = time.monotonic(), None, None
         return source
 
-    def _fingerprint(self) -> Any:
-        try:
-            meta = installed_metadata(self._data_dir)
-        except (EntityscanError, OSError) as exc:
-            log.warning("cannot read the installed lists' metadata: %s", exc)
-            return None
-        return None if meta is None else (meta.get("content_hash"), meta.get("fetched_at"))
+    @staticmethod
+    def _describe(ctx: ScreeningContext) -> str:
+        return f"lists {ctx.lists.content_hash[:19]}…"
+
+    def problems(self) -> list[str]:
+        """Why the service is degraded (empty when it is not)."""
+        return [self._problem] if self._problem else []
+
+    def _degrade(self, problem: str) -> None:
+        if problem != self._problem:
+            log.error("%s", problem)
+        self._problem = problem
 
     def current(self) -> ScreeningContext:
         if time.monotonic() - self._checked < self._every:
             return self._ctx
         with self._lock:
             if time.monotonic() - self._checked >= self._every:
-                stamp = self._fingerprint()
-                if stamp != self._stamp:
-                    try:
-                        ctx = self._loader()
-                    except EntityscanError as exc:
-                        log.error("installed lists changed but cannot be loaded (%s); still "
-                                  "screening with %s", exc, self._ctx.lists.content_hash)
-                    else:
-                        log.info("lists changed: now screening with %s",
-                                 ctx.lists.content_hash)
-                        self._ctx, self._stamp = ctx, stamp
+                self._refresh()
                 self._checked = time.monotonic()
         return self._ctx
+
+    def _refresh(self) -> None:
+        assert self._data_dir is not None
+        stamp, problem = installed_state(self._data_dir)
+        if stamp == self._stamp and self._problem is None:
+            return
+        if problem is None and stamp is not None:
+            stamp, problem = installed_state(self._data_dir, verify=True)
+        if problem is not None:  # perhaps caught mid-swap: look once more
+            time.sleep(SETTLE_SECONDS)
+            stamp, problem = installed_state(self._data_dir, verify=True)
+        keep = f"still screening with the last good index ({self._describe(self._ctx)})"
+        if stamp is None and self._stamp is not None:
+            self._degrade(f"the installed lists in {self._data_dir} disappeared; {keep}")
+            return
+        if problem is not None:
+            self._degrade(f"the installed lists are unusable: {problem}; {keep}")
+            return
+        if stamp == self._stamp:  # back as it was
+            self._problem = None
+            return
+        try:
+            ctx = self._loader()
+        except EntityscanError as exc:
+            self._degrade(f"the installed lists changed but cannot be loaded ({exc}); {keep}")
+            return
+        log.info("lists changed: now screening with %s", ctx.lists.content_hash)
+        self._ctx, self._stamp, self._problem = ctx, stamp, None
+
+    def __repr__(self) -> str:
+        return f"ContextSource({self._describe(self._ctx)}, problems={self.problems()})"

@@ -3,13 +3,15 @@
     store.inventory   scans, device snapshots, the device registry, diffs   (inventory.py)
     store.findings    screenings of line items and the findings recorded    (findings.py)
     store.decisions   allow / review / block decisions                      (decisions.py)
-    store.audit       the append-only audit log                             (audit.py)
-    store.tokens      API bearer tokens, stored hashed                      (tokens.py)
+    store.audit       the append-only, hash-chained audit log               (audit.py)
+    store.tokens      API bearer tokens with scopes, stored hashed          (tokens.py)
+    store.outbox      webhook events waiting for delivery                   (outbox.py)
 
 Every write is one transaction run through `engine.write`, which retries the whole
 transaction on SQLite lock or PostgreSQL serialization/deadlock conflicts, so concurrent
 writers (two scans saving at once, the service under load) lose nothing.  A change and the
-audit entry that records it are written in the same transaction.
+audit entry that records it are written in the same transaction, and so is the webhook
+event that reports it (when the outbox is on).
 """
 
 from __future__ import annotations
@@ -25,22 +27,28 @@ from entityscan.store.decisions import DecisionStore
 from entityscan.store.engine import StoreError, default_url, make_engine, redact, write
 from entityscan.store.findings import FindingStore
 from entityscan.store.inventory import InventoryStore
+from entityscan.store.outbox import OutboxStore
 from entityscan.store.tokens import TokenStore
 
 
 class Store:
     """Open (and create when missing) the database at `url`; default: SQLite in the data dir."""
 
-    def __init__(self, url: str | None = None, *, data_dir: Path | None = None) -> None:
+    def __init__(self, url: str | None = None, *, data_dir: Path | None = None,
+                 outbox: bool = False) -> None:
+        """`outbox`: record webhook events with the findings (a run that has a webhook
+        configured turns it on; `entityscan.session.Session` does)."""
         self.url = url or default_url(data_dir)
         self.engine = make_engine(self.url)
         try:
             write(self.engine, t.create)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store {redact(self.url)}: "
-                             f"{getattr(exc, 'orig', None) or exc}") from exc
-        self.inventory = InventoryStore(self.engine)
-        self.findings = FindingStore(self.engine)
+            # the driver's first line says it; the rest is advice for another tool
+            why = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"]
+            raise StoreError(f"cannot open the store {redact(self.url)}: {why[0]}") from exc
+        self.outbox = OutboxStore(self.engine, enabled=outbox)
+        self.inventory = InventoryStore(self.engine, self.outbox)
+        self.findings = FindingStore(self.engine, self.outbox)
         self.decisions = DecisionStore(self.engine)
         self.audit = AuditStore(self.engine)
         self.tokens = TokenStore(self.engine)

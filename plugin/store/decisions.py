@@ -4,6 +4,7 @@ because decisions change later answers.  What a decision means: `entityscan.deci
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
@@ -51,11 +52,21 @@ class DecisionStore:
 
         return write(self.engine, work)
 
+    def get(self, decision_id: int) -> Decision | None:
+        """One decision by id (revoked or not), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.decisions).where(t.decisions.c.id == decision_id)
+                               ).mappings().first()
+        return None if row is None else _decision(row)
+
     def list(self, *, active_at: datetime | None = None) -> list[Decision]:
         """Every decision in the order recorded, or those in force at `active_at`."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.decisions).order_by(t.decisions.c.id)).mappings().all()
-        out = [Decision(**{**r, "created_at": aware(r["created_at"]),
-                           "until": aware(r["until"]), "revoked_at": aware(r["revoked_at"])})
-               for r in rows]
+        out = [_decision(r) for r in rows]
         return out if active_at is None else [d for d in out if d.active(active_at)]
+
+
+def _decision(row: Any) -> Decision:
+    return Decision(**{**row, "created_at": aware(row["created_at"]),
+                       "until": aware(row["until"]), "revoked_at": aware(row["revoked_at"])})

@@ -1,20 +1,67 @@
-"""Scan documents (`entityscan.scan/1`, or a bare Inventory) back into the inventory model."""
+"""Scan documents (`entityscan.scan/1`, or a bare Inventory) back into the inventory model.
+
+A document comes from elsewhere (a site's scanner, a file), so nothing in it that the server
+can work out for itself is believed: every device is attributed again from its evidence
+(`entityscan.store.evidence`), verdicts are screened afresh, and its times must be plausible
+(not in the future beyond a small clock skew, not before `EARLIEST`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from entityscan.errors import InputError
 from entityscan.scanners.inventory import Inventory
+from entityscan.store.evidence import CLAIMS, reattribute
+
+if TYPE_CHECKING:
+    from entityscan.scanners.signals import RuleSet
 
 MAX_DEVICES = 50_000
-# Keys the scan document adds to a device record (verdicts are recomputed on import).
-RESULT_KEYS = ("id", "verdict", "score", "matches", "reasons", "decision")
+# Keys the scan document adds to a device record (results are recomputed on import).
+RESULT_KEYS = ("id", "verdict", "score", "matches", "reasons", "decision", "applied_decision",
+               "attributed_maker", "claimed")
+#: Clock skew tolerated between a site's scanner and this server.
+MAX_SKEW = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def inventory_from_document(doc: Any, where: str = "scan document") -> Inventory:
+def _checked_time(value: datetime | None, name: str, where: str, received: datetime
+                  ) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InputError(f"{where}: field `{name}`: {value.isoformat()} is out of range") from exc
+    if moment > received + MAX_SKEW:
+        raise InputError(f"{where}: field `{name}`: {moment.isoformat()} is in the future "
+                         f"(more than {MAX_SKEW.seconds // 60} minutes ahead of this server's "
+                         f"clock {received.isoformat(timespec='seconds')})")
+    if moment < EARLIEST:
+        raise InputError(f"{where}: field `{name}`: {moment.isoformat()} is before "
+                         f"{EARLIEST.date().isoformat()}; not a scan time")
+    return moment
+
+
+def check_times(inventory: Inventory, where: str = "scan document") -> Inventory:
+    """The inventory with its times in UTC, or InputError when one is implausible."""
+    received = datetime.now(UTC)
+    started = _checked_time(inventory.started, "started", where, received)
+    finished = _checked_time(inventory.finished, "finished", where, received)
+    if started is not None and finished is not None and finished < started:
+        raise InputError(f"{where}: field `finished`: {finished.isoformat()} is before "
+                         f"`started` {started.isoformat()}")
+    return inventory.model_copy(update={"started": started, "finished": finished})
+
+
+def inventory_from_document(doc: Any, where: str = "scan document", *,
+                            rules: RuleSet | None = None) -> Inventory:
+    """Read a scan document: checked, its times plausible, every device attributed again
+    with `rules` (default: the bundled signatures) and the document's claims set aside."""
     if not isinstance(doc, dict):
         raise InputError(f"{where}: expected a JSON object (an entityscan.scan/1 document)")
     schema = doc.get("schema")
@@ -27,19 +74,20 @@ def inventory_from_document(doc: Any, where: str = "scan document") -> Inventory
     if len(raw_devices) > MAX_DEVICES:
         raise InputError(f"{where}: {len(raw_devices):,} devices, over the limit of "
                          f"{MAX_DEVICES:,} per document")
-    devices = []
+    devices, claims = [], []
     for index, raw in enumerate(raw_devices):
         if not isinstance(raw, dict):
             raise InputError(f"{where}: devices[{index}] is not an object")
+        claims.append({k: raw[k] for k in CLAIMS if raw.get(k) is not None})
         record = {k: v for k, v in raw.items() if k not in RESULT_KEYS}
-        if "attribution_reasons" in record:
-            record["reasons"] = record.pop("attribution_reasons") or []
+        record.pop("attribution_reasons", None)  # attribution runs again
         devices.append(record)
     body = {k: doc[k] for k in ("kind", "targets", "started", "finished", "parameters",
                                 "errors") if doc.get(k) is not None}
     try:
-        return Inventory.model_validate({**body, "devices": devices})
+        inventory = Inventory.model_validate({**body, "devices": devices})
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise InputError(f"{where}: field `{loc}`: {first['msg']}") from exc
+    return reattribute(check_times(inventory, where), rules, claims)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from entityscan.errors import EntityscanError
@@ -44,37 +45,77 @@ def default_url(explicit_data_dir: Path | None = None) -> str:
     return f"sqlite:///{data_dir(explicit_data_dir) / 'entityscan.db'}"
 
 
+#: The store file and its -wal/-shm companions hold audit entries, tokens' hashes and every
+#: device seen: only their owner may read them (SQLite gives the companions the file's mode).
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+URL_HELP = "sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB"
+_USERINFO_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+
+
 def redact(url: str) -> str:
+    """The URL without its password (also when it does not parse)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
+    except (ArgumentError, ValueError):
+        return _USERINFO_PASSWORD.sub(r"\1***@", url)
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(f"--db {redact(url)}: not a database URL ({URL_HELP})") from exc
+    return parsed
 
 
 def make_engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"--db {url!r} is not a database URL (sqlite:///PATH or "
-                         f"postgresql+psycopg://USER:PASS@HOST/DB)") from exc
+    parsed = _parse(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         path = parsed.database
-        if path and path != ":memory:":
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"{path}: cannot create the store's folder: {exc}") from exc
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_MS / 1000,
-                                                     "check_same_thread": False})
+        if not path or path == ":memory:":
+            raise StoreError(f"--db {redact(url)}: an in-memory SQLite store keeps nothing; "
+                             f"give a file ({URL_HELP})")
+        _prepare_sqlite_file(Path(path))
+        engine = _create(parsed, url, connect_args={"timeout": SQLITE_BUSY_MS / 1000,
+                                                    "check_same_thread": False})
         _sqlite_events(engine)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return _create(parsed, url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     raise StoreError(f"unsupported database {backend!r} in {redact(url)}: use sqlite or "
                      f"postgresql")
+
+
+def _create(parsed: URL, url: str, **options: Any) -> Engine:
+    """create_engine, with a missing or unknown driver as one clear line."""
+    try:
+        return create_engine(parsed, **options)
+    except ImportError as exc:
+        hint = ("pip install 'entityscan[postgres]' (psycopg 3)"
+                if parsed.drivername == "postgresql+psycopg" else
+                f"install the {exc.name or 'driver'} module, or use {URL_HELP}")
+        raise StoreError(f"--db {redact(url)}: the database driver is not installed "
+                         f"({exc.name or exc}); {hint}") from exc
+    except ArgumentError as exc:  # NoSuchModuleError: an unknown `+driver`
+        raise StoreError(f"--db {redact(url)}: unknown database driver "
+                         f"{parsed.drivername!r} ({URL_HELP})") from exc
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) before SQLite does, so neither is ever
+    readable by others; an existing file keeps the mode its owner gave it."""
+    try:
+        missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+        for folder in reversed(missing):
+            folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the store: {exc.strerror or exc}") from exc
 
 
 def _sqlite_events(engine: Engine) -> None:

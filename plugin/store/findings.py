@@ -14,6 +14,7 @@ from entityscan.store import audit
 from entityscan.store import schema as t
 from entityscan.store.clock import aware, now
 from entityscan.store.engine import write
+from entityscan.store.outbox import OutboxStore, finding_events
 
 
 def insert_findings(conn: Connection, audit_id: int, outcomes: Sequence[Outcome],
@@ -44,23 +45,32 @@ def result_rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
 class FindingStore:
     """Screenings of line items and the findings recorded so far (`store.findings`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, outbox: OutboxStore) -> None:
         self.engine = engine
+        self.outbox = outbox
 
     def record_screening(self, items: Sequence[LineItem], outcomes: Sequence[Outcome], *,
                          actor: str, lists_content_hash: str, source: str = "service") -> int:
         """One audit entry (inputs, list hash, results, who) plus a findings row per item at
-        `review` or above."""
+        `review` or above, and (outbox on) the webhook event reporting them."""
         inputs = {"source": source, "items": [i.model_dump(mode="json") for i in items]}
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection) -> tuple[int, int]:
             audit_id = audit.append(conn, actor=actor, action="screen",
                                     lists_content_hash=lists_content_hash, inputs=inputs,
                                     result={"results": result_rows(outcomes)})
             insert_findings(conn, audit_id, outcomes)
-            return audit_id
+            events = finding_events(outcomes, audit_id)
+            queued = self.outbox.add(conn, "findings", {
+                "event": "findings",
+                "context": {"source": source, "actor": actor, "audit_id": audit_id,
+                            "lists_content_hash": lists_content_hash},
+                "findings": events}, audit_id) if events else 0
+            return audit_id, queued
 
-        return write(self.engine, work)
+        audit_id, queued = write(self.engine, work)
+        self.outbox.committed(queued)
+        return audit_id
 
     def list(self, *, min_verdict: str = "review", subject: str | None = None,
              scan_id: int | None = None, limit: int = 100, offset: int = 0

@@ -19,13 +19,15 @@ from entityscan.store.clock import aware, dated, now
 from entityscan.store.diff import diff_snapshots
 from entityscan.store.engine import StoreError, write
 from entityscan.store.findings import insert_findings, result_rows
+from entityscan.store.outbox import OutboxStore, finding_events
 
 
 class InventoryStore:
     """Scans and devices (`store.inventory`)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, outbox: OutboxStore) -> None:
         self.engine = engine
+        self.outbox = outbox
 
     def record_scan(self, inventory: Inventory, outcomes: Sequence[Outcome], *, actor: str,
                     lists_content_hash: str, source: str | None = None,
@@ -33,7 +35,9 @@ class InventoryStore:
         """Save a screened scan: the scan, its device snapshot, the device registry (first and
         last seen), the findings and an audit entry.  Returns (scan id, audit id)."""
         received = now()
-        seen = aware(inventory.finished or inventory.started or received)
+        # A device cannot have been seen after the scan reached us: a future date in a
+        # document (clock skew, or a lie) must never freeze the device's record.
+        seen = min(aware(inventory.finished or inventory.started or received), received)
         by_key: dict[str, tuple[dict[str, Any], Outcome]] = {}
         for device, outcome in zip(inventory.devices, outcomes, strict=True):
             key = device.key()
@@ -44,7 +48,7 @@ class InventoryStore:
                 by_key[key] = (record, outcome)
         keys = sorted(by_key)  # a fixed order avoids deadlocks between concurrent upserts
 
-        def work(conn: Connection) -> tuple[int, int]:
+        def work(conn: Connection) -> tuple[int, int, int]:
             scan_id = int(conn.execute(insert(t.scans).values(
                 kind=inventory.kind, received_at=received, started=aware(inventory.started),
                 finished=aware(inventory.finished) if inventory.finished else None,
@@ -71,9 +75,42 @@ class InventoryStore:
                                     result={"results": result_rows(
                                         [by_key[k][1] for k in keys])})
             insert_findings(conn, audit_id, [by_key[k][1] for k in keys], scan_id)
-            return scan_id, audit_id
+            queued = self._queue_scan_events(conn, inventory.kind, scan_id, audit_id, by_key,
+                                             actor, lists_content_hash)
+            return scan_id, audit_id, queued
 
-        return write(self.engine, work)
+        scan_id, audit_id, queued = write(self.engine, work)
+        self.outbox.committed(queued)
+        return scan_id, audit_id
+
+    def _queue_scan_events(self, conn: Connection, kind: str, scan_id: int, audit_id: int,
+                           by_key: Mapping[str, tuple[dict[str, Any], Outcome]], actor: str,
+                           lists_hash: str) -> int:
+        """The webhook events a saved scan raises, in its own transaction: newly flagged
+        devices against the previous scan of its kind, then its findings."""
+        if not self.outbox.enabled:
+            return 0
+        previous = conn.execute(select(func.max(t.scans.c.id)).where(
+            and_(t.scans.c.kind == kind, t.scans.c.id < scan_id))).scalar()
+        before = {} if previous is None else {
+            r["device_key"]: dict(r) for r in conn.execute(select(t.scan_devices).where(
+                t.scan_devices.c.scan_id == previous)).mappings().all()}
+        after = {k: {"verdict": o.finding.verdict.value, "maker": o.finding.maker,
+                     "score": o.finding.score, "record": record}
+                 for k, (record, o) in by_key.items()}
+        diff = diff_snapshots(before, after, scan_a=previous, scan_b=scan_id)
+        queued = 0
+        if diff["newly_flagged"]:
+            queued += self.outbox.add(conn, "inventory_changed",
+                                      {"event": "inventory_changed", "diff": diff}, audit_id)
+        events = finding_events([o for _, o in by_key.values()], audit_id)
+        if events:
+            queued += self.outbox.add(conn, "findings", {
+                "event": "findings",
+                "context": {"source": "inventory", "actor": actor, "audit_id": audit_id,
+                            "scan_id": scan_id, "lists_content_hash": lists_hash},
+                "findings": events}, audit_id)
+        return queued
 
     def scans(self, limit: int = 50, offset: int = 0, kind: str | None = None
               ) -> list[dict[str, Any]]:
@@ -131,7 +168,7 @@ class InventoryStore:
                         outcomes: Sequence[Outcome]) -> int:
         """Rescreen result: new current findings for devices plus one audit entry."""
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection) -> tuple[int, int]:
             for key, finding in changes:
                 conn.execute(update(t.devices).where(t.devices.c.key == key).values(
                     verdict=finding.verdict.value, maker=finding.maker, score=finding.score,
@@ -140,11 +177,40 @@ class InventoryStore:
             audit_id = audit.append(conn, actor=actor, action="rescreen",
                                     lists_content_hash=lists_content_hash,
                                     inputs={"devices": len(outcomes)}, result=report)
-            insert_findings(conn, audit_id, [o for o in outcomes
-                                             if o.finding.subject in {k for k, _ in changes}])
-            return audit_id
+            changed = [o for o in outcomes if o.finding.subject in {k for k, _ in changes}]
+            insert_findings(conn, audit_id, changed)
+            return audit_id, self._queue_rescreen_events(conn, audit_id, report, changed,
+                                                         actor, lists_content_hash)
 
-        return write(self.engine, work)
+        audit_id, queued = write(self.engine, work)
+        self.outbox.committed(queued)
+        return audit_id
+
+    def _queue_rescreen_events(self, conn: Connection, audit_id: int, report: Any,
+                               changed: Sequence[Outcome], actor: str, lists_hash: str) -> int:
+        """A rescreen's webhook events: devices it newly flagged, then the changed findings."""
+        changes = (report or {}).get("changed", [])
+        flagged = [{"key": c["key"], "verdict": "flagged", "maker": c["maker"]}
+                   for c in changes if c["after"] == "flagged" and c["before"] != "flagged"]
+        queued = 0
+        if flagged:  # the same diff `entityscan_inventory_changed` hooks receive
+            queued += self.outbox.add(conn, "inventory_changed", {
+                "event": "inventory_changed",
+                "diff": {"reason": "rescreen", "scan_a": None, "scan_b": None, "new": [],
+                         "gone": [], "newly_flagged": flagged, "lists_content_hash": lists_hash,
+                         "changed": [{"key": c["key"], "verdict": c["after"],
+                                      "maker": c["maker"],
+                                      "changes": {"verdict": [c["before"], c["after"]]}}
+                                     for c in changes]}},
+                audit_id)
+        events = finding_events(changed, audit_id)
+        if events:
+            queued += self.outbox.add(conn, "findings", {
+                "event": "findings",
+                "context": {"source": "rescreen", "actor": actor, "audit_id": audit_id,
+                            "lists_content_hash": lists_hash},
+                "findings": events}, audit_id)
+        return queued
 
 
 def _insert(conn: Connection, table: Any) -> Any:

@@ -1,7 +1,13 @@
 """Tables of the store (SQLAlchemy Core).  One schema for SQLite and PostgreSQL.
 
-`audit_log` is append-only: triggers refuse UPDATE and DELETE on both databases, and the
-store's API has no way to change a row.
+`audit_log` is append-only: triggers refuse UPDATE, DELETE and an INSERT that would replace a
+row (SQLite's `INSERT OR REPLACE`, PostgreSQL's `ON CONFLICT DO UPDATE`) on both databases,
+the store's API has no way to change a row, and each row carries the hash of the one before
+it (`entityscan.store.audit`), so a row rewritten behind the triggers' back is detected.
+
+`create` also upgrades a store made by an older entityscan (schema 1): it adds the columns
+that came later.  Tokens made before scopes existed keep every scope (`scopes` NULL); audit
+entries written before the hash chain are folded into the chain's first link.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     insert,
+    inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Json = JSON().with_variant(JSONB(), "postgresql")
 When = DateTime(timezone=True)
 
@@ -96,6 +104,8 @@ audit_log = Table(
     Column("scan_id", Integer, ForeignKey("scans.id")),
     Column("inputs", Json, nullable=False),
     Column("result", Json, nullable=False),
+    Column("prev_hash", String(80)),
+    Column("entry_hash", String(80)),
     Index("ix_audit_at", "at"),
 )
 
@@ -142,13 +152,43 @@ tokens = Table(
     Column("prefix", String(16), nullable=False),
     Column("created_at", When, nullable=False),
     Column("revoked_at", When),
+    Column("scopes", String(200)),  # comma separated; NULL: made before scopes, all of them
     UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+)
+
+outbox = Table(
+    "webhook_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", When, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("audit_id", Integer, ForeignKey("audit_log.id")),
+    Column("payload", Json, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", When, nullable=False),
+    Column("claimed_by", String(120)),
+    Column("claimed_until", When),
+    Column("last_error", String(500)),
+    Column("finished_at", When),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+#: Columns added after schema 1, added to an older store on open: (table, column, SQL type).
+LATER_COLUMNS = (
+    ("audit_log", "prev_hash", "VARCHAR(80)"),
+    ("audit_log", "entry_hash", "VARCHAR(80)"),
+    ("api_tokens", "scopes", "VARCHAR(200)"),
 )
 
 SQLITE_TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+    # INSERT OR REPLACE deletes the old row without firing DELETE triggers (unless the
+    # connection enabled recursive_triggers): refuse any insert onto an existing id.
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
+       WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
 )
 POSTGRES_TRIGGERS = (
@@ -165,13 +205,27 @@ POSTGRES_TRIGGERS = (
 
 
 def create(conn: Connection) -> None:
-    """Create what is missing: tables, the append-only triggers, the schema version."""
+    """Create what is missing: tables, later columns, the append-only triggers, the schema
+    version."""
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         # Two processes creating the schema at once must not collide.
         conn.execute(text("SELECT pg_advisory_xact_lock(874201)"))
     metadata.create_all(conn, checkfirst=True)
+    _add_later_columns(conn)
     for statement in POSTGRES_TRIGGERS if postgres else SQLITE_TRIGGERS:
         conn.exec_driver_sql(statement)
-    if conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() is None:
+    version = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    if version is None:
         conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+    elif int(version) < SCHEMA_VERSION:
+        conn.execute(update(meta).where(meta.c.key == "schema_version")
+                     .values(value=str(SCHEMA_VERSION)))
+
+
+def _add_later_columns(conn: Connection) -> None:
+    inspector = inspect(conn)
+    for table, column, sql_type in LATER_COLUMNS:
+        have = {c["name"] for c in inspector.get_columns(table)}
+        if column not in have:  # names are this module's constants, never input
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
