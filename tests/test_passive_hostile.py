@@ -203,6 +203,7 @@ def test_a_gigabyte_of_other_traffic_streams_in_bounded_memory(tmp_path: Path) -
         env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.returncode == 0, result.stderr[-2000:]
     peak_mib = int(result.stdout.split()[-1]) / 1024
+    print(f"\n1 GiB of other traffic: peak {peak_mib:.0f} MiB")
     assert peak_mib < 300, peak_mib
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["summary"]["flagged"] == 0 and doc["parameters"]["packets"] > 500_000
