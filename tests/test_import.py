@@ -195,3 +195,19 @@ def test_not_a_known_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     path.write_text("hello\n")
     assert main(["import", str(path)]) == 2
     assert f"{path}: not a format entityscan import reads" in capsys.readouterr().err
+
+
+def test_an_endless_line_is_skipped_without_being_held(tmp_path: Path) -> None:
+    from entityscan.scanners.importers import common
+
+    path = tmp_path / "software.log"
+    log, fields, rows = ZEEK_TSV["software.log"]
+    _tsv(path, log, fields, rows)
+    with path.open("a") as out:  # a line ten times the cap, then a good line again
+        out.write("x" * (10 * common.MAX_LINE) + "\n")
+        out.write("\t".join(["1700000010.0", "10.250.7.7", "80", "HTTP::SERVER", "App-webs/",
+                             "App-webs/"]) + "\n")
+    inventory = import_files([path])
+    assert [e.message for e in inventory.errors] == [
+        f"{path}:11: line longer than {common.MAX_LINE} bytes, skipped"]
+    assert sorted(d.addresses[0] for d in inventory.devices) == ["10.250.7.1", "10.250.7.7"]

@@ -5,8 +5,10 @@ and telling the formats apart by content."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from entityscan.scanners.errors import ScannerError
 from entityscan.scanners.inventory import ScanError
@@ -61,6 +63,23 @@ class Imported:
         elif count == MAX_FILE_ERRORS + 1:
             self.errors.append(ScanError(target=str(path), probe="import", message=(
                 f"{path}: more than {MAX_FILE_ERRORS} errors; the rest are not listed")))
+
+
+def bounded_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) for each line, reading at most MAX_LINE bytes of any line; a longer
+    line comes as None (its rest is skipped, never held in memory)."""
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while (rest := stream.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass
+            yield number, None
+            continue
+        yield number, line
 
 
 def _address(text: str) -> str | None:

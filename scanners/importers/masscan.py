@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from entityscan.scanners.importers.common import MAX_LINE, Imported, raw_response
+from entityscan.scanners.importers.common import MAX_LINE, Imported, bounded_lines, raw_response
 from entityscan.scanners.passive.responses import field_prefix
 from entityscan.scanners.probes import Observations
 from entityscan.scanners.probes.tls import subject_and_issuer
@@ -20,8 +20,8 @@ from entityscan.scanners.probes.tls import subject_and_issuer
 
 def read_masscan(path: Path, imported: Imported) -> None:
     with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            if len(raw) > MAX_LINE:
+        for number, raw in bounded_lines(stream):
+            if raw is None:
                 imported.error(path, number, f"line longer than {MAX_LINE} bytes, skipped")
                 continue
             line = raw.decode("utf-8", "replace").strip().rstrip(",").strip()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from entityscan.scanners.importers.common import MAX_LINE, Imported
+from entityscan.scanners.importers.common import MAX_LINE, Imported, bounded_lines
 from entityscan.scanners.passive.responses import field_prefix
 from entityscan.scanners.probes import Observations
 
@@ -45,8 +45,8 @@ def _rows(path: Path, imported: Imported) -> Iterator[tuple[int, str, dict[str, 
     fields: list[str] = []
     separator, unset, empty, log = "\t", "-", "(empty)", ""
     with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            if len(raw) > MAX_LINE:
+        for number, raw in bounded_lines(stream):
+            if raw is None:
                 imported.error(path, number, f"line longer than {MAX_LINE} bytes, skipped")
                 continue
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
