@@ -35,6 +35,8 @@ COMMAND_MODULES = (
     "entityscan.commands.inventory",
     "entityscan.commands.schedule",
     "entityscan.commands.scan",
+    "entityscan.commands.passive",
+    "entityscan.commands.importing",
     "entityscan.commands.demo",
     "entityscan.commands.audit",
     "entityscan.commands.webhooks",
