@@ -36,7 +36,7 @@ async def _try_connect(address: str, port: int, timeout: float) -> bool:
 async def sweep(pairs: Iterable[tuple[str, int]], *, concurrency: int,
                 limiter: RateLimiter, connect_timeout: float,
                 on_open: Callable[[str, int], None] | None = None,
-                on_attempt: Callable[[], None] | None = None) -> dict[str, set[int]]:
+                on_attempt: Callable[[str], None] | None = None) -> dict[str, set[int]]:
     """Connect to each (address, port); return the open ports per address.  `limiter` is
     shared with the scan's other senders, so the scan as a whole keeps its rate."""
     open_ports: dict[str, set[int]] = defaultdict(set)
@@ -50,7 +50,7 @@ async def sweep(pairs: Iterable[tuple[str, int]], *, concurrency: int,
                 if on_open is not None:
                     on_open(address, port)
             if on_attempt is not None:
-                on_attempt()
+                on_attempt(address)
 
     workers = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
     try:

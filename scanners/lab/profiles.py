@@ -90,7 +90,7 @@ class RtspSpec(_Strict):
     server: str | None = None
     auth: AuthSpec | None = None
     options_requires_auth: bool = False
-    public: str = "OPTIONS, DESCRIBE, PLAY, PAUSE, SETUP, TEARDOWN, SET_PARAMETER, GET_PARAMETER"
+    public: str = "OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY, PAUSE, GET_PARAMETER, SET_PARAMETER"
 
 
 class OnvifSpec(_Strict):
