@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "entityscan.commands.inventory",
     "entityscan.commands.schedule",
     "entityscan.commands.scan",
+    "entityscan.commands.signatures",
     "entityscan.commands.demo",
 )
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from entityscan.scanners.assembly import build_device, merge_and_attribute
 from entityscan.scanners.credentials import Credentials
-from entityscan.scanners.inventory import Device, Inventory
+from entityscan.scanners.inventory import Certainty, Device, Evidence, Inventory, ScanError
+from entityscan.scanners.neighbour_files import NeighbourTables
 from entityscan.scanners.pipeline import Progress, ScanJob
 from entityscan.scanners.portplan import PortPlan
 from entityscan.scanners.probes.neighbours import eui64_mac, neighbour_table
@@ -49,9 +50,9 @@ class ScanOptions:
     #: A signature set to judge signals with (default: the bundled rules); a front end passes
     #: one built with its plugins' rule directories (and a recog checkout, if the user has one).
     signatures: RuleSet | None = None
-    #: Address -> MAC from neighbour tables exported elsewhere (routers, switches): routed
-    #: devices are not in this host's own table.
-    neighbours: Mapping[str, str] = field(default_factory=dict)
+    #: Neighbour tables exported from routers and switches (`--neighbours`): routed devices
+    #: are not in this host's own table.
+    neighbours: NeighbourTables = field(default_factory=NeighbourTables)
 
     def describe(self) -> dict[str, object]:
         """Parameters for the inventory record (credentials only counted, never shown)."""
@@ -60,7 +61,7 @@ class ScanOptions:
                 **self.ports.describe(),
                 "credentials_entries": len(self.credentials.entries),
                 "snmp_credentials_entries": len(self.credentials.snmp),
-                "neighbour_entries": len(self.neighbours)}
+                "neighbour_entries": len(self.neighbours.macs)}
 
 
 def _assemble(job: ScanJob, options: ScanOptions) -> list[Device]:
@@ -68,10 +69,31 @@ def _assemble(job: ScanJob, options: ScanOptions) -> list[Device]:
     comes from the device's own answers, else this host's neighbour table, else the tables the
     user exported from routers and switches, else an IPv6 EUI-64 address."""
     table = neighbour_table()
-    return merge_and_attribute(
-        build_device(cand, table.get(cand.address) or options.neighbours.get(cand.address)
-                     or eui64_mac(cand.address), rules=options.signatures)
-        for cand in job.candidates.values())
+    exported = options.neighbours
+    devices = []
+    for cand in job.candidates.values():
+        own = table.get(cand.address)
+        device = build_device(cand, own or exported.macs.get(cand.address)
+                              or eui64_mac(cand.address), rules=options.signatures)
+        devices.append(_with_exported(device, cand.address, exported, used=own is None))
+    return merge_and_attribute(devices)
+
+
+def _with_exported(device: Device, address: str, exported: NeighbourTables, *,
+                   used: bool) -> Device:
+    """Say where an exported table put the device: its MAC's origin and its switch port."""
+    notes: list[Evidence] = []
+    if used and address in exported.macs and device.mac == exported.macs[address]:
+        notes.append(Evidence(probe="neighbours", field=exported.origins[address],
+                              value=f"{address} at {device.mac}", indicates=None,
+                              kind="registrant", certainty=Certainty.SOLID))
+    if device.mac and device.mac in exported.locations:
+        notes.append(Evidence(probe="neighbours", field="switch port",
+                              value=exported.locations[device.mac][:200], indicates=None,
+                              kind="registrant", certainty=Certainty.SOLID))
+    if not notes:
+        return device
+    return device.model_copy(update={"evidence": [*device.evidence, *notes]})
 
 
 async def scan_async(targets: TargetSet | Iterable[str], options: ScanOptions | None = None
@@ -89,8 +111,10 @@ async def scan_async(targets: TargetSet | Iterable[str], options: ScanOptions | 
     devices = _assemble(job, options)
     devices.sort(key=lambda d: _sort_key(d.addresses[0] if d.addresses else ""))
     job.emit("done", len(devices), len(devices), f"{time.monotonic() - started:.1f}s")
+    errors = job.errors + [ScanError(probe="neighbours", message=message)
+                           for message in options.neighbours.errors]
     return inventory.model_copy(update={
-        "devices": devices, "errors": job.errors, "finished": datetime.now(UTC)})
+        "devices": devices, "errors": errors, "finished": datetime.now(UTC)})
 
 
 def _sort_key(address: str) -> tuple[int, int]:
