@@ -59,7 +59,7 @@ async def identify(cand: Candidate, client: httpx.AsyncClient, ctx: HostContext)
 
     async def run(probe: Awaitable[Observations]) -> None:
         async with per_host:
-            await ctx.limiter.wait()
+            await ctx.limiter.wait(urgent=True)
             cand.observations.extend(await probe)
 
     web_answered: set[int] = set()

@@ -35,7 +35,7 @@ _IP = rf"{_IPV4}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+(?:%\S+)?"
 FORMATS: dict[str, re.Pattern[str]] = {
     "ip neigh": re.compile(rf"^(?P<ip>{_IP})\s+dev\s+\S+(?:\s+lladdr\s+(?P<mac>\S+))?"
                            r"(?:\s+\S+)*\s*$"),
-    "cisco show ip arp": re.compile(rf"^Internet\s+(?P<ip>\S+)\s+\S+\s+(?P<mac>\S+)\s+\S+"
+    "cisco show ip arp": re.compile(r"^Internet\s+(?P<ip>\S+)\s+\S+\s+(?P<mac>\S+)\s+\S+"
                                     r"(?:\s+\S+)?\s*$"),
     "cisco show mac address-table": re.compile(
         rf"^\s*(?P<vlan>[0-9]{{1,4}}|All)\s+(?P<mac>{_MAC}|\S+)\s+(?P<type>\S+)"

@@ -24,6 +24,7 @@ from entityscan.scanners.discovery.sweep import sweep
 from entityscan.scanners.identify import HostContext, identify
 from entityscan.scanners.inventory import ScanError
 from entityscan.scanners.netutil import LocalInterface, RateLimiter, multicast_interfaces
+from entityscan.scanners.oui import warm_registries
 from entityscan.scanners.probes.http import insecure_context, make_client
 from entityscan.scanners.targets import TargetSet
 
@@ -42,6 +43,8 @@ class Progress:
 FLOOD_THRESHOLD = 64
 #: Without multicast, replies to unicast probes come quickly: listen this long after sending.
 UNICAST_LINGER = 0.5
+#: After the last first-round datagram, wait this long before asking silent live hosts again.
+RESEND_AFTER = 0.3
 #: Seconds kept back from the deadline to assemble the inventory.
 ASSEMBLY_MARGIN = 0.3
 
@@ -97,6 +100,8 @@ class ScanJob:
                 ifaces, min(opts.discovery_wait * 1.5, max(0.0, self.remaining() / 2)),
                 lambda address: address in self.targets))
         last_send = await self._sweep_and_ask(live)
+        # The registries behind MAC evidence load in the quiet time while answers trickle in.
+        warm = self.loop.run_in_executor(None, warm_registries)
         # Late UDP answers: discovery_wait after the multicast probes, UNICAST_LINGER after the
         # last unicast probe.  Hosts keep being identified meanwhile.
         until = max(started + (opts.discovery_wait if ifaces else 0.0),
@@ -112,6 +117,8 @@ class ScanJob:
                 self.error(message, probe=disc.protocol)
             self._fold_discovery(disc)
         await self._finish_hosts()
+        with contextlib.suppress(Exception):
+            await warm
 
     def _multicast_interfaces(self) -> list[LocalInterface]:
         if not self.options.multicast:
@@ -179,6 +186,17 @@ class ScanJob:
                     disc.send_unicast(text)
                     last_send = self.loop.time()
                     attempted()
+            # UDP is lossy (and a flooding neighbour can fill a receive buffer): once the
+            # first answers are in, ask again every live host that has not answered a
+            # protocol yet; the sweep's slow connection attempts need not finish first.
+            await asyncio.sleep(min(RESEND_AFTER, max(0.0, self.remaining() - 2.0)))
+            if self.remaining() > 2.0:
+                for address in list(self.candidates):
+                    for disc in live:
+                        if not disc.datagrams.get(address):
+                            await self.limiter.wait()
+                            disc.send_unicast(address)
+                            last_send = self.loop.time()
 
         def on_open(address: str, port: int) -> None:
             self.candidate(address).open_ports.add(port)
@@ -198,15 +216,6 @@ class ScanJob:
                        "addresses not reached are missing", probe="sweep")
         for event in self._swept.values():
             event.set()  # whatever was not reached will not be
-        if opts.unicast_udp and self.remaining() > 2.0:
-            # UDP is lossy (and a flooding neighbour can fill a receive buffer): ask once more
-            # every live host that has not answered a protocol yet.
-            for address in list(self.candidates):
-                for disc in live:
-                    if not disc.datagrams.get(address):
-                        await self.limiter.wait()
-                        disc.send_unicast(address)
-                        last_send = self.loop.time()
         return last_send
 
     def _swept_event(self, address: str) -> asyncio.Event:

@@ -4,6 +4,7 @@ maker and screen them against the lists."""
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -102,9 +103,13 @@ def scan_command(
             options.signatures = Layered(rules, recog)
         else:
             options.signatures = rules
-        with progress_bar() as options.progress:
-            inventory = scan(target_set, options)
-        done = screen_scan(inventory, session.context(), session.store() if save else None,
+        # The lists and the matcher load in a worker thread while the network answers.
+        with ThreadPoolExecutor(1, thread_name_prefix="es-context") as pool:
+            context = pool.submit(session.context)
+            with progress_bar() as options.progress:
+                inventory = scan(target_set, options)
+            screening = context.result()
+        done = screen_scan(inventory, screening, session.store() if save else None,
                            actor=session.actor, source="entityscan scan",
                            secrets=creds.secrets())
         write_output(done.document, fmt, output)
