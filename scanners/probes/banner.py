@@ -55,6 +55,15 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
+_PROMPT = re.compile(rb"[:>#$%]\s*$")
+
+
+def _complete(protocol: str, raw: bytes) -> bool:
+    if b"\n" in raw:
+        return True
+    return protocol == "telnet" and bool(_PROMPT.search(raw))
+
+
 async def _collect(reader: asyncio.StreamReader, until: bytes | None) -> bytes:
     """What arrives within GREETING_WAIT, then until the sender pauses (a prompt waits for
     input) or `until` is seen; bounded in size."""
@@ -89,6 +98,12 @@ async def read_greeting(address: str, port: int, protocol: str, *,
         text = clean(raw.decode("utf-8", "replace"))
         if not text:
             obs.errors.append(f"{where}: connected, but the service said nothing")
+            return obs
+        if not _complete(protocol, raw):
+            # A greeting comes in one go and ends its line (or, in telnet, with a prompt); a
+            # byte now and then is a stalling or hostile service, not a greeting.
+            obs.errors.append(f"{where}: an incomplete greeting ({len(raw)} bytes, no line "
+                              "end or prompt)")
             return obs
         obs.answered = True
         obs.signal(KINDS[protocol], text, protocol, f"port {port} greeting", limit=GREETING_LIMIT)
