@@ -191,11 +191,11 @@ class ScanJob:
             # protocol yet; the sweep's slow connection attempts need not finish first.
             await asyncio.sleep(min(RESEND_AFTER, max(0.0, self.remaining() - 2.0)))
             if self.remaining() > 2.0:
-                for address in list(self.candidates):
+                for live_host in list(self.candidates):
                     for disc in live:
-                        if not disc.datagrams.get(address):
+                        if not disc.datagrams.get(live_host):
                             await self.limiter.wait()
-                            disc.send_unicast(address)
+                            disc.send_unicast(live_host)
                             last_send = self.loop.time()
 
         def on_open(address: str, port: int) -> None:

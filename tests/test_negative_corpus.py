@@ -47,7 +47,7 @@ def corpus() -> Iterator[tuple[str, str]]:
 
 def fields_of(kind: str) -> list[str]:
     scoped = {f for rule in SIGNATURES.rules(kind) for f in rule.on_fields}
-    return sorted(scoped) + ["value"]
+    return [*sorted(scoped), "value"]
 
 
 def test_no_rule_claims_a_listed_maker_on_other_makers_banners() -> None:

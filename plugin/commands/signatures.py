@@ -65,7 +65,7 @@ def signatures_command(
             raise InputError(f"--recog-dir: {exc}") from None
         judged = Layered(rules, recog)
         evidence = judged.evaluate(kind, explain, probe="explain", field=field)
-    doc = {
+    doc: dict[str, Any] = {
         "kind": kind, "field": field, "value": explain,
         "matched": [{"rule": f"{m.kind}/{m.rule.id}", "indicates": m.rule.indicates,
                      "evidence_kind": m.rule.kind, "certainty": m.rule.certainty.value,
@@ -83,7 +83,8 @@ def signatures_command(
                       + (f" (field {escape(field)})" if field != "value" else "")
                       + ": it points to no maker")
         return 0
-    for item in doc["matched"]:
+    matched: list[dict[str, Any]] = doc["matched"]
+    for item in matched:
         target = item["indicates"] or "no maker (descriptive)"
         console.print(f"[bold]{escape(item['rule'])}[/]: {escape(target)} — "
                       f"{item['evidence_kind']}, {item['certainty']}")
@@ -92,7 +93,7 @@ def signatures_command(
             console.print(f"  extracted: {escape(json.dumps(item['fields']))}")
         console.print(f"  why: {escape(item['description'])}")
         console.print(f"  source: {escape(item['source'])}")
-    direct = {item["rule"] for item in doc["matched"]}
+    direct = {item["rule"] for item in matched}
     for ev in evidence:
         if ev.rule not in direct:
             target = ev.indicates or "no maker (descriptive)"
