@@ -110,7 +110,7 @@ def test_hostile_answers_cost_only_their_caps(scanned: dict[str, Any]) -> None:
     assert any("description larger than 64 KiB" in e for e in huge.errors)
     for name in ("hostile-silent", "hostile-drip"):
         assert not by_name[name].readable and by_name[name].maker is None
-    assert scanned["elapsed"] < 12  # the slow ones were cut at their own 2.5 s caps
+    assert scanned["elapsed"] < 20  # the slow ones were cut at their own 2.5 s caps
 
 
 def test_description_urls_on_other_hosts_are_never_fetched() -> None:

@@ -87,7 +87,7 @@ def test_every_listed_device_flagged_and_nothing_else_claimed(lab: Any,
     print(f"\n{mode}: {len(lab.devices)} devices, attribution precision {right}/{claimed}, "
           f"recall {flagged}/{listed}, CLI wall {scanned['elapsed']:.2f} s")
     assert right == claimed and flagged == listed
-    assert scanned["elapsed"] < 20  # the deadline is 30 s; the bench measures the real figure
+    assert scanned["elapsed"] < 25  # the deadline is 30 s; the bench measures the real figure
 
 
 def test_what_crosses_the_router(lab: Any, scanned: dict[str, Any]) -> None:
