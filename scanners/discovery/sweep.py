@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -16,18 +17,44 @@ from collections.abc import Callable, Iterable, Iterator
 from entityscan.scanners.netutil import RateLimiter
 
 
+#: connect() results that mean "answered at once, closed or unreachable".
+_REFUSED = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNRESET,
+            errno.EACCES, errno.EPERM, errno.EADDRNOTAVAIL}
+_LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 async def _try_connect(address: str, port: int, timeout: float) -> bool:
+    """A non-blocking connect: most attempts (refused, unreachable, or a local answer) settle
+    inside the call itself, so only the pending ones pay for a timer and a future."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    # Reset instead of FIN on close: no TIME_WAIT pile-up on either side during a big sweep.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    loop = asyncio.get_running_loop()
     try:
-        async with asyncio.timeout(timeout):
-            await loop.sock_connect(sock, (address, port))
-        return True
-    except (OSError, TimeoutError):
+        sock.setblocking(False)
+        # Reset instead of FIN on close: no TIME_WAIT pile-up on either side of a big sweep.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        result = sock.connect_ex((address, port))
+        if result == 0:
+            return True
+        if result in _REFUSED or result not in (errno.EINPROGRESS, errno.EAGAIN,
+                                                errno.EALREADY):
+            return False
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        loop.add_writer(sock.fileno(), _wake, ready)
+        try:
+            async with asyncio.timeout(timeout):
+                await ready
+        except TimeoutError:
+            return False
+        finally:
+            loop.remove_writer(sock.fileno())
+        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    except OSError:
         return False
     finally:
         sock.close()
