@@ -14,6 +14,7 @@ import re
 import ssl
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -48,10 +49,12 @@ class Fetched:
     version: str = "HTTP/1.1"
 
 
+@cache
 def insecure_context() -> ssl.SSLContext:
     """Device certificates are self-signed: read them, never trust them.  Old firmware needs
-    old protocol versions and ciphers."""
-    context = ssl.create_default_context()
+    old protocol versions and ciphers.  No trust store is loaded (nothing is verified; loading
+    the system's costs tens of milliseconds each time), and one context serves the scan."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.TLSv1
