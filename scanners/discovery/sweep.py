@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 
 from entityscan.scanners.netutil import RateLimiter
 
-
 #: connect() results that mean "answered at once, closed or unreachable".
 _REFUSED = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECONNRESET,
             errno.EACCES, errno.EPERM, errno.EADDRNOTAVAIL}
