@@ -99,6 +99,11 @@ async def fetch(client: httpx.AsyncClient, url: str, *, auth: httpx.Auth | None 
                     if urlsplit(target)[:2] == origin and target != url:
                         url = target
                         continue
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    # Announced larger than we read: refused before a byte of it arrives.
+                    return Fetched(response.status_code, response.headers, b"", True, url,
+                                   response.http_version)
                 body = bytearray()
                 truncated = False
                 async for chunk in response.aiter_raw():
