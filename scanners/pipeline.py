@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,27 @@ RESEND_AFTER = 0.3
 ASSEMBLY_MARGIN = 0.3
 
 
+#: File descriptors kept free for the host probes, discovery sockets and the process itself.
+FD_RESERVE = 512
+
+
+def sweep_concurrency(wanted: int) -> int:
+    """As many parallel connection attempts as asked, within the open-file limit (raised to
+    its hard ceiling first: the usual soft limit of 1024 would make a wide sweep fail)."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted + FD_RESERVE
+        if soft != resource.RLIM_INFINITY and soft < target:
+            raised = target if hard == resource.RLIM_INFINITY else min(target, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    except (OSError, ValueError):
+        return min(wanted, 256)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(16, min(wanted, soft - FD_RESERVE))
+
+
 class ScanJob:
     """One scan's state: candidates by address, the discovery sockets, the host tasks."""
 
@@ -65,6 +87,8 @@ class ScanJob:
         self._swept: dict[str, asyncio.Event] = {}
         self._attempts: dict[str, int] = {}
         self._identify_slots = asyncio.Semaphore(options.probe_concurrency)
+        self._local: list[Any] = []
+        self._last_ask = self.loop.time()
         self._context = insecure_context()
         self.identified = 0
 
@@ -89,6 +113,7 @@ class ScanJob:
     async def run(self) -> None:
         opts = self.options
         ifaces = self._multicast_interfaces()
+        self._local = [iface.network for iface in ifaces]
         await self._open_discoveries(ifaces)
         live = [d for d in self.discoveries if d.is_open]
         started = self.loop.time()
@@ -100,12 +125,13 @@ class ScanJob:
                 ifaces, min(opts.discovery_wait * 1.5, max(0.0, self.remaining() / 2)),
                 lambda address: address in self.targets))
         last_send = await self._sweep_and_ask(live)
-        # The registries behind MAC evidence load in the quiet time while answers trickle in.
+        # The registries behind MAC evidence load in the quiet time while answers trickle in
+        # (earlier, the parse would hold the interpreter while the sweep needs it).
         warm = self.loop.run_in_executor(None, warm_registries)
         # Late UDP answers: discovery_wait after the multicast probes, UNICAST_LINGER after the
         # last unicast probe.  Hosts keep being identified meanwhile.
         until = max(started + (opts.discovery_wait if ifaces else 0.0),
-                    last_send + UNICAST_LINGER)
+                    max(last_send, self._last_ask) + UNICAST_LINGER)
         linger = min(until - self.loop.time(), max(0.0, self.remaining() / 3))
         if linger > 0:
             await asyncio.sleep(linger)
@@ -180,6 +206,8 @@ class ScanJob:
         async def unicast_udp() -> None:
             nonlocal last_send
             for address in self.targets:
+                if any(address in network for network in self._local):
+                    continue  # the multicast probe reached it; live ones are asked directly
                 text = str(address)
                 for disc in live:
                     await self.limiter.wait()
@@ -203,7 +231,8 @@ class ScanJob:
             self.found(address)
 
         jobs: list[Coroutine[Any, Any, object]] = [
-            sweep(pairs(), concurrency=opts.concurrency, limiter=self.limiter,
+            sweep(pairs(), concurrency=sweep_concurrency(opts.concurrency),
+                  limiter=self.limiter,
                   connect_timeout=opts.connect_timeout, on_open=on_open,
                   on_attempt=attempted)]
         if opts.unicast_udp and live:
@@ -230,6 +259,8 @@ class ScanJob:
             async with asyncio.timeout(max(0.0, min(opts.connect_timeout * 2 + 0.5,
                                                     self.remaining()))):
                 await self._swept_event(cand.address).wait()
+        if opts.unicast_udp:
+            await self._ask_directly(cand.address)
         async with self._identify_slots:
             budget = max(0.5, min(opts.device_budget, self.remaining()))
             client = make_client(opts.per_host, self._context)
@@ -242,6 +273,15 @@ class ScanJob:
                     await asyncio.wait_for(client.aclose(), 1.0)
         self.identified += 1
         self.emit("probe", self.identified, len(self.candidates), cand.address)
+
+    async def _ask_directly(self, address: str) -> None:
+        """A live host that has not answered a discovery protocol yet gets it by unicast
+        (UDP is lossy, and some devices ignore multicast)."""
+        for disc in self.discoveries:
+            if disc.is_open and not disc.datagrams.get(address) and self.remaining() > 1.0:
+                await self.limiter.wait(urgent=True)
+                disc.send_unicast(address)
+                self._last_ask = self.loop.time()
 
     def _replies_of(self, address: str) -> list[DiscoveryReply]:
         found: list[DiscoveryReply] = []

@@ -36,7 +36,9 @@ __all__ = ["PortPlan", "Progress", "ScanOptions", "scan", "scan_async"]
 class ScanOptions:
     timeout: float = 60.0
     rate: float = 2000.0
-    concurrency: int = 1024
+    #: Parallel connection attempts of the sweep: at the default rate, attempts to dead
+    #: addresses wait out `connect_timeout`, so about rate x timeout are in flight.
+    concurrency: int = 2048
     probe_concurrency: int = 64
     per_host: int = 4
     multicast: bool = True
