@@ -81,21 +81,23 @@ class RateLimiter:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.burst = burst
         self._next = time.monotonic()
-        self._urgent: deque[asyncio.Future[None]] = deque()
-        self._normal: deque[asyncio.Future[None]] = deque()
+        self._urgent: deque[tuple[asyncio.Future[None], int]] = deque()
+        self._normal: deque[tuple[asyncio.Future[None], int]] = deque()
         self._timer: asyncio.TimerHandle | None = None
 
-    async def wait(self, *, urgent: bool = False) -> None:
+    async def wait(self, slots: int = 1, *, urgent: bool = False) -> None:
+        """Return when `slots` consecutive events may go (a few datagrams to one host book
+        their slots together: one wake-up instead of several, the same rate)."""
         if not self.interval:
             return
         now = time.monotonic()
         # Allow a small backlog so the limiter does not starve after an idle spell.
         self._next = max(self._next, now - self.burst * self.interval)
         if self._next <= now + self.GRANULE and not self._urgent and not self._normal:
-            self._next += self.interval
+            self._next += slots * self.interval
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._urgent if urgent else self._normal).append(future)
+        (self._urgent if urgent else self._normal).append((future, slots))
         self._schedule()
         await future
 
@@ -108,11 +110,11 @@ class RateLimiter:
         self._timer = None
         now = time.monotonic() + self.GRANULE
         while (self._urgent or self._normal) and self._next <= now:
-            future = (self._urgent or self._normal).popleft()
+            future, slots = (self._urgent or self._normal).popleft()
             if future.done():  # its waiter was cancelled: the slot goes to the next one
                 continue
             future.set_result(None)
-            self._next += self.interval
+            self._next += slots * self.interval
         self._schedule()
 
 

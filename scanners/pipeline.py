@@ -209,11 +209,11 @@ class ScanJob:
                 if any(address in network for network in self._local):
                     continue  # the multicast probe reached it; live ones are asked directly
                 text = str(address)
+                await self.limiter.wait(len(live))  # one datagram per protocol, booked at once
                 for disc in live:
-                    await self.limiter.wait()
                     disc.send_unicast(text)
-                    last_send = self.loop.time()
                     attempted()
+                last_send = self.loop.time()
             # UDP is lossy (and a flooding neighbour can fill a receive buffer): once the
             # first answers are in, ask again every live host that has not answered a
             # protocol yet; the sweep's slow connection attempts need not finish first.
