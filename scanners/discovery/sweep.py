@@ -22,14 +22,15 @@ _REFUSED = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ECO
 _LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"
 
 
-def _wake(future: asyncio.Future[None]) -> None:
+def _settle(future: asyncio.Future[bool], writable: bool) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(writable)
 
 
 async def _try_connect(address: str, port: int, timeout: float) -> bool:
-    """A non-blocking connect: most attempts (refused, unreachable, or a local answer) settle
-    inside the call itself, so only the pending ones pay for a timer and a future."""
+    """A non-blocking connect: attempts that settle inside the call (refused, unreachable)
+    cost nothing more; pending ones wait for writability or their timer, whichever is first
+    (one future and one timer each: the sweep's cost is this function's)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -43,16 +44,16 @@ async def _try_connect(address: str, port: int, timeout: float) -> bool:
                                                 errno.EALREADY):
             return False
         loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = loop.create_future()
-        loop.add_writer(sock.fileno(), _wake, ready)
+        settled: asyncio.Future[bool] = loop.create_future()
+        fd = sock.fileno()
+        loop.add_writer(fd, _settle, settled, True)
+        timer = loop.call_later(timeout, _settle, settled, False)
         try:
-            async with asyncio.timeout(timeout):
-                await ready
-        except TimeoutError:
-            return False
+            writable = await settled
         finally:
-            loop.remove_writer(sock.fileno())
-        return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            timer.cancel()
+            loop.remove_writer(fd)
+        return writable and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
     except OSError:
         return False
     finally:
