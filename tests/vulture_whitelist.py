@@ -53,3 +53,7 @@ _.ctrl_transfer
 _.bmRequestType
 _.bRequest
 _.wIndex
+
+# The lab's port plan fields are read by name through `as_dict()` (ports_for).
+_.hik_sdk
+_.dahua_sdk
