@@ -15,16 +15,20 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from entityscan.lists import ListSet
 from entityscan.matcher.findings import Hit, finding_from_hits, list_label
+from entityscan.matcher.guard import screen_guarded
 from entityscan.matcher.index import NameIndex, Scored
-from entityscan.matcher.normalise import Name, normalise, words
+from entityscan.matcher.normalise import Name, normalise, normalise_literal, words
 from entityscan.matcher.patterns import PartPattern, PatternHit, PatternSet
+from entityscan.matcher.unicode_guard import clean, read_text
+from entityscan.matcher.variants import PINYIN, entry_variants
 from entityscan.model import Finding, LineItem, ListEntry, Match, Relation, Verdict
 from entityscan.scanners.inventory import Certainty, Device
 
@@ -57,9 +61,7 @@ class Matcher:
         self.relations = tuple(relations)
         self.policy = policy or MatchPolicy()
         self.today = self.policy.today or date.today()
-        self._entries: NameIndex[ListEntry] = NameIndex(
-            (entry, name, i > 0) for entry in lists.entries
-            for i, name in enumerate(entry.all_names))
+        self._entries: NameIndex[ListEntry] = NameIndex(self._entry_names(lists))
         self._relations: NameIndex[Relation] = NameIndex(
             (rel, name, i > 0) for rel in self.relations if rel.match == "exact"
             for i, name in enumerate((rel.brand, *rel.aliases)))
@@ -82,11 +84,38 @@ class Matcher:
         self._mentions = self._mention_keys()
         self._mention_starts = {first for first, _ in self._mentions.values()}
 
-        self._screen_name = lru_cache(maxsize=65_536)(self._screen_name_uncached)
-        self._screen_part = lru_cache(maxsize=65_536)(self._screen_part_uncached)
-        self._screen_text = lru_cache(maxsize=65_536)(self._screen_text_uncached)
+        self._make_caches()
+
+    def _make_caches(self) -> None:
+        """Per-value caches of each route, behind the lookalike and bidi guard."""
+        self._screen_name = lru_cache(maxsize=65_536)(
+            partial(screen_guarded, self._screen_name_uncached))
+        self._screen_part = lru_cache(maxsize=65_536)(
+            partial(screen_guarded, self._screen_part_uncached))
+        self._screen_text = lru_cache(maxsize=65_536)(
+            partial(screen_guarded, self._screen_text_uncached))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (a cache on disk, worker processes): the caches stay behind."""
+        state = dict(self.__dict__)
+        for cache in ("_screen_name", "_screen_part", "_screen_text"):
+            state.pop(cache, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._make_caches()
 
     # ----- building -----
+    @staticmethod
+    def _entry_names(lists: ListSet) -> Iterable[tuple[ListEntry, str, bool, str]]:
+        """Every listed name and alias, then the forms derived from them (`variants`)."""
+        for entry in lists.entries:
+            for i, name in enumerate(entry.all_names):
+                yield entry, name, i > 0, ""
+            for name, how in entry_variants(entry):
+                yield entry, name, True, how
+
     def _resolve_maker(self, maker: str) -> tuple[ListEntry, ...]:
         """Entries that are this maker: tagged with it, or named it exactly."""
         found = {id(e): e for e in self.lists.entries if e.maker and e.maker.casefold()
@@ -180,8 +209,8 @@ class Matcher:
         return hits
 
     # ----- routes -----
-    def _screen_name_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
-        query = normalise(value)
+    def _screen_name_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
+        query = normalise(value) if read else normalise_literal(value)
         if not query.tokens:
             return ()
         hits: list[Hit] = []
@@ -249,13 +278,22 @@ class Matcher:
         for scored in ranked:
             entry = scored.record.payload
             current = self._current(entry)
-            verdict = Verdict.FLAGGED if scored.exact and current else Verdict.REVIEW
+            variant = scored.record.variant
+            # Pinyin has many homophones: the bare core of a Chinese name (`Zhongxing`) is a
+            # lead; the whole name with its place or generic words is the name.
+            bare_pinyin = (variant.startswith(PINYIN)
+                           and scored.features.get("exact_key_level", 0.0) >= 2)
+            exact = scored.exact and not bare_pinyin
+            verdict = Verdict.FLAGGED if exact and current else Verdict.REVIEW
             kind = "alias" if scored.record.is_alias else "name"
             features = {"name_similarity": scored.score, **scored.features}
             how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
-            reason = (f"{field_name} {value!r} {how} the {kind} {scored.record.name!r} of "
-                      f"{entry.name} ({list_label(entry)})")
-            if not scored.exact:
+            derived = f" ({variant})" if variant else ""
+            reason = (f"{field_name} {value!r} {how} the {kind} {scored.record.name!r}{derived} "
+                      f"of {entry.name} ({list_label(entry)})")
+            if bare_pinyin:
+                reason += "; only the pinyin of the name's core, which other names share: review"
+            elif not scored.exact:
                 reason += "; a fuzzy-only match is a lead for review"
             if not current:
                 reason += "; delisted, so review at most"
@@ -309,7 +347,10 @@ class Matcher:
                                 field_name=field_name, value=hit.text, matched=rule.id,
                                 score=score, features=features, why=why)
 
-    def _screen_part_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
+    def _screen_part_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
+        value = clean(value)
+        if read:
+            value = read_text(value)[0]
         hit = self._patterns.part_number(value)
         if hit is not None:
             return tuple(self._pattern_hits(hit, field_name, value, strong=True))
@@ -319,14 +360,18 @@ class Matcher:
         return tuple(h for found in self._patterns.search(value)
                      for h in self._pattern_hits(found, field_name, value, strong=True))
 
-    def _screen_text_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
+    def _screen_text_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
         hits: list[Hit] = []
+        if not value.isascii():
+            value = clean(value)
+            if read:
+                value = read_text(value)[0]
         found_patterns = self._patterns.search(value)
         # Most descriptions name no maker: a cheap ASCII token set decides whether the full
         # normalising tokeniser runs at all (non-ASCII text always takes the full path).
         has_mention = (not value.isascii()
                        or not self._mention_starts.isdisjoint(_ASCII_WORD.findall(value.lower())))
-        tokens = words(value) if found_patterns or has_mention else []
+        tokens = words(value, read=False) if found_patterns or has_mention else []
         accessory = bool(ACCESSORY_CUES.intersection(tokens))
         for found in found_patterns:
             extra = "; the text reads like an accessory for it" if accessory else ""

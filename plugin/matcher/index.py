@@ -1,11 +1,13 @@
 """Candidate retrieval without brute force, and the explained name score.
 
-Every name (list names, aliases, brand names) is normalised once.  Three lookups find
+Every name (list names, aliases, brand names) is normalised once.  Four lookups find
 candidates for a query name:
 - exact squashed keys (`hikvision`, `海康威视`) -> the name records with that key;
 - distinctive tokens -> records containing that token;
 - a one-deletion neighbourhood of distinctive tokens (SymSpell style) -> records whose token is
-  within about two edits of the query token, for typos such as `Hikvison`.
+  within about two edits of the query token, for typos such as `Hikvison`;
+- place tokens -> records with no distinctive token at all (`Urumqi Municipal Public Security
+  Bureau`), whose place is what tells them apart.
 Only then is a candidate scored, with rapidfuzz on tokens.
 """
 
@@ -19,7 +21,8 @@ from typing import Generic, TypeVar
 from rapidfuzz.distance import OSA
 from rapidfuzz.fuzz import ratio
 
-from entityscan.matcher.normalise import WEIGHT_DISTINCT, Name, normalise
+from entityscan.matcher.normalise import WEIGHT_DISTINCT, WEIGHT_LOCATION, Name, normalise
+from entityscan.matcher.variants import GIVEN_NAME_FIRST
 
 T = TypeVar("T")
 
@@ -40,6 +43,8 @@ class NameRecord(Generic[T]):
     name: str
     norm: Name
     is_alias: bool
+    # How the name was derived from a listed one (`pinyin of 杭州海康威视…`), "" when as listed.
+    variant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,25 @@ def _token_similarity(a: str, b: str) -> float:
     return 0.0
 
 
+def _spaced_key(name: Name) -> str:
+    return " ".join(t.text for t in name.tokens)
+
+
+def _weights(query: Name, target: Name) -> tuple[list[float], list[float]]:
+    """Token weights for scoring.  A list name with no distinctive word (an agency: places,
+    administrative and generic words) is told apart by its places, so there its place tokens,
+    and the query tokens that meet them, weigh as much as a distinctive word would."""
+    q_weights = [t.weight for t in query.tokens]
+    t_weights = [t.weight for t in target.tokens]
+    if any(t.distinct for t in target.tokens):
+        return q_weights, t_weights
+    places = {t.text for t in target.tokens if t.weight == WEIGHT_LOCATION}
+    t_weights = [WEIGHT_DISTINCT if t.text in places else t.weight for t in target.tokens]
+    q_weights = [WEIGHT_DISTINCT if t.text in places else w
+                 for t, w in zip(query.tokens, q_weights, strict=True)]
+    return q_weights, t_weights
+
+
 def explain_score(query: Name, target: Name) -> tuple[float, dict[str, float]]:
     """Fuzzy score 0-100 of `query` against `target`, with the features that made it.
 
@@ -86,15 +110,16 @@ def explain_score(query: Name, target: Name) -> tuple[float, dict[str, float]]:
     q_tokens, t_tokens = query.tokens, target.tokens
     if not q_tokens or not t_tokens:
         return 0.0, {}
-    t_total = sum(t.weight for t in t_tokens) or 1.0
-    q_total = sum(t.weight for t in q_tokens) or 1.0
+    q_weights, t_weights = _weights(query, target)
+    t_total = sum(t_weights) or 1.0
+    q_total = sum(q_weights) or 1.0
     t_sims = [max(_token_similarity(q.text, t.text) for q in q_tokens) for t in t_tokens]
     q_sims = [max(_token_similarity(q.text, t.text) for t in t_tokens) for q in q_tokens]
-    target_cov = sum(t.weight * s for t, s in zip(t_tokens, t_sims, strict=True)) / t_total
-    query_cov = sum(q.weight * s for q, s in zip(q_tokens, q_sims, strict=True)) / q_total
+    target_cov = sum(w * s for w, s in zip(t_weights, t_sims, strict=True)) / t_total
+    query_cov = sum(w * s for w, s in zip(q_weights, q_sims, strict=True)) / q_total
     # Every distinctive token of the list name must be present for a strong score.
-    missing = sum(1 for t, s in zip(t_tokens, t_sims, strict=True)
-                  if t.weight >= WEIGHT_DISTINCT and s == 0.0)
+    missing = sum(1 for w, s in zip(t_weights, t_sims, strict=True)
+                  if w >= WEIGHT_DISTINCT and s == 0.0)
     # Multiplicative: an unexplained distinctive word in the query (`Dahua *Scale*`) costs
     # as much as a missing one in the list name.
     token_score = 100.0 * target_cov * query_cov ** 0.5
@@ -114,34 +139,51 @@ def explain_score(query: Name, target: Name) -> tuple[float, dict[str, float]]:
 class NameIndex(Generic[T]):
     """An immutable index over names; `search` returns scored candidates, best first."""
 
-    def __init__(self, names: Iterable[tuple[T, str, bool]]) -> None:
+    def __init__(self, names: Iterable[tuple[T, str, bool] | tuple[T, str, bool, str]]) -> None:
         self.records: list[NameRecord[T]] = []
         self._exact: list[dict[str, list[int]]] = [defaultdict(list) for _ in EXACT_SCORES]
         self._by_token: dict[str, list[int]] = defaultdict(list)
+        self._by_place: dict[str, list[int]] = defaultdict(list)
+        # Names only an exact word-by-word match may hit: a person's name turned round
+        # (`Wei LI`) squashed would be `weili`, a word of its own (`Weili Electronics`).
+        self._spaced: dict[str, list[int]] = defaultdict(list)
         self._deletes: dict[str, set[str]] = defaultdict(set)
         seen: set[tuple[int, str]] = set()
-        for payload, name, is_alias in names:
+        for payload, name, is_alias, *how in names:
             norm = normalise(name)
             if not norm.tokens or (id(payload), name) in seen:
                 continue
             seen.add((id(payload), name))
             rid = len(self.records)
-            self.records.append(NameRecord(payload, name, norm, is_alias))
-            for level, key in norm.levels:
-                self._exact[level][key].append(rid)
-            for token in set(norm.distinct):
+            variant = how[0] if how else ""
+            self.records.append(NameRecord(payload, name, norm, is_alias, variant))
+            if variant.startswith(GIVEN_NAME_FIRST):
+                self._spaced[_spaced_key(norm)].append(rid)
+            else:
+                for level, key in norm.levels:
+                    self._exact[level][key].append(rid)
+            distinct = set(norm.distinct)
+            for token in distinct:
                 self._by_token[token].append(rid)
+            if not distinct:
+                for token in {t.text for t in norm.tokens if t.weight == WEIGHT_LOCATION}:
+                    self._by_place[token].append(rid)
         for token in self._by_token:
             if len(token) >= MIN_FUZZY_TOKEN:
                 for variant in _deletes(token):
                     self._deletes[variant].add(token)
         self._exact = [dict(level) for level in self._exact]
         self._by_token = dict(self._by_token)
+        self._by_place = dict(self._by_place)
+        self._spaced = dict(self._spaced)
         self._deletes = dict(self._deletes)
 
     def exact(self, query: Name) -> list[Scored[T]]:
         """Records whose squashed key equals the query's at the same or a looser level."""
         found: dict[int, Scored[T]] = {}
+        for rid in self._spaced.get(_spaced_key(query), ()) if self._spaced else ():
+            found[rid] = Scored(self.records[rid], EXACT_SCORES[0], True,
+                                {"exact_key_level": 0.0})
         for q_level, key in query.levels:
             for level in range(len(EXACT_SCORES)):
                 for rid in self._exact[level].get(key, ()):
@@ -153,6 +195,10 @@ class NameIndex(Generic[T]):
 
     def _candidate_ids(self, query: Name) -> set[int]:
         ids: set[int] = set()
+        for token in {t.text for t in query.tokens if t.weight == WEIGHT_LOCATION}:
+            hits = self._by_place.get(token)
+            if hits is not None and len(hits) <= MAX_POSTING:
+                ids.update(hits)
         for token in set(query.distinct):
             hits = self._by_token.get(token)
             if hits is not None and len(hits) <= MAX_POSTING:
