@@ -29,7 +29,7 @@ from entityscan.matcher.unicode_guard import clean, read_word
 LEGAL_FORMS = frozenset("""
 co company companies corp corporation inc incorporated ltd limited llc lp llp plc pllc
 gmbh ag kg sa sas sarl srl spa bv nv oy ab as asa aps pte pty jsc ojsc pjsc cjsc ooo oao zao
-kk kabushiki kaisha sdn bhd pvt private public ltda sro fze fzco fzllc fz kft zrt oyj sl sau
+kk kabushiki kaisha sdn bhd pvt private ltda sro fze fzco fzllc fz kft zrt oyj sl sau
 eurl sp zoo spolka mbh ug ek ei pt tbk jsc ead ad doo dd
 youxian gongsi gufen zeren
 ооо оао зао пао ао ип ае
@@ -47,13 +47,20 @@ the of and for trading trade import export enterprise enterprises service servic
 intelligent intelligence smart security vision video products product equipment device devices
 global worldwide development research institute engineering factory works company's
 jishu keji shuzi xinxi wangluo dianzi tongxun tongxin zhineng ruanjian xitong jituan
+public peoples republic
+""".split())
+# Pinyin generic words: 技术, 科技, 数字, 信息, 网络, 电子, 通讯, 通信, 智能, 软件, 系统, 集团.
+
+# Administrative words weigh like generic words: in an agency's name they say what kind of
+# office it is, and the place says which one (`Urumqi Municipal Public Security Bureau`).  They
+# still tell offices of one place apart (its government is not its police), so a name holding
+# one has no key of its distinctive words alone.
+ADMIN_WORDS = frozenset("""
 government municipal municipality prefecture prefectural county district region regional
 autonomous province provincial city bureau department ministry administration police college
-academy peoples republic
+academy
 """.split())
-# Pinyin generic words (技术, 科技, 数字, 信息, 网络, 电子, 通讯, 通信, 智能, 软件, 系统,
-# 集团), then administrative words: in an agency's name they say what kind of office
-# it is, and the place says which one (`Urumqi Municipal Public Security Bureau`).
+GENERIC_WORDS = GENERIC_WORDS | ADMIN_WORDS
 
 LOCATIONS = frozenset("""
 china chinese prc hong kong hk macau macao taiwan usa us america
@@ -271,7 +278,7 @@ def _levels(tokens: list[Token]) -> tuple[tuple[int, str], ...]:
     no_place = "".join(t.text for t in tokens if t.weight != WEIGHT_LOCATION)
     if no_place and no_place != full:
         out.append((1, no_place))
-    if core not in (full, no_place):
+    if core not in (full, no_place) and not any(t.text in ADMIN_WORDS for t in tokens):
         out.append((2, core))
     return tuple(out)
 
