@@ -6,6 +6,7 @@ the retrieval differs, so a difference in flagged sets means the index lost a hi
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -59,7 +60,8 @@ class BruteForceIndex(NameIndex[Any]):
                                             {"exact_key_level": float(max(q_level, level))})
         return sorted(found.values(), key=lambda s: -s.score)
 
-    def search(self, query: Name, min_score: float) -> list[Scored[Any]]:
+    def search(self, query: Name, min_score: float, *,
+               limit: int | None = None) -> list[Scored[Any]]:
         results = {id(s.record): s for s in self.exact(query)}
         q_core = _core(query)
         if q_core:
@@ -71,4 +73,15 @@ class BruteForceIndex(NameIndex[Any]):
                 score, features = explain_score(query, record.norm)
                 if score >= min_score:
                     results[id(record)] = Scored(record, score, False, features)
-        return sorted(results.values(), key=lambda s: -s.score)
+        ranked = sorted(results.values(), key=lambda s: -s.score)
+        if limit is None:
+            return ranked
+        # The same selection as the index: the best record of each payload, `limit` payloads.
+        out: list[Scored[Any]] = []
+        seen: set[Hashable] = set()
+        for scored in ranked:
+            owner = scored.record.owner
+            if owner not in seen and len(seen) < limit:
+                seen.add(owner)
+                out.append(scored)
+        return out

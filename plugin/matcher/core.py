@@ -11,24 +11,23 @@ The finding's verdict is the strongest match verdict (`findings.finding_from_hit
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache, partial
-from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from entityscan.lists import ListSet
-from entityscan.matcher.findings import Hit, finding_from_hits, list_label
-from entityscan.matcher.guard import screen_guarded
-from entityscan.matcher.index import NameIndex, Scored
+from entityscan.matcher.caches import CachedRoutes
+from entityscan.matcher.findings import Hit, finding_from_hits, list_label, new_match
+from entityscan.matcher.index import NameIndex
 from entityscan.matcher.normalise import Name, normalise, normalise_literal, words
 from entityscan.matcher.patterns import PartPattern, PatternHit, PatternSet
 from entityscan.matcher.unicode_guard import clean, read_text
-from entityscan.matcher.variants import PINYIN, entry_variants
+from entityscan.matcher.variants import PINYIN, listed_names
 from entityscan.model import Finding, LineItem, ListEntry, Match, Relation, Verdict
 from entityscan.scanners.inventory import Certainty, Device
 
@@ -39,6 +38,8 @@ adaptor housing junction accessory accessories spare""".split())
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
+# What separates a part number from the rest of a cell (`DS-2CD2143G2-I (4mm)`).
+_CELL_SEPARATORS = frozenset(" (,;")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,11 @@ class MatchPolicy:
     today: date | None = None  # for delisting and relation end dates; None = today
 
 
-class Matcher:
+def _entry_id(entry: ListEntry) -> str:
+    return entry.id
+
+
+class Matcher(CachedRoutes):
     """An immutable index over lists, relations and patterns.  Build once, screen many."""
 
     def __init__(self, lists: ListSet, relations: Sequence[Relation] = (),
@@ -61,7 +66,8 @@ class Matcher:
         self.relations = tuple(relations)
         self.policy = policy or MatchPolicy()
         self.today = self.policy.today or date.today()
-        self._entries: NameIndex[ListEntry] = NameIndex(self._entry_names(lists))
+        self._entries: NameIndex[ListEntry] = NameIndex(listed_names(lists.entries),
+                                                        owner=_entry_id)
         self._relations: NameIndex[Relation] = NameIndex(
             (rel, name, i > 0) for rel in self.relations if rel.match == "exact"
             for i, name in enumerate((rel.brand, *rel.aliases)))
@@ -80,42 +86,19 @@ class Matcher:
         for maker in makers:
             self._maker_entries[maker.casefold()] = self._resolve_maker(maker)
         self._maker_cores = self._maker_core_names()
+        self._maker_core_list = list(self._maker_cores)
         self._acronyms = self._acronym_pattern()
         self._mentions = self._mention_keys()
         self._mention_starts = {first for first, _ in self._mentions.values()}
 
         self._make_caches()
-
-    def _make_caches(self) -> None:
-        """Per-value caches of each route, behind the lookalike and bidi guard."""
-        self._screen_name = lru_cache(maxsize=65_536)(
-            partial(screen_guarded, self._screen_name_uncached))
-        self._screen_part = lru_cache(maxsize=65_536)(
-            partial(screen_guarded, self._screen_part_uncached))
-        self._screen_text = lru_cache(maxsize=65_536)(
-            partial(screen_guarded, self._screen_text_uncached))
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable (a cache on disk, worker processes): the caches stay behind."""
-        state = dict(self.__dict__)
-        for cache in ("_screen_name", "_screen_part", "_screen_text"):
-            state.pop(cache, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._make_caches()
+        # The index lives as long as the screening context: take it out of the cyclic
+        # collector's generations, or every full collection walks its million objects again
+        # (a third of the screening time on a dense vendor master).  Nothing here holds a
+        # reference cycle, so a replaced matcher is still freed by reference counting.
+        gc.freeze()
 
     # ----- building -----
-    @staticmethod
-    def _entry_names(lists: ListSet) -> Iterable[tuple[ListEntry, str, bool, str]]:
-        """Every listed name and alias, then the forms derived from them (`variants`)."""
-        for entry in lists.entries:
-            for i, name in enumerate(entry.all_names):
-                yield entry, name, i > 0, ""
-            for name, how in entry_variants(entry):
-                yield entry, name, True, how
-
     def _resolve_maker(self, maker: str) -> tuple[ListEntry, ...]:
         """Entries that are this maker: tagged with it, or named it exactly."""
         found = {id(e): e for e in self.lists.entries if e.maker and e.maker.casefold()
@@ -150,6 +133,8 @@ class Matcher:
             for name in entry.all_names if entry.maker else ():
                 if 2 < len(name) <= 4 and name.isupper() and name.isalpha():
                     self._acronym_makers.setdefault(name, entry.maker or name)
+        # Lower-cased, for a cheap test of whether a description can hold one at all.
+        self._acronym_words = frozenset(name.lower() for name in self._acronym_makers)
         if not self._acronym_makers:
             return None
         names = sorted(self._acronym_makers)
@@ -182,10 +167,10 @@ class Matcher:
     def _entry_match(self, entry: ListEntry, *, via: str, field_name: str | None,
                      value: str | None, matched: str | None, score: float,
                      features: dict[str, float]) -> Match:
-        return Match(entity=entry.name, entry_id=entry.id, list=entry.list,
-                     list_name=entry.list_name, citation=entry.citation, listed=entry.listed,
-                     removed=entry.removed, via=via, field=field_name, value=value,
-                     matched_name=matched, score=score, features=features)
+        return new_match(entity=entry.name, entry_id=entry.id, list=entry.list,
+                         list_name=entry.list_name, citation=entry.citation, listed=entry.listed,
+                         removed=entry.removed, via=via, field=field_name, value=value,
+                         matched_name=matched, score=score, features=features)
 
     def _maker_hits(self, maker: str, *, strong: bool, via: str, field_name: str | None,
                     value: str | None, matched: str | None, score: float,
@@ -255,7 +240,7 @@ class Matcher:
         if len(core) < 6 or not self._maker_cores:
             return []
         allowed = 2 if len(core) >= 7 else 1
-        best = process.extractOne(core, list(self._maker_cores), scorer=OSA.distance,
+        best = process.extractOne(core, self._maker_core_list, scorer=OSA.distance,
                                   score_cutoff=allowed)
         if best is None:
             return []
@@ -269,12 +254,9 @@ class Matcher:
 
     def _name_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
         hits: list[Hit] = []
-        best: dict[str, Scored[ListEntry]] = {}
-        for scored in self._entries.search(query, self.policy.review_min):
-            entry = scored.record.payload
-            if entry.id not in best or best[entry.id].score < scored.score:
-                best[entry.id] = scored
-        ranked = sorted(best.values(), key=lambda s: -s.score)[:MAX_MATCHES_PER_ROUTE]
+        ranked = self._entries.search(query, self.policy.review_min,
+                                      limit=MAX_MATCHES_PER_ROUTE)
+        shown = f"{field_name} {value!r}"
         for scored in ranked:
             entry = scored.record.payload
             current = self._current(entry)
@@ -289,7 +271,7 @@ class Matcher:
             features = {"name_similarity": scored.score, **scored.features}
             how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
             derived = f" ({variant})" if variant else ""
-            reason = (f"{field_name} {value!r} {how} the {kind} {scored.record.name!r}{derived} "
+            reason = (f"{shown} {how} the {kind} {scored.record.name!r}{derived} "
                       f"of {entry.name} ({list_label(entry)})")
             if bare_pinyin:
                 reason += "; only the pinyin of the name's core, which other names share: review"
@@ -348,14 +330,15 @@ class Matcher:
                                 score=score, features=features, why=why)
 
     def _screen_part_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
-        value = clean(value)
-        if read:
-            value = read_text(value)[0]
+        if not value.isascii():
+            value = clean(value)
+            if read:
+                value = read_text(value)[0]
         hit = self._patterns.part_number(value)
         if hit is not None:
             return tuple(self._pattern_hits(hit, field_name, value, strong=True))
         # A part-number cell sometimes holds `DS-2CD2143G2-I (4mm)`: search inside it.
-        if not any(sep in value for sep in " (,;"):
+        if _CELL_SEPARATORS.isdisjoint(value):
             return ()
         return tuple(h for found in self._patterns.search(value)
                      for h in self._pattern_hits(found, field_name, value, strong=True))
@@ -369,8 +352,8 @@ class Matcher:
         found_patterns = self._patterns.search(value)
         # Most descriptions name no maker: a cheap ASCII token set decides whether the full
         # normalising tokeniser runs at all (non-ASCII text always takes the full path).
-        has_mention = (not value.isascii()
-                       or not self._mention_starts.isdisjoint(_ASCII_WORD.findall(value.lower())))
+        ascii_words = set(_ASCII_WORD.findall(value.lower())) if value.isascii() else None
+        has_mention = ascii_words is None or not self._mention_starts.isdisjoint(ascii_words)
         tokens = words(value, read=False) if found_patterns or has_mention else []
         accessory = bool(ACCESSORY_CUES.intersection(tokens))
         for found in found_patterns:
@@ -378,7 +361,8 @@ class Matcher:
             hits.extend(self._pattern_hits(found, field_name, value, strong=not accessory,
                                            extra=extra))
         mentioned: set[str] = set()
-        if self._acronyms is not None:
+        if self._acronyms is not None and (ascii_words is None
+                                           or not self._acronym_words.isdisjoint(ascii_words)):
             for found_acronym in self._acronyms.finditer(value):
                 acronym = found_acronym.group(1)
                 maker = self._acronym_makers[acronym]
@@ -412,12 +396,14 @@ class Matcher:
         hits: list[Hit] = []
         for field_name in NAME_FIELDS:
             value = getattr(item, field_name)
-            if value and value.strip():
-                hits.extend(self._screen_name(field_name, value.strip()[:500]))
-        if item.part_number and item.part_number.strip():
-            hits.extend(self._screen_part("part_number", item.part_number.strip()[:500]))
-        if item.description and item.description.strip():
-            hits.extend(self._screen_text("description", item.description.strip()[:5000]))
+            if value and (value := value.strip()):
+                hits.extend(self._screen_name(field_name, value[:500]))
+        value = item.part_number
+        if value and (value := value.strip()):
+            hits.extend(self._screen_part("part_number", value[:500]))
+        value = item.description
+        if value and (value := value.strip()):
+            hits.extend(self._screen_text("description", value[:5000]))
         return finding_from_hits(item.id, "line_item", hits)
 
     def screen_device(self, device: Device) -> Finding:

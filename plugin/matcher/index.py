@@ -14,7 +14,7 @@ Only then is a candidate scored, with rapidfuzz on tokens.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -33,6 +33,9 @@ MAX_POSTING = 400
 # Exact-key scores: all tokens; without places; distinctive tokens only.
 EXACT_SCORES = (100.0, 98.0, 95.0)
 FUZZY_CAP = 94.0
+# Tokens whose candidate records are kept (cleared when full, so hostile input stays bounded).
+NEAR_CACHE = 100_000
+_NOT_FOUND = len(EXACT_SCORES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +48,11 @@ class NameRecord(Generic[T]):
     is_alias: bool
     # How the name was derived from a listed one (`pinyin of 杭州海康威视…`), "" when as listed.
     variant: str = ""
+    # What tells payloads apart when a search keeps one record per payload (an entry's id).
+    owner: Hashable = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Scored(Generic[T]):
     record: NameRecord[T]
     score: float
@@ -76,6 +81,10 @@ def _token_similarity(a: str, b: str) -> float:
     if dist == 2 and shortest >= 8:
         return 0.8
     return 0.0
+
+
+def _by_score(ranked: tuple[float, int, dict[str, float] | None]) -> float:
+    return -ranked[0]
 
 
 def _spaced_key(name: Name) -> str:
@@ -139,9 +148,10 @@ def explain_score(query: Name, target: Name) -> tuple[float, dict[str, float]]:
 class NameIndex(Generic[T]):
     """An immutable index over names; `search` returns scored candidates, best first."""
 
-    def __init__(self, names: Iterable[tuple[T, str, bool] | tuple[T, str, bool, str]]) -> None:
+    def __init__(self, names: Iterable[tuple[T, str, bool] | tuple[T, str, bool, str]],
+                 owner: Callable[[T], Hashable] = id) -> None:
         self.records: list[NameRecord[T]] = []
-        self._exact: list[dict[str, list[int]]] = [defaultdict(list) for _ in EXACT_SCORES]
+        by_level: list[dict[str, list[int]]] = [defaultdict(list) for _ in EXACT_SCORES]
         self._by_token: dict[str, list[int]] = defaultdict(list)
         self._by_place: dict[str, list[int]] = defaultdict(list)
         # Names only an exact word-by-word match may hit: a person's name turned round
@@ -156,12 +166,13 @@ class NameIndex(Generic[T]):
             seen.add((id(payload), name))
             rid = len(self.records)
             variant = how[0] if how else ""
-            self.records.append(NameRecord(payload, name, norm, is_alias, variant))
+            self.records.append(NameRecord(payload, name, norm, is_alias, variant,
+                                           owner(payload)))
             if variant.startswith(GIVEN_NAME_FIRST):
                 self._spaced[_spaced_key(norm)].append(rid)
             else:
                 for level, key in norm.levels:
-                    self._exact[level][key].append(rid)
+                    by_level[level][key].append(rid)
             distinct = set(norm.distinct)
             for token in distinct:
                 self._by_token[token].append(rid)
@@ -172,58 +183,115 @@ class NameIndex(Generic[T]):
             if len(token) >= MIN_FUZZY_TOKEN:
                 for variant in _deletes(token):
                     self._deletes[variant].add(token)
-        self._exact = [dict(level) for level in self._exact]
+        # One lookup per query key: key -> (record, level) for every level, level by level.
+        self._keys: dict[str, tuple[tuple[int, int], ...]] = {}
+        for level, keys in enumerate(by_level):
+            for key, rids in keys.items():
+                self._keys[key] = self._keys.get(key, ()) + tuple((rid, level) for rid in rids)
         self._by_token = dict(self._by_token)
         self._by_place = dict(self._by_place)
         self._spaced = dict(self._spaced)
         self._deletes = dict(self._deletes)
+        self._near: dict[str, frozenset[int]] = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_near"] = {}  # a cache, rebuilt on use
+        return state
+
+    def _exact_levels(self, query: Name) -> dict[int, int]:
+        """Record -> the best (lowest) key level at which it equals the query, in the order
+        first found."""
+        best: dict[int, int] = {}
+        if self._spaced and len(query.tokens) > 1:
+            for rid in self._spaced.get(_spaced_key(query), ()):
+                best[rid] = 0
+        for q_level, key in query.levels:
+            for rid, level in self._keys.get(key, ()):
+                found_at = q_level if q_level > level else level
+                if best.get(rid, _NOT_FOUND) > found_at:
+                    best[rid] = found_at
+        return best
 
     def exact(self, query: Name) -> list[Scored[T]]:
         """Records whose squashed key equals the query's at the same or a looser level."""
-        found: dict[int, Scored[T]] = {}
-        for rid in self._spaced.get(_spaced_key(query), ()) if self._spaced else ():
-            found[rid] = Scored(self.records[rid], EXACT_SCORES[0], True,
-                                {"exact_key_level": 0.0})
-        for q_level, key in query.levels:
-            for level in range(len(EXACT_SCORES)):
-                for rid in self._exact[level].get(key, ()):
-                    score = EXACT_SCORES[max(q_level, level)]
-                    if rid not in found or found[rid].score < score:
-                        found[rid] = Scored(self.records[rid], score, True,
-                                            {"exact_key_level": float(max(q_level, level))})
-        return sorted(found.values(), key=lambda s: -s.score)
+        found = [Scored(self.records[rid], EXACT_SCORES[at], True, {"exact_key_level": float(at)})
+                 for rid, at in self._exact_levels(query).items()]
+        return sorted(found, key=lambda s: -s.score)
+
+    def _near_ids(self, token: str) -> frozenset[int]:
+        """Records holding `token` or a token about two edits from it (postings too common to
+        retrieve by left out).  Cached per token: a vendor master repeats its words."""
+        cached = self._near.get(token)
+        if cached is not None:
+            return cached
+        ids: set[int] = set()
+        hits = self._by_token.get(token)
+        if hits is not None and len(hits) <= MAX_POSTING:
+            ids.update(hits)
+        if len(token) >= MIN_FUZZY_TOKEN - 1:
+            near: set[str] = set(self._deletes.get(token, ()))
+            for variant in _deletes(token):
+                if variant in self._by_token:
+                    near.add(variant)
+                near.update(self._deletes.get(variant, ()))
+            near.discard(token)
+            for other in near:
+                posting = self._by_token.get(other, ())
+                if len(posting) <= MAX_POSTING:
+                    ids.update(posting)
+        if len(self._near) >= NEAR_CACHE:
+            self._near.clear()
+        result = self._near[token] = frozenset(ids)
+        return result
 
     def _candidate_ids(self, query: Name) -> set[int]:
         ids: set[int] = set()
-        for token in {t.text for t in query.tokens if t.weight == WEIGHT_LOCATION}:
-            hits = self._by_place.get(token)
-            if hits is not None and len(hits) <= MAX_POSTING:
-                ids.update(hits)
-        for token in set(query.distinct):
-            hits = self._by_token.get(token)
-            if hits is not None and len(hits) <= MAX_POSTING:
-                ids.update(hits)
-            if len(token) >= MIN_FUZZY_TOKEN - 1:
-                near: set[str] = set(self._deletes.get(token, ()))
-                for variant in _deletes(token):
-                    if variant in self._by_token:
-                        near.add(variant)
-                    near.update(self._deletes.get(variant, ()))
-                near.discard(token)
-                for other in near:
-                    posting = self._by_token.get(other, ())
-                    if len(posting) <= MAX_POSTING:
-                        ids.update(posting)
+        for token in query.tokens:
+            if token.weight == WEIGHT_LOCATION:
+                hits = self._by_place.get(token.text)
+                if hits is not None and len(hits) <= MAX_POSTING:
+                    ids.update(hits)
+            elif token.weight >= WEIGHT_DISTINCT:
+                ids.update(self._near_ids(token.text))
         return ids
 
-    def search(self, query: Name, min_score: float) -> list[Scored[T]]:
-        """Exact hits, then fuzzy candidates scoring at least `min_score`, best first."""
-        results = {id(s.record): s for s in self.exact(query)}
+    def search(self, query: Name, min_score: float, *,
+               limit: int | None = None) -> list[Scored[T]]:
+        """Exact hits, then fuzzy candidates scoring at least `min_score`, best first.
+
+        With `limit`, only the best record of each payload (told apart by `owner`) and at most
+        `limit` payloads: the rest are never turned into results (a common name can equal
+        hundreds of list names, and a route reports a dozen).
+        """
+        exact = self._exact_levels(query)
+        ranked: list[tuple[float, int, dict[str, float] | None]] = [
+            (EXACT_SCORES[at], rid, None) for rid, at in exact.items()]
+        if len(ranked) > 1:
+            ranked.sort(key=_by_score)
+        fuzzy = False
         for rid in self._candidate_ids(query):
-            record = self.records[rid]
-            if id(record) in results:
+            if rid in exact:
                 continue
-            score, features = explain_score(query, record.norm)
-            if score >= min_score:
-                results[id(record)] = Scored(record, score, False, features)
-        return sorted(results.values(), key=lambda s: -s.score)
+            fuzzy_score, features = explain_score(query, self.records[rid].norm)
+            if fuzzy_score >= min_score:
+                ranked.append((fuzzy_score, rid, features))
+                fuzzy = True
+        if fuzzy:
+            ranked.sort(key=_by_score)
+        out: list[Scored[T]] = []
+        seen: set[Hashable] = set()
+        for score, rid, found in ranked:
+            record = self.records[rid]
+            if limit is not None:
+                owner = record.owner
+                if owner in seen:
+                    continue
+                if len(seen) == limit:
+                    break
+                seen.add(owner)
+            if found is None:
+                out.append(Scored(record, score, True, {"exact_key_level": float(exact[rid])}))
+            else:
+                out.append(Scored(record, score, False, found))
+        return out

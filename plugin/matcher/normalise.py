@@ -123,9 +123,11 @@ class Token:
         return self.weight >= WEIGHT_DISTINCT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Name:
-    """A normalised name: weighted tokens plus the keys used for exact lookups."""
+    """A normalised name: weighted tokens plus the keys used for exact lookups.  Treated as
+    immutable; not frozen only because a frozen dataclass is slow to build, and every unique
+    value on a line builds one."""
 
     raw: str
     tokens: tuple[Token, ...]
@@ -133,10 +135,8 @@ class Name:
     levels: tuple[tuple[int, str], ...]
     # Letters of another script read as Latin lookalikes to make the tokens (`а` in `Dаhuа`).
     lookalikes: str = ""
-
-    @property
-    def distinct(self) -> tuple[str, ...]:
-        return tuple(t.text for t in self.tokens if t.distinct)
+    # The distinctive tokens' texts, in order (worked out once: every route asks).
+    distinct: tuple[str, ...] = ()
 
     def keys(self) -> tuple[str, ...]:
         """Squashed forms, most complete first: all tokens; without places; distinct only.
@@ -179,13 +179,20 @@ def _clean_cjk(run: str) -> list[str]:
     return parts
 
 
+_SINGULAR = {**{word + "s": word for word in GENERIC_WORDS},
+             **{word[:-1] + "ies": word for word in GENERIC_WORDS if word.endswith("y")}}
+
+
 def _singular(token: str) -> str:
     """`technologies` -> `technology`, `systems` -> `system`: only for generic words."""
-    if token.endswith("ies") and token[:-3] + "y" in GENERIC_WORDS:
-        return token[:-3] + "y"
-    if token.endswith("s") and token[:-1] in GENERIC_WORDS:
-        return token[:-1]
-    return token
+    return _SINGULAR.get(token, token)
+
+
+@lru_cache(maxsize=262_144)
+def _token(piece: str) -> Token:
+    """One shared token per word: its place spelling, singular and weight decided once."""
+    piece = _singular(PLACE_SPELLINGS.get(piece, piece))
+    return Token(piece, _weight(piece))
 
 
 def _weight(token: str) -> float:
@@ -201,7 +208,10 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", clean(text)).casefold()
     text = text.replace("&", " and ").replace("'", "").replace("’", "")
     # `U.S.A.` -> `usa`, `S.p.A.` -> `spa`: join single letters separated by dots.
-    return re.sub(r"\b(?:\w\.){2,}", lambda m: m.group(0).replace(".", ""), text)
+    return _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), text) if "." in text else text
+
+
+_ABBREVIATION = re.compile(r"\b(?:\w\.){2,}")
 
 
 _PAREN_ACRONYM = re.compile(r"\(\s*([^\W\d_]{2,10})\s*\)")
@@ -241,20 +251,21 @@ def _normalise(text: str, read: bool) -> Name:
     tokens: list[Token] = []
     lookalikes: list[str] = []
     for raw in _TOKEN_RE.findall(fold(_without_defined_acronyms(text))):
-        if read and not raw.isascii():
+        if raw.isascii():
+            if raw not in LEGAL_FORMS:
+                tokens.append(_token(raw))
+            continue
+        if read:
             raw, letters = read_word(raw)
             lookalikes.append(letters)
-        pieces = _clean_cjk(raw) if _HAS_CJK.match(raw) else [raw]
-        for piece in pieces:
-            if piece in LEGAL_FORMS:
-                continue
-            piece = PLACE_SPELLINGS.get(piece, piece)
-            piece = _singular(piece)
-            tokens.append(Token(piece, _weight(piece)))
-    return Name(text, tuple(tokens), _levels(tokens), "".join(lookalikes))
+        for piece in _clean_cjk(raw) if _HAS_CJK.match(raw) else [raw]:
+            if piece not in LEGAL_FORMS:
+                tokens.append(_token(piece))
+    distinct = tuple(t.text for t in tokens if t.weight >= WEIGHT_DISTINCT)
+    return Name(text, tuple(tokens), _levels(tokens), "".join(lookalikes), distinct)
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=65_536)
 def normalise(text: str) -> Name:
     """Normalise a company, brand or maker name (lookalike letters read as Latin)."""
     return _normalise(text, read=True)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from entityscan.matcher.normalise import (
     _CJK_GENERIC,
@@ -112,3 +112,13 @@ def entry_variants(entry: ListEntry) -> Iterator[tuple[str, str]]:
             pinyin = pinyin_form(name)
             if pinyin:
                 yield pinyin, f"{PINYIN} of {name!r}"
+
+
+def listed_names(entries: Iterable[ListEntry]) -> Iterator[tuple[ListEntry, str, bool, str]]:
+    """(entry, name, is an alias, how derived) for every listed name and alias of every entry,
+    then the forms derived from them, for the name index."""
+    for entry in entries:
+        for i, name in enumerate(entry.all_names):
+            yield entry, name, i > 0, ""
+        for name, how in entry_variants(entry):
+            yield entry, name, True, how

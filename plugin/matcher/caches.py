@@ -1,0 +1,68 @@
+"""Per-value answers of the matcher's routes, behind the lookalike and bidi guard.
+
+LRU caches that reach the matcher through a weak reference, so it holds no reference cycle (a
+replaced matcher is freed by reference counting alone), sized for what repeats in an export (a few
+thousand suppliers and brands; part numbers and descriptions are mostly unique): every cached
+answer is a long-lived object the garbage collector walks.  The answers are left out when the
+matcher is pickled (the on-disk cache, worker processes).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from functools import lru_cache, partial
+from typing import Any
+
+from entityscan.matcher.findings import Hit
+from entityscan.matcher.guard import screen_guarded
+
+NAME_CACHE = 8_192
+VALUE_CACHE = 2_048
+_CACHES = ("_screen_name", "_screen_part", "_screen_text")
+
+
+def _screen(matcher: weakref.ReferenceType[CachedRoutes], route: str, field_name: str,
+            value: str) -> tuple[Hit, ...]:
+    owner = matcher()
+    if owner is None:  # pragma: no cover - a cache outliving its matcher is never called
+        raise ReferenceError("the matcher behind this cache is gone")
+    return screen_guarded(getattr(owner, route), field_name, value)
+
+
+class CachedRoutes:
+    """The cached faces of the three uncached routes a subclass defines."""
+
+    _screen_name: Callable[[str, str], tuple[Hit, ...]]
+    _screen_part: Callable[[str, str], tuple[Hit, ...]]
+    _screen_text: Callable[[str, str], tuple[Hit, ...]]
+
+    def _screen_name_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
+        raise NotImplementedError
+
+    def _screen_part_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
+        raise NotImplementedError
+
+    def _screen_text_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
+        raise NotImplementedError
+
+    def _make_caches(self) -> None:
+        # C-level LRU caches (a hit costs no Python call) over a weak reference: the cache
+        # never keeps the matcher alive, so there is no reference cycle.
+        me = weakref.ref(self)
+        self._screen_name = lru_cache(maxsize=NAME_CACHE)(
+            partial(_screen, me, "_screen_name_uncached"))
+        self._screen_part = lru_cache(maxsize=VALUE_CACHE)(
+            partial(_screen, me, "_screen_part_uncached"))
+        self._screen_text = lru_cache(maxsize=VALUE_CACHE)(
+            partial(_screen, me, "_screen_text_uncached"))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for cache in _CACHES:
+            state.pop(cache, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._make_caches()
