@@ -19,15 +19,17 @@ from entityscan.matcher.guard import screen_guarded
 
 NAME_CACHE = 8_192
 VALUE_CACHE = 2_048
-_CACHES = ("_screen_name", "_screen_part", "_screen_text")
+# An uncached route as the class holds it: (matcher, field name, value, read lookalikes?).
+UncachedRoute = Callable[[Any, str, str, bool], tuple[Hit, ...]]
+_CACHES = ("_screen_name", "_screen_part", "_screen_text", "_name_hits")
 
 
-def _screen(matcher: weakref.ReferenceType[CachedRoutes], route: str, field_name: str,
-            value: str) -> tuple[Hit, ...]:
+def _screen(matcher: weakref.ReferenceType[CachedRoutes], route: UncachedRoute,
+            field_name: str, value: str) -> tuple[Hit, ...]:
     owner = matcher()
     if owner is None:  # pragma: no cover - a cache outliving its matcher is never called
         raise ReferenceError("the matcher behind this cache is gone")
-    return screen_guarded(getattr(owner, route), field_name, value)
+    return screen_guarded(partial(route, owner), field_name, value)
 
 
 class CachedRoutes:
@@ -47,15 +49,17 @@ class CachedRoutes:
         raise NotImplementedError
 
     def _make_caches(self) -> None:
+        # Parts of name-route hits by (record identity, score): identities are per process.
+        self._name_hits: dict[tuple[int, float], Any] = {}
         # C-level LRU caches (a hit costs no Python call) over a weak reference: the cache
         # never keeps the matcher alive, so there is no reference cycle.
-        me = weakref.ref(self)
+        me, cls = weakref.ref(self), type(self)
         self._screen_name = lru_cache(maxsize=NAME_CACHE)(
-            partial(_screen, me, "_screen_name_uncached"))
+            partial(_screen, me, cls._screen_name_uncached))
         self._screen_part = lru_cache(maxsize=VALUE_CACHE)(
-            partial(_screen, me, "_screen_part_uncached"))
+            partial(_screen, me, cls._screen_part_uncached))
         self._screen_text = lru_cache(maxsize=VALUE_CACHE)(
-            partial(_screen, me, "_screen_text_uncached"))
+            partial(_screen, me, cls._screen_text_uncached))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -23,7 +24,13 @@ from rapidfuzz.distance import OSA
 from entityscan.lists import ListSet
 from entityscan.matcher.caches import CachedRoutes
 from entityscan.matcher.findings import Hit, finding_from_hits, list_label, new_match
-from entityscan.matcher.index import NameIndex
+from entityscan.matcher.index import NameIndex, Scored
+from entityscan.matcher.mentions import (
+    acronym_makers,
+    acronym_pattern,
+    maker_core_names,
+    mention_keys,
+)
 from entityscan.matcher.normalise import Name, normalise, normalise_literal, words
 from entityscan.matcher.patterns import PartPattern, PatternHit, PatternSet
 from entityscan.matcher.unicode_guard import clean, read_text
@@ -38,6 +45,7 @@ adaptor housing junction accessory accessories spare""".split())
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
+NAME_HIT_MEMO = 50_000
 # What separates a part number from the rest of a cell (`DS-2CD2143G2-I (4mm)`).
 _CELL_SEPARATORS = frozenset(" (,;")
 
@@ -85,10 +93,13 @@ class Matcher(CachedRoutes):
         makers |= {r.maker for r in self.relations} | {p.maker for p in patterns}
         for maker in makers:
             self._maker_entries[maker.casefold()] = self._resolve_maker(maker)
-        self._maker_cores = self._maker_core_names()
+        self._maker_cores = maker_core_names(lists.entries, self.relations)
         self._maker_core_list = list(self._maker_cores)
-        self._acronyms = self._acronym_pattern()
-        self._mentions = self._mention_keys()
+        self._acronym_makers = acronym_makers(lists.entries)
+        # Lower-cased, for a cheap test of whether a description can hold one at all.
+        self._acronym_words = frozenset(name.lower() for name in self._acronym_makers)
+        self._acronyms = acronym_pattern(self._acronym_makers)
+        self._mentions = mention_keys(lists.entries, self.relations)
         self._mention_starts = {first for first, _ in self._mentions.values()}
 
         self._make_caches()
@@ -113,52 +124,6 @@ class Matcher(CachedRoutes):
         if key not in self._maker_entries:
             self._maker_entries[key] = self._resolve_maker(maker)
         return self._maker_entries[key]
-
-    def _maker_core_names(self) -> dict[str, tuple[str, str]]:
-        """Squashed names of equipment makers and their brands (a few hundred), for a
-        brute-force typo check that the token index cannot do (two edits in one word)."""
-        cores: dict[str, tuple[str, str]] = {}
-        named = [(e.maker, n) for e in self.lists.entries if e.maker for n in e.all_names]
-        named += [(r.maker, n) for r in self.relations for n in (r.brand, *r.aliases)]
-        for maker, name in named:
-            core = "".join(normalise(name).distinct)
-            if len(core) >= 6:
-                cores.setdefault(core, (maker, name))
-        return cores
-
-    def _acronym_pattern(self) -> re.Pattern[str] | None:
-        """Short all-capital maker names (`ZTE`) found case-sensitively in free text."""
-        self._acronym_makers: dict[str, str] = {}
-        for entry in self.lists.entries:
-            for name in entry.all_names if entry.maker else ():
-                if 2 < len(name) <= 4 and name.isupper() and name.isalpha():
-                    self._acronym_makers.setdefault(name, entry.maker or name)
-        # Lower-cased, for a cheap test of whether a description can hold one at all.
-        self._acronym_words = frozenset(name.lower() for name in self._acronym_makers)
-        if not self._acronym_makers:
-            return None
-        names = sorted(self._acronym_makers)
-        return re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
-
-    def _mention_keys(self) -> dict[str, tuple[str, tuple[str, str]]]:
-        """Squashed names that count as a mention in free text -> (first token, (maker, name)).
-
-        Only equipment makers and their brands: a description naming a sanctioned person is
-        not what a product description means.
-        """
-        named: list[tuple[str, str]] = []
-        for entry in self.lists.entries:
-            if entry.maker:
-                named.extend((entry.maker, name) for name in (entry.maker, *entry.all_names))
-        for rel in self.relations:
-            named.extend((rel.maker, name) for name in (rel.brand, *rel.aliases))
-        keys: dict[str, tuple[str, tuple[str, str]]] = {}
-        for maker, name in named:
-            distinct = normalise(name).distinct
-            key = "".join(distinct)
-            if len(key) >= 4 or (key and not key.isascii()):
-                keys.setdefault(key, (distinct[0], (maker, name)))
-        return keys
 
     # ----- verdict helpers -----
     def _current(self, entry: ListEntry) -> bool:
@@ -258,32 +223,53 @@ class Matcher(CachedRoutes):
                                       limit=MAX_MATCHES_PER_ROUTE)
         shown = f"{field_name} {value!r}"
         for scored in ranked:
-            entry = scored.record.payload
-            current = self._current(entry)
-            variant = scored.record.variant
-            # Pinyin has many homophones: the bare core of a Chinese name (`Zhongxing`) is a
-            # lead; the whole name with its place or generic words is the name.
-            bare_pinyin = (variant.startswith(PINYIN)
-                           and scored.features.get("exact_key_level", 0.0) >= 2)
-            exact = scored.exact and not bare_pinyin
-            verdict = Verdict.FLAGGED if exact and current else Verdict.REVIEW
-            kind = "alias" if scored.record.is_alias else "name"
-            features = {"name_similarity": scored.score, **scored.features}
-            how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
-            derived = f" ({variant})" if variant else ""
-            reason = (f"{shown} {how} the {kind} {scored.record.name!r}{derived} "
-                      f"of {entry.name} ({list_label(entry)})")
-            if bare_pinyin:
-                reason += "; only the pinyin of the name's core, which other names share: review"
-            elif not scored.exact:
-                reason += "; a fuzzy-only match is a lead for review"
-            if not current:
-                reason += "; delisted, so review at most"
-            hits.append(Hit(self._entry_match(entry, via=kind, field_name=field_name,
-                                               value=value, matched=scored.record.name,
-                                               score=scored.score, features=features),
-                             verdict, entry.maker or entry.name, reason))
+            # What a hit says apart from the field and value is the same on every line that
+            # reaches this record the same way: worked out once (a dense vendor master meets
+            # the same dozen list names again and again).
+            memo = (id(scored.record), scored.score) if scored.exact else None
+            parts = self._name_hits.get(memo) if memo else None
+            if parts is None:
+                parts = self._name_hit_parts(scored)
+                if memo:
+                    if len(self._name_hits) >= NAME_HIT_MEMO:
+                        self._name_hits.clear()
+                    self._name_hits[memo] = parts
+            fields, features, tail, verdict, maker = parts
+            # Each match its own features: a caller may annotate one without touching others.
+            match = new_match(**fields, field=field_name, value=value, features=dict(features))
+            hits.append(Hit(match, verdict, maker, shown + tail))
         return hits
+
+    def _name_hit_parts(self, scored: Scored[ListEntry]
+                        ) -> tuple[dict[str, Any], dict[str, float], str, Verdict, str]:
+        """A name-route hit without its field and value: match fields, features, the reason
+        after `{field} {value!r}`, the verdict and the maker."""
+        entry = scored.record.payload
+        current = self._current(entry)
+        variant = scored.record.variant
+        # Pinyin has many homophones: the bare core of a Chinese name (`Zhongxing`) is a lead;
+        # the whole name with its place or generic words is the name.
+        bare_pinyin = (variant.startswith(PINYIN)
+                       and scored.features.get("exact_key_level", 0.0) >= 2)
+        exact = scored.exact and not bare_pinyin
+        verdict = Verdict.FLAGGED if exact and current else Verdict.REVIEW
+        kind = "alias" if scored.record.is_alias else "name"
+        how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
+        derived = f" ({variant})" if variant else ""
+        tail = (f" {how} the {kind} {scored.record.name!r}{derived} of {entry.name} "
+                f"({list_label(entry)})")
+        if bare_pinyin:
+            tail += "; only the pinyin of the name's core, which other names share: review"
+        elif not scored.exact:
+            tail += "; a fuzzy-only match is a lead for review"
+        if not current:
+            tail += "; delisted, so review at most"
+        fields = {"entity": entry.name, "entry_id": entry.id, "list": entry.list,
+                  "list_name": entry.list_name, "citation": entry.citation,
+                  "listed": entry.listed, "removed": entry.removed, "via": kind,
+                  "matched_name": scored.record.name, "score": scored.score}
+        features = {"name_similarity": scored.score, **scored.features}
+        return fields, features, tail, verdict, entry.maker or entry.name
 
     def _relation_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
         hits: list[Hit] = []
