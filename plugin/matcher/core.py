@@ -11,7 +11,6 @@ The finding's verdict is the strongest match verdict (`findings.finding_from_hit
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from entityscan.lists import ListSet
-from entityscan.matcher.caches import CachedRoutes
+from entityscan.matcher.caches import CachedRoutes, settle
 from entityscan.matcher.findings import Hit, finding_from_hits, list_label, new_match
 from entityscan.matcher.index import NameIndex, Scored
 from entityscan.matcher.mentions import (
@@ -103,11 +102,7 @@ class Matcher(CachedRoutes):
         self._mention_starts = {first for first, _ in self._mentions.values()}
 
         self._make_caches()
-        # The index lives as long as the screening context: take it out of the cyclic
-        # collector's generations, or every full collection walks its million objects again
-        # (a third of the screening time on a dense vendor master).  Nothing here holds a
-        # reference cycle, so a replaced matcher is still freed by reference counting.
-        gc.freeze()
+        settle()
 
     # ----- building -----
     def _resolve_maker(self, maker: str) -> tuple[ListEntry, ...]:
