@@ -15,44 +15,59 @@ both sides of a match (list names and user input):
 - `read_word` gives the Latin reading of a word written with lookalike letters from another
   script (`Dаhuа` with Cyrillic `а`), from the UTS #39 confusable skeleton.
 
-Unicode data comes from ICU through PyICU (ICU's SpoofChecker implements UTS #39 skeletons;
-its UnicodeSets give the properties above), so it follows the Unicode version of the ICU the
-machine has, not a hand-made table.  ICU objects live in this module, never on a `Matcher`,
-which must stay picklable.
+The Unicode data are the Unicode Consortium's own files, shipped with the package
+(`unicode_data`, Unicode 17.0.0: confusables.txt of UTS #39, Scripts.txt, PropList.txt,
+DerivedGeneralCategory.txt), not a hand-made table; skeletons follow UTS #39's definition over
+them.  Bidi reordering is python-bidi (the Unicode Bidirectional Algorithm of the Rust crate
+unicode-bidi, published as wheels).  Nothing here needs a system library or a compiler.  The
+tables are read once, on first use, and live in these modules, never on a `Matcher`, which must
+stay picklable.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
-import icu
+from bidi import get_display
 
-_SPOOF = icu.SpoofChecker()
+from entityscan.matcher.unicode_data import (
+    dashes,
+    default_ignorable,
+    format_characters,
+    hidden_after_reordering,
+    script,
+    script_characters,
+    skeleton,
+)
+
 # Scripts whose letters are never read as Latin: a Han, kana or Hangul word is a name in its own
 # right (`大华`), and some of its characters have lookalikes elsewhere (`口`, `工`).
 _OWN_NAME_SCRIPTS = frozenset({"Han", "Hiragana", "Katakana", "Hangul", "Bopomofo"})
 # Explicit embeddings, overrides and isolates: the characters that reorder what a reader sees.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
+# A lone surrogate is no character: a reader sees U+FFFD in its place (and bidi takes only text).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-def _table(pattern: str, replacement: str | None) -> dict[int, str | None]:
-    return {ord(char): replacement for char in icu.UnicodeSet(pattern)}
 
-
-_INVISIBLE = _table("[[:Default_Ignorable_Code_Point:][:Cf:]]", None)
-_DASHES = {code: "-" for code in _table("[[:Dash:][:Pd:]]", "-") if code != ord("-")}
-_CLEAN = {**_INVISIBLE, **_DASHES}
-_LATIN = frozenset(icu.UnicodeSet("[:Latin:]"))
+@cache
+def _clean_table() -> dict[int, str | None]:
+    """`str.translate` table: invisible and format characters to nothing, dashes to `-`."""
+    table: dict[int, str | None] = dict.fromkeys(default_ignorable() | format_characters())
+    table.update({code: "-" for code in dashes() if code != ord("-")})
+    return table
 
 
 def clean(text: str) -> str:
     """NFKC, invisible and format characters removed, dashes folded, Latin accents dropped."""
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFKC", text).translate(_CLEAN)
+    text = unicodedata.normalize("NFKC", text).translate(_clean_table())
     if text.isascii():
         return text
+    latin = script_characters("Latin")
     out: list[str] = []
     after_latin = False
     for char in unicodedata.normalize("NFD", text):
@@ -60,7 +75,7 @@ def clean(text: str) -> str:
             if after_latin:
                 continue  # an accent on a Latin letter
         else:
-            after_latin = char in _LATIN
+            after_latin = char in latin
         out.append(char)
     return unicodedata.normalize("NFC", "".join(out))
 
@@ -69,15 +84,16 @@ def visual_order(text: str) -> str | None:
     """The text in the order a reader sees it, when explicit bidi controls reorder it; else None."""
     if BIDI_CONTROLS.isdisjoint(text):
         return None
-    bidi = icu.Bidi()
-    bidi.setPara(icu.UnicodeString(text), 0)  # paragraph level 0: a left-to-right document
-    return str(bidi.writeReordered(icu.Bidi.REMOVE_BIDI_CONTROLS))
+    text = _SURROGATE.sub("\ufffd", text)
+    shown = get_display(text, base_dir="L")  # a left-to-right document
+    hidden = hidden_after_reordering()
+    return "".join(char for char in shown if char not in hidden)
 
 
 @lru_cache(maxsize=16_384)
 def script_of(char: str) -> str:
-    """ICU's script name of a character: `Cyrillic`, `Greek`, `Latin`, `Common` …"""
-    return str(icu.Script.getScript(char).getName())
+    """The Unicode Script property of a character: `Cyrillic`, `Greek`, `Latin`, `Common` …"""
+    return script(char)
 
 
 @lru_cache(maxsize=16_384)
@@ -88,9 +104,9 @@ def _reading(char: str) -> str | None:
     `К` maps to `K`.  Trying the letter, then its capital, reads both the way a person does.
     """
     for form in (char, char.upper()):
-        skeleton = str(_SPOOF.getSkeleton(0, form))
-        if skeleton.isascii() and skeleton.isalnum():
-            return skeleton.lower()
+        prototype = skeleton(form)
+        if prototype.isascii() and prototype.isalnum():
+            return prototype.lower()
     return None
 
 
