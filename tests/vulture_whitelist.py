@@ -63,3 +63,7 @@ _.snapshot_pruned
 
 # uvicorn's --factory entry point of a worker process (entityscan.service.worker).
 _.app_from_env
+
+# The lab's port plan fields are read by name through `as_dict()` (ports_for).
+_.hik_sdk
+_.dahua_sdk

@@ -1,0 +1,76 @@
+"""`entityscan import FILE...`: nmap XML, masscan JSON and Zeek logs other tools already
+produced, attributed and screened like a scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from entityscan.commands import (
+    DataDirOption,
+    DbOption,
+    FailOn,
+    FailOnOption,
+    Format,
+    FormatOption,
+    ListOption,
+    OutputOption,
+    PluginOption,
+    RelationsOption,
+    SaveOption,
+)
+from entityscan.errors import InputError
+from entityscan.hooks import signatures
+from entityscan.operations import screen_scan
+from entityscan.output import exit_code, write_output
+from entityscan.session import Session
+from entityscan.terminal import print_saved
+
+
+def import_command(
+    files: Annotated[list[Path], typer.Argument(
+        show_default=False, help="nmap XML (-oX), masscan JSON (-oJ/-oD) or Zeek logs (http, "
+                                 "ssl, x509, dhcp, software, known_services; TSV or JSON).")],
+    lists: ListOption = None,
+    relations: RelationsOption = None,
+    fmt: FormatOption = Format.TABLE,
+    output: OutputOption = None,
+    fail_on: FailOnOption = FailOn.FLAGGED,
+    data_dir: DataDirOption = None,
+    plugin: PluginOption = None,
+    save: SaveOption = False,
+    db: DbOption = None,
+) -> int:
+    """Attribute and screen the devices other tools recorded (nmap, masscan, Zeek).
+
+    Exit 0: nothing at or above --fail-on. Exit 1: devices at or above it. Exit 2: usage or
+    input error, also when lines or files could not be read (the rest is still screened)."""
+    from entityscan.scanners.importers import import_files
+
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
+                      list_paths=lists or (), relation_paths=relations or ()) as session:
+        rules = signatures(session.hooks)
+        session.context()  # a broken list or plugin stops the run before files are read
+        inventory = import_files(files, rules=rules)
+        for error in inventory.errors:
+            typer.echo(f"entityscan import: error: {error.message}", err=True)
+        done = screen_scan(inventory, session.context(), session.store() if save else None,
+                           actor=session.actor, source="entityscan import")
+        write_output(done.document, fmt, output)
+        if save:
+            print_saved(done.scan_id, done.audit_id, done.diff)
+        done.notify()
+    if inventory.errors:
+        bad = len({e.target for e in inventory.errors})
+        raise InputError(f"{bad} of {len(files)} files had unreadable parts (listed above as "
+                         "file:line); everything else was screened")
+    return exit_code(done.findings, fail_on)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
