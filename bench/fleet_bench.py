@@ -17,7 +17,7 @@ its own (started and removed by this script, never anyone else's database).
     python bench/fleet_bench.py faults --sites 300 --workers 2
     python bench/fleet_bench.py screen --clients 20 --seconds 30 --workers 1 2
 
-Only loopback addresses in 127.64.1.0/24 are used.
+Only loopback addresses in 127.0.13.0/24 are used.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from bench.make_items import generate  # noqa: E402
 from bench.make_sites import lab_templates, site_document  # noqa: E402
 from bench.pg_cluster import Cluster, _free_port  # noqa: E402
 
-PG_HOST = "127.64.1.1"
-HOST = "127.64.1.2"
+PG_HOST = "127.0.13.201"
+HOST = "127.0.13.202"
 _TEMPLATES: list[dict[str, Any]] = []
 
 

@@ -1,6 +1,6 @@
 """Scan documents for simulated sites, made from a real scan of the loopback lab.
 
-`lab_templates()` scans the lab once (every non-hostile profile, on 127.64.20.0/24) with the
+`lab_templates()` scans the lab once (every non-hostile profile, on 127.0.13.0/24, from .10) with the
 real scanner and keeps each device as the scanner reported it, evidence and all.  `site_document(
 templates, site, n, seed)` builds one site's `entityscan.scan/1` document of `n` devices drawn
 from them with a realistic mix (most devices are other makers' cameras and web boxes, about
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-LAB_BASE = "127.64.20.10"
+LAB_BASE = "127.0.13.10"
 FLAGGED_SHARE = 0.15
 
 

@@ -3,7 +3,7 @@ loopback address and port of its own, stopped (and started again) at will, remov
 end.  Nobody else's database is touched.  PostgreSQL refuses to run as root, so as root the
 cluster runs as the `postgres` user.
 
-    with Cluster("127.64.1.1") as pg:
+    with Cluster("127.0.13.201") as pg:
         url = pg.create_database("fleet")      # postgresql+psycopg://…
         pg.stop(); pg.start()                  # a 10 s outage, say
 """
