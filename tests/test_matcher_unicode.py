@@ -190,3 +190,25 @@ def test_a_deep_nest_of_controls_is_screened() -> None:
     assert finding.verdict.value != "clear" and finding.maker == "Hikvision"
     lone = context.matcher.screen_item(LineItem(id="lone", supplier="\ud800\u202eauhaD"))
     assert lone.maker == "Dahua"
+
+
+def test_padding_cannot_push_a_name_past_the_field_bound() -> None:
+    """Bounds count what a reader sees: invisible characters and white space in front of a name
+    (in a name field or a description) do not hide it; a name beyond the name bound is still
+    read for mentions."""
+    matcher = ScreeningContext.load().matcher
+    invisible = "\u200b" * 600 + "Hikvision"
+    assert matcher.screen_item(LineItem(id="zw", manufacturer=invisible)).verdict.value == "flagged"
+    assert matcher.screen_item(
+        LineItem(id="zw-desc", description="\u2060" * 20_000 + "camera by Hikvision")
+    ).maker == "Hikvision"
+    spaced = matcher.screen_item(
+        LineItem(id="ws", description=" " * 12_000 + "Dahua Technology dome camera"))
+    assert spaced.maker == "Dahua" and spaced.verdict.value != "clear"
+    buried = matcher.screen_item(LineItem(id="long", supplier="x " * 400 + "Hikvision"))
+    assert buried.maker == "Hikvision" and buried.verdict.value != "clear"
+    assert matcher.screen_item(LineItem(id="plain", supplier="x " * 400)).verdict.value == "clear"
+    controls = "\u202e\u202c" * 6_000 + "Dahua Technology"
+    assert matcher.screen_item(LineItem(id="bidi-pad", description=controls)).maker == "Dahua"
+    reversed_pad = "\u202e" * 700 + "noisivkiH"
+    assert matcher.screen_item(LineItem(id="rlo-pad", supplier=reversed_pad)).maker == "Hikvision"

@@ -32,7 +32,13 @@ from entityscan.matcher.mentions import (
 )
 from entityscan.matcher.normalise import Name, normalise, normalise_literal, words
 from entityscan.matcher.patterns import PartPattern, PatternHit, PatternSet
-from entityscan.matcher.unicode_guard import clean, read_text
+from entityscan.matcher.unicode_guard import (
+    clean,
+    read_text,
+    strip_invisible,
+    visual_order,
+    without_bidi_controls,
+)
 from entityscan.matcher.variants import PINYIN, listed_names
 from entityscan.model import Finding, LineItem, ListEntry, Match, Relation, Verdict
 from entityscan.scanners.inventory import Certainty, Device
@@ -44,9 +50,31 @@ adaptor housing junction accessory accessories spare""".split())
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
+# Bounds on what one field costs to screen, in characters a reader sees (see `_bounded`).
+MAX_NAME = 500
+MAX_TEXT = 10_000
 NAME_HIT_MEMO = 50_000
 # What separates a part number from the rest of a cell (`DS-2CD2143G2-I (4mm)`).
 _CELL_SEPARATORS = frozenset(" (,;")
+
+
+def _bounded(value: str | None, limit: int) -> list[str]:
+    """A field's value as the forms to screen, each at most `limit` characters a reader sees.
+
+    Invisible characters never count toward the bound.  A value still over it is read the way a
+    reader sees it, as written and as bidi controls show it, with runs of white space folded, so
+    neither padding nor controls in front can push a name past the bound."""
+    if not value:
+        return []
+    value = strip_invisible(value)
+    if len(value) <= limit:
+        value = value.strip()
+        return [value] if value else []
+    forms: list[str] = []
+    for form in (without_bidi_controls(value), visual_order(value)):
+        if form is not None and (form := " ".join(form.split())[:limit]) and form not in forms:
+            forms.append(form)
+    return forms
 
 
 @dataclass(frozen=True)
@@ -376,15 +404,16 @@ class Matcher(CachedRoutes):
         """Screen one procurement line item."""
         hits: list[Hit] = []
         for field_name in NAME_FIELDS:
-            value = getattr(item, field_name)
-            if value and (value := value.strip()):
-                hits.extend(self._screen_name(field_name, value[:500]))
-        value = item.part_number
-        if value and (value := value.strip()):
-            hits.extend(self._screen_part("part_number", value[:500]))
-        value = item.description
-        if value and (value := value.strip()):
-            hits.extend(self._screen_text("description", value[:5000]))
+            for value in _bounded(getattr(item, field_name), MAX_TEXT):
+                hits.extend(self._screen_name(field_name, value[:MAX_NAME]))
+                if len(value) > MAX_NAME:
+                    # Longer than any real name: the rest is still read for mentions, so
+                    # padding in front cannot hide a maker behind it.
+                    hits.extend(self._screen_text(field_name, value))
+        for value in _bounded(item.part_number, MAX_NAME):
+            hits.extend(self._screen_part("part_number", value))
+        for value in _bounded(item.description, MAX_TEXT):
+            hits.extend(self._screen_text("description", value))
         return finding_from_hits(item.id, "line_item", hits)
 
     def screen_device(self, device: Device) -> Finding:

@@ -60,6 +60,27 @@ def _clean_table() -> dict[int, str | None]:
     return table
 
 
+@cache
+def _invisible_table() -> dict[int, None]:
+    """`str.translate` table: invisible and format characters but the bidi controls, which
+    change what a reader sees and are read by `visual_order`."""
+    invisible = default_ignorable() | format_characters()
+    return dict.fromkeys(invisible - {ord(c) for c in BIDI_CONTROLS})
+
+
+def strip_invisible(text: str) -> str:
+    """The text without the invisible characters that change nothing a reader sees
+    (zero-width spaces, joiners, tags): what a bound on a value's length must not count."""
+    if text.isascii():
+        return text
+    return text.translate(_invisible_table())
+
+
+def without_bidi_controls(text: str) -> str:
+    """The text in its written order with the bidi controls taken out."""
+    return "".join(char for char in text if char not in BIDI_CONTROLS)
+
+
 def clean(text: str) -> str:
     """NFKC, invisible and format characters removed, dashes folded, Latin accents dropped."""
     if text.isascii():
