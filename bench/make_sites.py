@@ -1,11 +1,11 @@
 """Scan documents for simulated sites, made from a real scan of the loopback lab.
 
-`lab_templates()` scans the lab once (every non-hostile profile, on 127.0.13.0/24, from .10) with the
-real scanner and keeps each device as the scanner reported it, evidence and all.  `site_document(
-templates, site, n, seed)` builds one site's `entityscan.scan/1` document of `n` devices drawn
-from them with a realistic mix (most devices are other makers' cameras and web boxes, about
-one in seven is a Hikvision- or Dahua-platform unit under its own or an OEM label), each with a
-MAC, serial and address of its own, so every site's devices are distinct.
+`lab_templates()` scans the lab once (every non-hostile profile, on 127.0.13.0/24 from .10)
+with the real scanner and keeps each device as the scanner reported it, evidence and all.
+`site_document(templates, site, n, seed)` builds one site's `entityscan.scan/1` document of
+`n` devices drawn from them with a realistic mix (most devices are other makers' cameras and
+web boxes, about one in seven is a Hikvision- or Dahua-platform unit under its own or an OEM
+label), each with a MAC, serial and address of its own, so every site's devices are distinct.
 
     python bench/make_sites.py --sites 3 --devices 200 --out /tmp/sites   # writes JSON files
 """
