@@ -13,6 +13,7 @@ _ = Whitelist()
 # as JSON strings.
 _.CSV
 _.CYCLONEDX
+_.NDJSON
 _.ALLOW
 _.BLOCK
 _.FALSE_POSITIVE
@@ -53,3 +54,6 @@ _.ctrl_transfer
 _.bmRequestType
 _.bRequest
 _.wIndex
+
+# pickle's hook for custom reductions (the index cache's pickler).
+_.reducer_override
