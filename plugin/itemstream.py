@@ -118,12 +118,14 @@ class _Spool:
 def screen_line_item_stream(
         chunks: Iterable[list[RawItem]], ctx: ScreeningContext, store: Store | None, *,
         actor: str, source: str, input_name: str | None, sink: ResultSink, jobs: int = 1,
-        lean: bool = True, audit_batch: int = AUDIT_BATCH,
+        lean: bool = True, audit_batch: int | None = None,
         on_chunk: Callable[[list[RawItem], ChunkOut], None] | None = None
         ) -> StreamedScreening:
     """Screen `chunks` of rows (`entityscan.lineitems.LineItemFile.chunks()`) into `sink`;
     with a store, apply its decisions and record the screening (see the module docstring).
-    `on_chunk` sees every chunk screened in this process, with its finding objects."""
+    `audit_batch`: lines per audit entry (default `AUDIT_BATCH`).  `on_chunk` sees every
+    chunk screened in this process, with its finding objects."""
+    audit_batch = audit_batch or AUDIT_BATCH
     decisions = tuple(store.decisions.list()) if store is not None else ()
     lists_hash = ctx.lists.content_hash
     plan = ChunkPlan(ctx, decisions, datetime.now(UTC), sink.output, lean, sink.extra_columns)
