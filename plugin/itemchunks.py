@@ -76,8 +76,8 @@ def _record_line(item_id: str, as_json: str, item: dict[str, Any], decision: str
             f'"decision": {_dumps(decision)}, "applied_decision": {_dumps(applied)}}}')
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+# one encoder for every value (json.dumps with options builds a new one per call)
+_dumps = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def screen_chunk(rows: Sequence[RawItem], plan: ChunkPlan, *,

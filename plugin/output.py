@@ -26,6 +26,9 @@ from entityscan.lists import ListSet
 from entityscan.model import Finding, LineItem, Verdict
 from entityscan.scanners.inventory import Inventory
 
+# table, html and cyclonedx hold a whole screen document (and its rendering) in memory
+WHOLE_DOCUMENT_FORMATS = ("table", "html", "cyclonedx")
+WHOLE_DOCUMENT_LIMIT = 20_000
 SCREEN_SCHEMA = "entityscan.screen/1"
 SCAN_SCHEMA = "entityscan.scan/1"
 VERDICT_STYLE = {"flagged": "bold red", "review": "yellow", "clear": "green"}
@@ -48,7 +51,8 @@ def _result(finding: Finding) -> dict[str, Any]:
 
 def item_fields(item: LineItem) -> dict[str, Any]:
     """A result's `item`: the line as read, except its id, without empty fields."""
-    fields = {k: v for k in ITEM_FIELDS if (v := getattr(item, k)) is not None}
+    values = item.__dict__
+    fields = {k: v for k in ITEM_FIELDS if (v := values[k]) is not None}
     if item.extra:
         fields["extra"] = dict(item.extra)
     return fields
@@ -356,9 +360,21 @@ def render_text(doc: dict[str, Any], fmt: str) -> str:
     return renderer(doc)
 
 
+def check_whole_document(count: int, fmt: str, limit: int | None = None) -> None:
+    """Refuse a screen document of more than `limit` line items in a whole-document format."""
+    limit = WHOLE_DOCUMENT_LIMIT if limit is None else limit
+    if fmt in WHOLE_DOCUMENT_FORMATS and count > limit:
+        raise InputError(
+            f"--format {fmt} shows the whole document at once, so it is limited to "
+            f"{limit:,} line items and this one has more; use --format ndjson or csv "
+            f"(streamed, any size), or json and then `entityscan report` on a part")
+
+
 def write_output(doc: dict[str, Any], fmt: str, output: Path | None,
                  console: Console | None = None) -> None:
     """Render `doc` as `fmt` to `output`, or to the terminal when no output path is given."""
+    if doc.get("schema") == SCREEN_SCHEMA:
+        check_whole_document(len(doc.get("results") or ()), fmt)
     console = console or Console()
     if fmt == "table":
         if output is not None:

@@ -19,6 +19,8 @@ removed on error.  Standard output receives the streamed formats as they come.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import sys
@@ -28,9 +30,12 @@ from typing import Any, TextIO
 
 from entityscan.errors import InputError
 from entityscan.itemchunks import ChunkOut
-from entityscan.output import screen_csv_header, write_output
-
-WHOLE_DOCUMENT_LIMIT = 20_000
+from entityscan.output import (
+    WHOLE_DOCUMENT_LIMIT,
+    check_whole_document,
+    screen_csv_header,
+    write_output,
+)
 
 
 class _Target:
@@ -158,9 +163,6 @@ class CsvSink(ResultSink):
         self.extra_columns = extra_columns
 
     def begin(self, header: dict[str, Any]) -> None:
-        import csv
-        import io
-
         buffer = io.StringIO()
         csv.writer(buffer).writerow(screen_csv_header(self.extra_columns))
         self.target.write(buffer.getvalue())
@@ -191,11 +193,8 @@ class DocumentSink(ResultSink):
 
     def write(self, out: ChunkOut) -> None:
         assert out.records is not None
-        if self.limit is not None and len(self.results) + len(out.records) > self.limit:
-            raise InputError(
-                f"--format {self.fmt} shows the whole document at once, so it is limited to "
-                f"{self.limit:,} line items and this input has more; use --format ndjson or "
-                f"csv (streamed, any size), or json and then `entityscan report` on a part")
+        if self.fmt is not None:
+            check_whole_document(len(self.results) + len(out.records), self.fmt, self.limit)
         self.results.extend(out.records)
 
     def finish(self, tail: dict[str, Any]) -> None:
@@ -214,3 +213,7 @@ def open_sink(fmt: str, path: Path | None, extra_columns: tuple[str, ...] = ()
     if fmt == "csv":
         return CsvSink(path, extra_columns)
     return DocumentSink(fmt, path, WHOLE_DOCUMENT_LIMIT)
+
+
+__all__ = ["WHOLE_DOCUMENT_LIMIT", "CsvSink", "DocumentSink", "JsonSink", "NdjsonSink",
+           "ResultSink", "open_sink"]
