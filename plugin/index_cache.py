@@ -36,7 +36,6 @@ import gc
 import hashlib
 import hmac
 import inspect
-import io
 import json
 import logging
 import os
@@ -49,7 +48,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import entityscan
 import entityscan.scanners
@@ -194,10 +193,16 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def _dumps(value: Any) -> bytes:
-    buffer = io.BytesIO()
-    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return buffer.getvalue()
+class _Signing:
+    """A binary file that feeds everything written to it into an HMAC as well (the pickle is
+    streamed to disk, never held in memory beside the index it encodes)."""
+
+    def __init__(self, handle: BinaryIO, mac: hmac.HMAC) -> None:
+        self.handle, self.mac = handle, mac
+
+    def write(self, data: bytes) -> int:
+        self.mac.update(data)
+        return self.handle.write(data)
 
 
 # ----- reading and writing -----
@@ -242,13 +247,16 @@ def write(folder: Path, key: str, header: dict[str, Any], value: Any) -> Path:
     """Write the cache file for `key` atomically (0600), then drop all but the newest."""
     secret = _secret(folder)
     head = json.dumps({**header, "format": FORMAT, "key": key}).encode()
-    body = len(head).to_bytes(8, "big") + head + _dumps(value)
-    mac = hmac.new(secret, body, hashlib.sha256).digest()
     path = folder / f"{key}.idx"
     fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC + mac + body)
+            handle.write(MAGIC + bytes(32))  # the HMAC goes here once the body is written
+            signing = _Signing(handle, hmac.new(secret, digestmod=hashlib.sha256))
+            signing.write(len(head).to_bytes(8, "big") + head)
+            _Pickler(signing, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+            handle.seek(len(MAGIC))
+            handle.write(signing.mac.digest())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
