@@ -277,3 +277,18 @@ def test_not_utf8_far_into_a_file_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_line_items(bad)
     assert "line 50002: not UTF-8 text (byte 0xe9" in str(caught.value)
+
+
+def test_json_input_to_csv_has_every_extra_column(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENTITYSCAN_DATA_DIR", str(tmp_path / "data"))
+    items = tmp_path / "items.json"
+    items.write_text(json.dumps([{"id": "a", "brand": "Dell", "site": "x"},
+                                 {"id": "b", "brand": "Bosch", "=cmd": "=1+1"}]),
+                     encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert screen(str(items), "-f", "csv", "-o", str(out)) == 0
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][-2:] == ["site", "'=cmd"]  # a header a spreadsheet would run is defused
+    assert rows[1][-2:] == ["x", ""] and rows[2][-2:] == ["", "'=1+1"]
