@@ -292,3 +292,17 @@ def test_json_input_to_csv_has_every_extra_column(tmp_path: Path,
         rows = list(csv.reader(handle))
     assert rows[0][-2:] == ["site", "'=cmd"]  # a header a spreadsheet would run is defused
     assert rows[1][-2:] == ["x", ""] and rows[2][-2:] == ["", "'=1+1"]
+
+
+def test_line_items_are_built_exactly_as_model_construct_builds_them() -> None:
+    from entityscan import lineitems
+
+    rows = [("PO-1", "Acme", None, "Bosch", "dome", "AB-1", {"cc": "7"}),
+            ("PO-2", None, None, None, None, "X", {}),
+            ("行-3", "海康威视", "m", "b", "d", "p", {"é": "ü"})]
+    for raw in rows:
+        fast, reference = lineitems.to_item(raw), lineitems._construct(raw)
+        assert fast == reference and fast.model_dump() == reference.model_dump()
+        assert fast.model_fields_set == reference.model_fields_set
+    # the pinned pydantic stores models as the fast path expects, so it is the one in use
+    assert lineitems.to_item is lineitems._construct_fast
