@@ -59,10 +59,12 @@ class StreamedScreening:
         return Verdict.CLEAR
 
 
-def has_reactions(hooks: EntityscanPluginManager) -> bool:
-    """Whether any plugin reacts to findings (the built-in webhook only with a URL): when
-    none does, nothing is kept for `notify()`."""
-    return any(impl.plugin_name != "builtin.webhook" or hooks.settings.webhook_url
+def has_reactions(hooks: EntityscanPluginManager, saved: bool) -> bool:
+    """Whether any plugin reacts to findings: when none does, nothing is kept for `notify()`.
+    The built-in webhook reacts only with a URL, and not to saved screenings (their events
+    are in the store's outbox)."""
+    return any(impl.plugin_name != "builtin.webhook"
+               or (hooks.settings.webhook_url and not saved)
                for impl in hooks.hook.entityscan_findings.get_hookimpls())
 
 
@@ -130,7 +132,7 @@ def screen_line_item_stream(
     lists_hash = ctx.lists.content_hash
     plan = ChunkPlan(ctx, decisions, datetime.now(UTC), sink.output, lean, sink.extra_columns)
     summary = _Summary()
-    spool = _Spool() if has_reactions(ctx.hooks) else None
+    spool = _Spool() if has_reactions(ctx.hooks, store is not None) else None
     audit_ids: list[int] = []
     batch: list[tuple[list[RawItem], ChunkOut]] = []
 

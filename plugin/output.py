@@ -18,13 +18,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from entityscan.decisions import DEFAULT_DECISION
 from entityscan.errors import InputError
 from entityscan.lists import ListSet
 from entityscan.model import Finding, LineItem, Verdict
 from entityscan.scanners.inventory import Inventory
+from entityscan.terminal import cell
 
 # table, html and cyclonedx hold a whole screen document (and its rendering) in memory
 WHOLE_DOCUMENT_FORMATS = ("table", "html", "cyclonedx")
@@ -264,29 +264,15 @@ def scan_csv(doc: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-# Characters a terminal acts on or that hide or reorder text: C0 and C1 controls (ESC starts
-# an escape sequence), bidirectional overrides and isolates (text shown in another order
-# than it reads), zero-width and line/paragraph separators.  Shown as `\xNN` / `\uNNNN`.
-_UNSAFE = ([*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, *range(0x200B, 0x2010),
-            0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF])
-_TERMINAL_SAFE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
-
-
-def terminal_text(value: object, style: str = "") -> Text:
-    """A string from a file or a device, for a terminal: never markup (rich `Text`), and
-    every control or invisible formatting character shown as its escape."""
-    return Text(("" if value is None else str(value)).translate(_TERMINAL_SAFE), style=style)
-
-
 def screen_table(doc: dict[str, Any], console: Console) -> None:
     table = Table(title=f"entityscan screen — {doc['summary']['total']} items", expand=False)
     for col in ("id", "verdict", "maker", "score", "why (full reasons: --format json|html)"):
         table.add_column(col, overflow="fold")
     for r in doc["results"]:
         style = VERDICT_STYLE[r["verdict"]]
-        table.add_row(terminal_text(r["id"]), f"[{style}]{r['verdict']}[/]",
-                      terminal_text(r.get("maker")), f"{r.get('score', 0.0):.0f}",
-                      terminal_text(_short_reason(r)))
+        table.add_row(cell(r["id"]), f"[{style}]{r['verdict']}[/]",
+                      cell(r.get("maker")), f"{r.get('score', 0.0):.0f}",
+                      cell(_short_reason(r)))
     console.print(table)
     _print_summary(doc, console)
 
@@ -302,9 +288,9 @@ def scan_table(doc: dict[str, Any], console: Console) -> None:
         style = VERDICT_STYLE[d["verdict"]]
         verdict = f"[{style}]{d['verdict']}[/]" + ("" if d.get("readable", True)
                                                     else " (unreadable)")
-        table.add_row(terminal_text(where), terminal_text(d.get("brand")),
-                      terminal_text(d.get("maker")), terminal_text(d.get("model")), verdict,
-                      f"{d['score']:.0f}", terminal_text(_short_reason(d)))
+        table.add_row(cell(where), cell(d.get("brand")),
+                      cell(d.get("maker")), cell(d.get("model")), verdict,
+                      f"{d['score']:.0f}", cell(_short_reason(d)))
     console.print(table)
     _print_summary(doc, console)
 
