@@ -60,6 +60,12 @@ class _Target:
     def write(self, text: str) -> None:
         try:
             self.handle.write(text)
+        except BrokenPipeError:
+            # a pipeline stopped reading (`| head`): no more output, and no second error when
+            # Python flushes standard output on exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.handle.fileno())
+            raise InputError("standard output was closed before the output ended (the "
+                             "reading end of a pipe stopped)") from None
         except OSError as exc:
             raise InputError(f"{self.path or 'standard output'}: cannot write output: "
                              f"{exc}") from exc

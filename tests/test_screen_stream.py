@@ -306,3 +306,18 @@ def test_line_items_are_built_exactly_as_model_construct_builds_them() -> None:
         assert fast.model_fields_set == reference.model_fields_set
     # the pinned pydantic stores models as the fast path expects, so it is the one in use
     assert lineitems.to_item is lineitems._construct_fast
+
+
+def test_a_pipeline_that_stops_reading_ends_the_run_with_a_message(tmp_path: Path) -> None:
+    items = tmp_path / "items.csv"
+    write_items(items, 4500)  # ~1.5 MB of ndjson: more than a pipe holds
+    proc = subprocess.Popen([sys.executable, "-m", "entityscan", "screen", str(items), "-f",
+                             "ndjson"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "ENTITYSCAN_DATA_DIR": str(tmp_path / "d")})
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["type"] == "header"
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 2
+    assert "standard output was closed" in err and "Traceback" not in err
