@@ -12,8 +12,10 @@ same plugin objects and settings.  State a screening plugin changes in a worker 
 At most `2 × jobs` chunks are in flight, so a slow output never lets the input pile up.  A
 worker that grew by more than `MAX_WORKER_GROWTH` since it was forked (the matcher's memo
 caches fill with every distinct name on a dense input) finishes its chunks and is replaced by
-a fresh fork, so no worker's memory grows with the input.  Where processes cannot be forked
-(Windows), or for a single chunk, the chunks are screened in the run's own process.
+a fresh fork, so no worker's memory grows with the input.  `jobs=1` still screens in one
+worker (the run's own process reads and writes meanwhile, and its memory stays bounded the
+same way).  Where processes cannot be forked (Windows), or for a single chunk (a small file,
+a service batch), the chunks are screened in the run's own process.
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ class _Pool:
                     if worker.inflight and not worker.process.is_alive():
                         raise WorkerError(
                             f"a screening worker process died (exit code "
-                            f"{worker.process.exitcode}); nothing was written. Try again "
-                            f"with --jobs 1, which screens in one process") from None
+                            f"{worker.process.exitcode}, perhaps ended for lack of memory); "
+                            f"nothing was written. --jobs 1 runs a single worker") from None
         self.done[seq] = (out, exc)
         worker = self.owner.pop(seq)
         worker.inflight -= 1
@@ -177,7 +179,8 @@ def screen_chunks(chunks: Iterable[list[RawItem]], plan: ChunkPlan, *, jobs: int
                   keep_findings: bool = False, before_fork: Callable[[], None] | None = None,
                   max_worker_growth: int = MAX_WORKER_GROWTH
                   ) -> Iterator[tuple[list[RawItem], ChunkOut]]:
-    """Each chunk with its `ChunkOut`, in input order.  `before_fork` runs once, just before
+    """Each chunk with its `ChunkOut`, in input order, screened by `jobs` forked workers (in
+    this process for a single chunk or without fork).  `before_fork` runs once, just before
     the workers start (e.g. to close the store's connections, which a child must not share).
     `keep_findings` asks for finding objects; only chunks screened in this process have them."""
     source = iter(chunks)
@@ -185,7 +188,7 @@ def screen_chunks(chunks: Iterable[list[RawItem]], plan: ChunkPlan, *, jobs: int
     if first is None:
         return
     second = next(source, None)
-    if second is None or jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if second is None or "fork" not in multiprocessing.get_all_start_methods():
         yield first, screen_chunk(first, plan, keep_findings=keep_findings)
         if second is not None:
             yield second, screen_chunk(second, plan, keep_findings=keep_findings)
