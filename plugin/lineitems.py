@@ -34,7 +34,7 @@ MAX_CELL = 100_000  # characters; a longer cell is an export gone wrong, not a d
 # into one cell (cells between MAX_CELL and this are refused with their field named).
 MAX_RAW_CELL = 16 * 1024 * 1024
 MAX_EXTRA_COLUMNS = 1000  # distinct unknown keys in a JSON file
-CHUNK = 2000
+CHUNK = 1000
 
 HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "id": ("id", "line", "line_id", "line_no", "line_number", "item_id", "line_item",

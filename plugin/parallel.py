@@ -39,7 +39,7 @@ from entityscan.lineitems import RawItem
 _PLAN: ChunkPlan | None = None  # the run's plan, inherited by forked workers
 # A worker that has grown by more than this since it was forked (a per-process memo such as
 # the matcher's caches, a plugin's state) finishes its chunks and is replaced by a fresh fork.
-MAX_WORKER_GROWTH = 32 * 1024 * 1024
+MAX_WORKER_GROWTH = 16 * 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
