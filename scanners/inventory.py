@@ -97,7 +97,12 @@ class Device(BaseModel):
             return f"serial:{self.serial}"
         if self.vid and self.host:
             return f"usb:{self.host}:{self.vid}:{self.pid}:{','.join(self.addresses)}"
-        return f"ip:{self.addresses[0]}" if self.addresses else "unknown"
+        if self.addresses:
+            return f"ip:{self.addresses[0]}"
+        record = (self.model_extra or {}).get("inventory")
+        if isinstance(record, dict) and record.get("key"):
+            return f"asset:{record['key']}"  # an asset-system record with no MAC, serial or IP
+        return "unknown"
 
 
 class ScanError(BaseModel):
