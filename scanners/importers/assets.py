@@ -44,6 +44,7 @@ MAX_RECORDS = 1_000_000
 MAX_ADDRESSES = 8
 _HEAD = 64 * 1024
 _SPLIT = re.compile(r"[\s,;]+")
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _WORDS = re.compile(r"[\s,;()\[\]]+")
 _PLACEHOLDERS = frozenset({"", "-", "--", "n/a", "na", "none", "null", "unknown", "tbd", "?",
                            "not specified", "to be filled by o.e.m.", "default string",
@@ -79,10 +80,12 @@ def table_header(path: Path) -> tuple[list[str], csv.Dialect | type[csv.Dialect]
     if "\x00" in first or not first.strip():
         return None
     try:
-        dialect: csv.Dialect | type[csv.Dialect] = csv.Sniffer().sniff(
-            first, delimiters=",;\t|")
+        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
     except csv.Error:
-        dialect = csv.excel
+        delimiter = ","
+    # Only the delimiter is guessed: quoting is always the spreadsheet convention (a header
+    # without quotes says nothing about how later cells escape theirs).
+    dialect = type("Export", (csv.excel,), {"delimiter": delimiter})
     try:
         header = next(csv.reader([first], dialect))
     except (csv.Error, StopIteration):
@@ -120,9 +123,11 @@ def _needs(layout: Layout) -> list[str]:
 
 
 def clean(text: str) -> str:
-    """NFKC, no control or format characters, spaces collapsed."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    """NFKC; terminal escape sequences and invisible format characters (zero-width spaces that
+    would split a maker's name) removed, other control characters as spaces, spaces collapsed."""
+    text = _ESCAPES.sub("", unicodedata.normalize("NFKC", text))
+    text = "".join("" if unicodedata.category(ch) == "Cf" else ch if ch.isprintable() else " "
+                   for ch in text)
     return " ".join(text.split())
 
 
