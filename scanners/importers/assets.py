@@ -125,6 +125,8 @@ def _needs(layout: Layout) -> list[str]:
 def clean(text: str) -> str:
     """NFKC; terminal escape sequences and invisible format characters (zero-width spaces that
     would split a maker's name) removed, other control characters as spaces, spaces collapsed."""
+    if text.isascii() and text.isprintable():  # the common case, fast
+        return " ".join(text.split())
     text = _ESCAPES.sub("", unicodedata.normalize("NFKC", text))
     text = "".join("" if unicodedata.category(ch) == "Cf" else ch if ch.isprintable() else " "
                    for ch in text)
@@ -160,6 +162,7 @@ class _Judge:
     def __init__(self, rules: RuleSet | None) -> None:
         self.rules = rules
         self.memo: dict[tuple[str, str, str, str], list[Evidence]] = {}
+        self.blocks: dict[tuple[str, str], list[Evidence]] = {}
 
     def __call__(self, kind: str, value: str, probe: str, field: str) -> list[Evidence]:
         key = (kind, value, probe, field)
@@ -169,6 +172,17 @@ class _Judge:
             if len(self.memo) < 100_000:
                 self.memo[key] = found
         return found
+
+    def oui(self, mac: str, column: str) -> list[Evidence]:
+        """Registrant evidence, judged once per 36-bit prefix (MA-L, MA-M and MA-S blocks all
+        contain one) and given this MAC."""
+        key = (mac[:13], column)
+        found = self.blocks.get(key)
+        if found is None:
+            found = signals.evaluate("oui", mac, probe="oui", field=column, rules=self.rules)
+            if len(self.blocks) < 100_000:
+                self.blocks[key] = found
+        return [ev.model_copy(update={"fields": {**ev.fields, "mac": mac}}) for ev in found]
 
     def model(self, value: str, column: str) -> list[Evidence]:
         """The model rules on the whole value; if none points to a maker, on each word that
@@ -290,10 +304,10 @@ def _record(cells: list[str], header: list[str], columns: dict[str, list[int]], 
         for column, value in got.get(name, [])[:1]:
             evidence += judge.model(value, column)
     serial = first("serial")
-    for column, value in got.get("serial", [])[:1]:
-        evidence += judge("serial", value, "inventory", column)
+    for column, value in got.get("serial", [])[:1]:  # the serial itself is on the device
+        evidence += [ev for ev in judge("serial", value, "inventory", column) if ev.indicates]
     for column, mac in dict.fromkeys(macs):
-        evidence += judge("oui", mac, "oui", column)
+        evidence += judge.oui(mac, column)
     record = {"layout": layout.id, "line": int(where.rsplit(":", 1)[1]), "file": where.rsplit(
         ":", 1)[0], **{name: first(name) for name in ("name", "site", "location", "asset_tag",
                                                      "category", "manufacturer")
