@@ -43,6 +43,7 @@ MAX_COLUMNS = 1024
 MAX_RECORDS = 1_000_000
 MAX_ADDRESSES = 8
 _HEAD = 64 * 1024
+_RECORD_SOURCE = "an asset-system record: what it says is a claim, judged by the same rules"
 _SPLIT = re.compile(r"[\s,;]+")
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _WORDS = re.compile(r"[\s,;()\[\]]+")
@@ -296,7 +297,7 @@ def _record(cells: list[str], header: list[str], columns: dict[str, list[int]], 
 
     evidence = [Evidence(probe="inventory", field="record", value=f"{layout.name}, {where}"[:200],
                          indicates=None, certainty=Certainty.MEDIUM, kind="label",
-                         source=f"{layout.name} (an inventory record: what it says is a claim)")]
+                         source=_RECORD_SOURCE)]
     manufacturer = first("manufacturer")
     for column, value in got.get("manufacturer", [])[:1]:
         evidence += judge("label", value, "inventory", column)
