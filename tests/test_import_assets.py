@@ -248,6 +248,14 @@ def test_records_merge_with_a_scan_by_mac_and_save_like_a_scan(
     stored = {d["key"]: d for d in Store(f"sqlite:///{db}").inventory.devices()}
     assert stored["mac:44:19:b6:6d:24:0a"]["verdict"] == "flagged"
     assert stored["asset:snipeit:0101"]["verdict"] == "flagged"
+    # The document given back to the store is attributed again from its evidence (evidence
+    # over claims): the records' model numbers and MAC blocks still decide, with the same result
+    capsys.readouterr()
+    assert main(["store", "import", str(out), "--db", f"sqlite:///{tmp_path / 'again.db'}",
+                 "--format", "json"]) == 1
+    again = {d["key"]: d for d in Store(f"sqlite:///{tmp_path / 'again.db'}").inventory.devices()}
+    assert {k: d["verdict"] for k, d in again.items()} == {
+        k: d["verdict"] for k, d in stored.items()}
     # html renders the records too, escaped
     html = tmp_path / "doc.html"
     assert main(["import", str(path), "-f", "html", "-o", str(html)]) == 1
