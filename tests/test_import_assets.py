@@ -112,6 +112,25 @@ def test_lansweeper_asset_export_semicolons_and_cp1252(tmp_path: Path) -> None:
     assert devices["PRN-2"].maker is None
 
 
+def test_utf16_tab_separated_and_the_encoding_guess_is_said(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Excel's "Unicode text": UTF-16 with a byte-order mark, tab separated
+    path = _write(tmp_path / "estate.txt", ["Manufacturer", "Model", "MAC Address", "Site"],
+                  [["Dahua", "IPC-HFW2431S-S-S2", "38:af:29:00:00:07", "Nord"]],
+                  delimiter="\t", encoding="utf-16")
+    (device,) = import_files([path]).devices
+    assert device.maker == "Dahua" and device.confidence >= 0.75
+    latin = _write(tmp_path / "estate.csv", ["Manufacturer", "Model", "Site"],
+                   [["Hikvision", "DS-2CD2143G2-I", "Zürich"]], encoding="cp1252")
+    assert main(["import", str(path), str(latin), "-f", "json", "-o",
+                 str(tmp_path / "out.json")]) == 1
+    err = capsys.readouterr().err
+    assert f"{path} is not UTF-8; read as utf-16" in err
+    assert f"{latin} is not UTF-8; read as cp1252" in err
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert {d["inventory"].get("site") for d in doc["devices"]} == {"Nord", "Zürich"}
+
+
 def test_labelled_asset_records_precision_and_recall() -> None:
     inventory = import_files([LABELLED])
     rows = {r["IP Address"]: r for r in csv.DictReader(LABELLED.open(encoding="utf-8"))}

@@ -65,6 +65,10 @@ def import_command(
         inventory = import_files(files, rules=rules)
         for error in inventory.errors:
             typer.echo(f"entityscan import: error: {error.message}", err=True)
+        for name, encoding in inventory.parameters.get("encodings", {}).items():
+            if encoding not in ("utf-8", "utf-8-sig"):  # a guess is said, never silent
+                typer.echo(f"entityscan import: note: {name} is not UTF-8; read as {encoding}",
+                           err=True)
         done = screen_scan(inventory, session.context(), session.store() if save else None,
                            actor=session.actor, source="entityscan import")
         write_output(done.document, fmt, output)
