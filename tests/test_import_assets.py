@@ -275,7 +275,15 @@ def test_records_merge_with_a_scan_by_mac_and_save_like_a_scan(
     again = {d["key"]: d for d in Store(f"sqlite:///{tmp_path / 'again.db'}").inventory.devices()}
     assert {k: d["verdict"] for k, d in again.items()} == {
         k: d["verdict"] for k, d in stored.items()}
-    # html renders the records too, escaped
+
+    # html renders the records, every cell escaped
     html = tmp_path / "doc.html"
     assert main(["import", str(path), "-f", "html", "-o", str(html)]) == 1
-    assert "Gate cam" in html.read_text() or "IPC-HFW2431S-S-S2" in html.read_text()
+    plain = html.read_text()
+    hostile = _write(tmp_path / "hostile.csv", ["Manufacturer", "Model", "IP Address", "Name"], [
+        ["Axis", "<script>alert(1)</script>", "192.0.2.9", "<img src=x onerror=alert(2)>"],
+        ["Dahua", "IPC-HFW2431S-S-S2", "192.0.2.10", "gate"]])
+    assert main(["import", str(hostile), "-f", "html", "-o", str(html)]) == 1
+    text = html.read_text()
+    assert "IPC-HFW2431S-S-S2" in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert text.count("<script") == plain.count("<script") and "<img" not in text
