@@ -72,7 +72,7 @@ def test_netbox_device_export(tmp_path: Path) -> None:
                    [["nvr", "NVR", "Dahua", "DHI-NVR4216-4KS2", "active", "HQ", "", "", ""]])
     assert getattr(detect(NETBOX_IMPORT), "id", None) == "netbox"
     (nvr,) = import_files([other]).devices
-    assert nvr.maker == "Dahua" and nvr.key() == "asset:netbox:nvr"
+    assert nvr.maker == "Dahua" and nvr.key() == "asset:netbox:HQ/nvr"
 
 
 def test_snipeit_custom_asset_report(tmp_path: Path) -> None:
@@ -229,6 +229,29 @@ def test_an_endless_line_and_an_unterminated_quote(tmp_path: Path) -> None:
     assert any("unreadable row" in m and "field larger than field limit" in m for m in errors)
     found = {d.addresses[0] for d in inventory.devices}
     assert {"192.0.2.60", "192.0.2.62"} <= found and "192.0.2.61" not in found
+
+
+def test_records_without_mac_or_serial_keep_their_own_identity(tmp_path: Path) -> None:
+    # Two sites' Dahua cameras on the factory-default address, and a name used twice
+    path = _write(tmp_path / "sites.csv", ["Name", "Manufacturer", "Model", "IP Address", "Site"], [
+        ["gate", "Dahua", "IPC-HFW2431S-S-S2", "192.168.1.108", "North"],
+        ["gate", "Dahua", "IPC-HFW2431S-S-S2", "192.168.1.108", "South"],
+        ["", "Dahua", "IPC-HDW5442TM-AS", "192.168.1.108", "South"],
+        ["gate", "Hikvision", "DS-2CD2143G2-I", "", "South"],
+    ])
+    devices = import_files([path]).devices
+    keys = [d.key() for d in devices]
+    assert keys == ["asset:inventory:North/gate", "asset:inventory:South/gate",
+                    "asset:inventory:South/192.168.1.108",
+                    f"asset:inventory:South/gate@{path.name}:5"]
+    assert devices[3].errors == [f"another record ({path.name}:3) has the same asset tag, name "
+                                 "or address; this one is kept apart"]
+    db = f"sqlite:///{tmp_path / 'sites.db'}"
+    assert main(["import", str(path), "--save", "--db", db, "-f", "json", "-o",
+                 str(tmp_path / "sites.json")]) == 1
+    from entityscan.store import Store
+
+    assert len(Store(db).inventory.devices()) == 4  # nothing collapsed in the store
 
 
 def test_a_table_matching_no_layout_is_refused_naming_its_columns(

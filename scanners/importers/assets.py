@@ -23,7 +23,7 @@ import csv
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -246,11 +246,24 @@ def read_assets(path: Path, layout: Layout, imported: Imported, rules: RuleSet |
                 if device is None:
                     imported.not_screenable += 1
                 else:
-                    imported.records.append(device)
+                    imported.records.append(_unique(device, imported, reader.line_num))
             for number in too_long:
                 imported.error(path, number, f"line longer than {MAX_LINE} characters, skipped")
     finally:
         csv.field_size_limit(previous)
+
+
+def _unique(device: Device, imported: Imported, line: int) -> Device:
+    """A record whose identity another record of this run already has keeps both: the later
+    one is keyed by its line too, and says so."""
+    record = (device.model_extra or {})["inventory"]
+    first_line = imported.record_keys.setdefault(record["key"], f"{record['file']}:{line}")
+    if first_line == f"{record['file']}:{line}":
+        return device
+    record["key"] = f"{record['key']}@{record['file']}:{line}"
+    return device.model_copy(update={"errors": [
+        *device.errors, f"another record ({first_line}) has the same asset tag, name or "
+                        "address; this one is kept apart"]})
 
 
 def _values(cells: list[str], header: list[str], indexes: list[int]) -> list[tuple[str, str]]:
@@ -265,6 +278,20 @@ def _values(cells: list[str], header: list[str], indexes: list[int]) -> list[tup
         if not _placeholder(value):
             out.append((header[index], value))
     return out
+
+
+def _record_key(layout: Layout, first: Callable[[str], str | None], addresses: list[str],
+                where: str) -> str:
+    """The record's identity in the store, stable across exports: its asset tag (unique in
+    these systems), else site and name, else site and address, else file and line."""
+    site = first("site") or first("location") or ""
+    if first("asset_tag"):
+        return f"{layout.tool}:{first('asset_tag')}"
+    if first("name"):
+        return f"{layout.tool}:{site}/{first('name')}"
+    if addresses:
+        return f"{layout.tool}:{site}/{addresses[0]}"
+    return f"{layout.tool}:{where}"
 
 
 def _record(cells: list[str], header: list[str], columns: dict[str, list[int]], layout: Layout,
@@ -313,8 +340,7 @@ def _record(cells: list[str], header: list[str], columns: dict[str, list[int]], 
         ":", 1)[0], **{name: first(name) for name in ("name", "site", "location", "asset_tag",
                                                      "category", "manufacturer")
                        if first(name)}}
-    tag = first("asset_tag") or first("name")
-    record["key"] = f"{layout.tool}:{tag}" if tag else f"{layout.tool}:{where}"
+    record["key"] = _record_key(layout, first, addresses, where)
     return Device(addresses=list(dict.fromkeys(addresses)), mac=macs[0][1] if macs else None,
                   serial=serial, brand=manufacturer,
                   model=first("model_number") or first("model"), evidence=evidence,

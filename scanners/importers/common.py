@@ -38,6 +38,7 @@ class Imported:
     records: list[Device] = field(default_factory=list)
     encodings: dict[str, str] = field(default_factory=dict)
     not_screenable: int = 0  # records naming no manufacturer, model, serial or MAC
+    record_keys: dict[str, str] = field(default_factory=dict)  # identity -> first file:line
     _per_file: dict[str, int] = field(default_factory=dict)
 
     def host(self, address: str, *, mac: str | None = None) -> Host | None:
