@@ -120,6 +120,12 @@ def test_utf16_tab_separated_and_the_encoding_guess_is_said(
                   delimiter="\t", encoding="utf-16")
     (device,) = import_files([path]).devices
     assert device.maker == "Dahua" and device.confidence >= 0.75
+    # Excel's delimiter line before the header
+    excel = tmp_path / "excel.csv"
+    excel.write_text("sep=;\nManufacturer;Model;IP Address\nDahua;IPC-HFW2431S-S-S2;192.0.2.7\n",
+                     encoding="utf-8")
+    (device,) = import_files([excel]).devices
+    assert device.addresses == ["192.0.2.7"] and device.maker == "Dahua"
     latin = _write(tmp_path / "estate.csv", ["Manufacturer", "Model", "Site"],
                    [["Hikvision", "DS-2CD2143G2-I", "Zürich"]], encoding="cp1252")
     assert main(["import", str(path), str(latin), "-f", "json", "-o",

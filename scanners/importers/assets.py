@@ -24,6 +24,7 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -44,6 +45,7 @@ MAX_RECORDS = 1_000_000
 MAX_ADDRESSES = 8
 _HEAD = 64 * 1024
 _RECORD_SOURCE = "an asset-system record: what it says is a claim, judged by the same rules"
+_SEP_LINE = re.compile(r"^sep=([,;\t|])\r?\n?$")
 _SPLIT = re.compile(r"[\s,;]+")
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _WORDS = re.compile(r"[\s,;()\[\]]+")
@@ -72,18 +74,35 @@ def _open(path: Path, encoding: str) -> TextIO:
     return open(path, encoding=encoding, errors="replace", newline="")
 
 
-def table_header(path: Path) -> tuple[list[str], csv.Dialect | type[csv.Dialect], str] | None:
-    """The header row, dialect and encoding of a delimited text file, or None if it is not
-    one (binary, no delimiter, a single column)."""
+@dataclass(frozen=True)
+class Table:
+    """How a delimited text file is read: its header, dialect, encoding, and lines before the
+    header (Excel's `sep=;` line)."""
+
+    header: list[str]
+    dialect: type[csv.Dialect]
+    encoding: str
+    skip: int = 0
+
+
+def table_header(path: Path) -> Table | None:
+    """How to read a delimited text file, or None if it is not one (binary, no delimiter, a
+    single column)."""
     encoding = encoding_of(path)
     with _open(path, encoding) as stream:
         first = stream.readline(_HEAD)
+        said = _SEP_LINE.match(first)
+        if said:  # Excel's own delimiter line, then the header
+            first = stream.readline(_HEAD)
     if "\x00" in first or not first.strip():
         return None
-    try:
-        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
+    if said:
+        delimiter = said.group(1)
+    else:
+        try:
+            delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
     # Only the delimiter is guessed: quoting is always the spreadsheet convention (a header
     # without quotes says nothing about how later cells escape theirs).
     dialect = type("Export", (csv.excel,), {"delimiter": delimiter})
@@ -93,7 +112,8 @@ def table_header(path: Path) -> tuple[list[str], csv.Dialect | type[csv.Dialect]
         return None
     if len(header) < 2:
         return None
-    return [clean(cell)[:80] for cell in header[:MAX_COLUMNS]], dialect, encoding
+    return Table([clean(cell)[:80] for cell in header[:MAX_COLUMNS]], dialect, encoding,
+                 1 if said else 0)
 
 
 def sniff_assets(path: Path) -> Layout:
@@ -102,7 +122,7 @@ def sniff_assets(path: Path) -> Layout:
     found = table_header(path)
     if found is None:
         raise ImportFormatError("not an asset export either (no delimited header row)")
-    header = found[0]
+    header = found.header
     layout = detect(header)
     if layout is None:
         shown = ", ".join(repr(c) for c in header[:30]) + (" …" if len(header) > 30 else "")
@@ -210,7 +230,7 @@ def read_assets(path: Path, layout: Layout, imported: Imported, rules: RuleSet |
     if found is None:
         imported.error(path, None, "no delimited header row")
         return
-    header, dialect, encoding = found
+    header, dialect, encoding = found.header, found.dialect, found.encoding
     imported.encodings[str(path)] = encoding
     columns = layout.columns(header)
     judge = _Judge(rules)
@@ -219,7 +239,8 @@ def read_assets(path: Path, layout: Layout, imported: Imported, rules: RuleSet |
     try:
         with _open(path, encoding) as stream:
             reader = csv.reader(_lines(stream, too_long), dialect)
-            next(reader, None)  # the header, read above
+            for _ in range(found.skip + 1):  # the header (and a `sep=` line), read above
+                next(reader, None)
             while True:
                 try:
                     cells = next(reader)
