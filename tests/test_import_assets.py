@@ -192,6 +192,7 @@ def test_hostile_rows_are_reported_by_line_and_skipped(tmp_path: Path) -> None:
          "line one\nline two"],  # 7-8: a formula, a placeholder serial, a quoted newline
         ["Axis", "@SUM(1+1)", "N/A", "", "192.0.2.55", ""],  # 9: same placeholder serial
         ["", "", "", "", "", "name only"],  # 10: nothing to screen
+        ["Bosch", "NBN-73023BA", "0", "00:00:00:00:00:00", "0.0.0.0", ""],  # 11: placeholders
     ])
     inventory = import_files([path])
     errors = [e.message for e in inventory.errors]
@@ -202,8 +203,10 @@ def test_hostile_rows_are_reported_by_line_and_skipped(tmp_path: Path) -> None:
                for m in errors)
     assert any(m.startswith(f"{path}:6: 8 cells where the header has 6") for m in errors)
     assert len(errors) == 4, errors
-    devices = {d.addresses[0]: d for d in inventory.devices}
-    assert set(devices) == {"192.0.2.50", "192.0.2.54", "192.0.2.55"}
+    devices = {d.addresses[0] if d.addresses else d.key(): d for d in inventory.devices}
+    assert set(devices) == {"192.0.2.50", "192.0.2.54", "192.0.2.55",
+                            f"asset:inventory:{path.name}:11"}
+    assert devices[f"asset:inventory:{path.name}:11"].mac is None
     first = devices["192.0.2.50"]
     # escape sequences and a zero-width space removed: the label reads (and is judged) whole
     assert first.brand == "Hikvision" and "\x1b" not in first.model_dump_json()

@@ -329,16 +329,19 @@ def _record(cells: list[str], header: list[str], columns: dict[str, list[int]], 
     for column, value in got.get("mac", []):
         for part in _SPLIT.split(value)[:MAX_ADDRESSES]:
             mac = normalise_mac(part)
-            if mac is None or mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
+            if mac is None:
                 raise _BadRow(f"column {column!r}: {part[:40]!r} is not a MAC address")
-            macs.append((column, mac))
+            if mac not in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):  # else a placeholder
+                macs.append((column, mac))
     addresses: list[str] = []
     for column, value in got.get("ip", []):
         for part in _SPLIT.split(value)[:MAX_ADDRESSES]:
             try:
-                addresses.append(str(ipaddress.ip_address(part.split("/", 1)[0])))
+                address = ipaddress.ip_address(part.split("/", 1)[0].split("%", 1)[0])
             except ValueError:
                 raise _BadRow(f"column {column!r}: {part[:40]!r} is not an IP address") from None
+            if not address.is_unspecified:  # 0.0.0.0 is a placeholder
+                addresses.append(str(address))
     if not any(got.get(name) for name in ("manufacturer", "model_number", "model", "serial")) \
             and not macs:
         return None  # nothing that says what the device is
