@@ -45,6 +45,19 @@ def _by_name(inventory: Inventory) -> dict[str, Device]:
             for d in inventory.devices}
 
 
+def test_layouts_are_data_with_their_sources() -> None:
+    from entityscan.scanners.errors import ScannerError
+    from entityscan.scanners.importers.asset_layouts import _layout, layouts
+
+    assert [layout.id for layout in layouts()] == ["netbox", "snipeit", "lansweeper",
+                                                   "inventory"]
+    assert all(layout.source and layout.fields for layout in layouts())
+    with pytest.raises(ScannerError, match="layout x: no `source`"):
+        _layout({"id": "x", "fields": {"model": ["Model"]}})
+    with pytest.raises(ScannerError, match="unknown fields \\['colour'\\]"):
+        _layout({"id": "y", "source": "s", "fields": {"colour": ["Colour"]}})
+
+
 def test_netbox_device_export(tmp_path: Path) -> None:
     path = _write(tmp_path / "netbox_devices.csv", NETBOX, [
         ["1", "cam-dock", "Active", "", "HQ", "Dock", "", "Camera", "Hikvision",

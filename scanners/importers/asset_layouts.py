@@ -31,6 +31,7 @@ class Layout:
     id: str
     name: str
     tool: str
+    source: str
     require: tuple[str, ...]
     any_of: tuple[str, ...]
     any_min: int
@@ -71,6 +72,9 @@ def _layout(raw: Any) -> Layout:
     where = f"layout {raw['id']}"
     detect = raw.get("detect") or {}
     fields = raw.get("fields") or {}
+    if not isinstance(raw.get("source"), str) or not raw["source"].strip():
+        raise ScannerError(f"{LAYOUTS_FILE.name}: {where}: no `source` (where its column "
+                           "names come from)")
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise ScannerError(f"{LAYOUTS_FILE.name}: {where}: unknown fields {unknown}; "
@@ -78,6 +82,7 @@ def _layout(raw: Any) -> Layout:
     return Layout(
         id=raw["id"], name=str(raw.get("name") or raw["id"]), tool=str(raw.get("tool") or
                                                                        raw["id"]),
+        source=raw["source"],
         require=_names(detect.get("all", []), f"{where} detect.all"),
         any_of=_names(detect.get("any", []), f"{where} detect.any"),
         any_min=int(detect.get("any_min", 1)),

@@ -44,7 +44,6 @@ MAX_COLUMNS = 1024
 MAX_RECORDS = 1_000_000
 MAX_ADDRESSES = 8
 _HEAD = 64 * 1024
-_RECORD_SOURCE = "an asset-system record: what it says is a claim, judged by the same rules"
 _SEP_LINE = re.compile(r"^sep=([,;\t|])\r?\n?$")
 _SPLIT = re.compile(r"[\s,;]+")
 _ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -348,7 +347,7 @@ def _record(cells: list[str], header: list[str], columns: dict[str, list[int]], 
 
     evidence = [Evidence(probe="inventory", field="record", value=f"{layout.name}, {where}"[:200],
                          indicates=None, certainty=Certainty.MEDIUM, kind="label",
-                         source=_RECORD_SOURCE)]
+                         source=layout.source)]
     manufacturer = first("manufacturer")
     for column, value in got.get("manufacturer", [])[:1]:
         evidence += judge("label", value, "inventory", column)
