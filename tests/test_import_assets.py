@@ -276,6 +276,21 @@ def test_records_without_mac_or_serial_keep_their_own_identity(tmp_path: Path) -
     assert len(Store(db).inventory.devices()) == 4  # nothing collapsed in the store
 
 
+def test_records_past_the_run_bound_are_reported_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from entityscan.scanners.importers import assets
+
+    monkeypatch.setattr(assets, "MAX_RECORDS", 3)
+    path = _write(tmp_path / "many.csv", ["Manufacturer", "Model", "IP Address"],
+                  [["Axis", "P3245-LVE", f"192.0.2.{n}"] for n in range(1, 6)])
+    inventory = import_files([path])
+    assert [d.addresses[0] for d in inventory.devices] == ["192.0.2.1", "192.0.2.2",
+                                                           "192.0.2.3"]
+    assert [e.message for e in inventory.errors] == [
+        f"{path}:5: more than 3 records in this run; the rest of the file was not read "
+        "(import the export in parts, e.g. a site at a time)"]
+
+
 def test_a_table_matching_no_layout_is_refused_naming_its_columns(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(tmp_path / "po.csv", ["PO", "Qty", "Unit price"], [["1", "2", "3"]])

@@ -40,8 +40,10 @@ MAX_VALUE = 256
 #: Any cell (notes columns too) longer than this ends the record as unreadable.
 MAX_CELL = 64 * 1024
 MAX_COLUMNS = 1024
-#: Records read in one run, over all files; the rest of a file is reported, not read.
-MAX_RECORDS = 1_000_000
+#: Records read in one run, over all files; the rest of a file is reported, not read.  The
+#: document holds every device until it is written (about 26 KB each), so this bounds memory
+#: near 5 GiB; larger estates are imported in parts (a site at a time).
+MAX_RECORDS = 200_000
 MAX_ADDRESSES = 8
 _HEAD = 64 * 1024
 _SEP_LINE = re.compile(r"^sep=([,;\t|])\r?\n?$")
@@ -255,7 +257,8 @@ def read_assets(path: Path, layout: Layout, imported: Imported, rules: RuleSet |
                     continue
                 if len(imported.records) >= MAX_RECORDS:
                     imported.error(path, reader.line_num, f"more than {MAX_RECORDS:,} records "
-                                   "in this run; the rest of the file was not read")
+                                   "in this run; the rest of the file was not read (import "
+                                   "the export in parts, e.g. a site at a time)")
                     break
                 try:
                     device = _record(cells, header, columns, layout, judge,
