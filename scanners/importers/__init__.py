@@ -72,6 +72,11 @@ def import_files(paths: Iterable[Path], *, rules: RuleSet | None = None) -> Inve
     tools = sorted({kind.split("-")[0] for path, kind in imported.files.items()
                     if path not in imported.encodings})
     devices = imported.table.devices(rules, discovered_by=tools or ["import"], report_all=True)
+    if imported.table.untracked:
+        # The host table is bounded; what did not fit is said, never dropped in silence.
+        imported.error(", ".join(imported.files) or "import", None, (
+            f"more than {len(imported.table.hosts)} hosts: {imported.table.untracked} "
+            "observations of further hosts were not kept; import the files a network at a time"))
     parameters: dict[str, object] = {"mode": "import", "files": imported.files}
     if imported.encodings:
         devices = _with_records(devices, imported.records)
