@@ -1,7 +1,16 @@
-"""Reading procurement line items from CSV or JSON, with errors that name file, line and field.
+"""Reading procurement line items from CSV or JSON, in chunks, with errors that name file,
+line and field.
 
-CSV header names map to line-item fields through `HEADER_SYNONYMS`; unknown columns are kept
-in `LineItem.extra` and echoed in the output.
+    source = LineItemFile(path)            # header checked now: a bad file fails before work
+    for rows in source.chunks(2000):       # `RawItem` tuples, in file order
+        items = [to_item(r) for r in rows]
+
+Memory does not grow with the file: rows are read as they are screened.  The one exception is
+the duplicate-id check, a table of 64-bit id hashes (16 bytes a line; a hash seen twice is
+confirmed against the file before it is reported).  CSV header names map to line-item fields
+through `HEADER_SYNONYMS`; unknown columns are kept in `LineItem.extra` and echoed in the
+output.  JSON is a list of objects or `{"items": [...]}`, read element by element with the
+standard library's decoder (`json_items`).
 """
 
 from __future__ import annotations
@@ -9,16 +18,23 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import re
+from array import array
+from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from entityscan.errors import InputError
+from entityscan.jsonstream import JsonStreamError, json_items
 from entityscan.model import LineItem
 
 MAX_CELL = 100_000  # characters; a longer cell is an export gone wrong, not a description
-MAX_FILE = 512 * 1024 * 1024
+# The csv module's own bound: an unterminated quote stops here instead of reading the file
+# into one cell (cells between MAX_CELL and this are refused with their field named).
+MAX_RAW_CELL = 16 * 1024 * 1024
+MAX_EXTRA_COLUMNS = 1000  # distinct unknown keys in a JSON file
+CHUNK = 1000
 
 HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "id": ("id", "line", "line_id", "line_no", "line_number", "item_id", "line_item",
@@ -34,34 +50,329 @@ HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
                     "manufacturer_part_number", "article_number"),
 }
 _LOOKUP = {syn: field for field, syns in HEADER_SYNONYMS.items() for syn in syns}
-_FIELDS = tuple(f for f in HEADER_SYNONYMS if f != "id")
-# One shared "fields set" for every item read (line items are frozen, nothing adds to it);
+FIELDS = tuple(f for f in HEADER_SYNONYMS if f != "id")
+# One shared "fields set" for every item built (line items are frozen, nothing adds to it);
 # a set per item costs ~15 MB per 100,000 lines.
 _ALL_FIELDS = set(LineItem.model_fields)
 
+# (id, supplier, manufacturer, brand, description, part_number, extra): what travels between
+# processes (a tenth of the cost of pickling a LineItem).
+RawItem = tuple[str, str | None, str | None, str | None, str | None, str | None,
+                dict[str, str]]
 
+
+def _construct(raw: RawItem) -> LineItem:
+    item_id, supplier, manufacturer, brand, description, part_number, extra = raw
+    return LineItem.model_construct(_ALL_FIELDS, id=item_id, supplier=supplier,
+                                    manufacturer=manufacturer, brand=brand,
+                                    description=description, part_number=part_number,
+                                    extra=extra)
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _construct_fast(raw: RawItem) -> LineItem:
+    """What `model_construct` does for a model without defaults to fill, private attributes
+    or extras, without its generic work: a fifth of the cost (it is paid on every line)."""
+    item = _new(LineItem)
+    _set(item, "__dict__", dict(zip(_FIELD_ORDER, raw, strict=True)))
+    _set(item, "__pydantic_fields_set__", _ALL_FIELDS)
+    _set(item, "__pydantic_extra__", None)
+    _set(item, "__pydantic_private__", None)
+    return item
+
+
+_FIELD_ORDER = ("id", *FIELDS, "extra")
+
+
+def _pick_constructor() -> Callable[[RawItem], LineItem]:
+    """The fast constructor when it builds exactly what `model_construct` builds (checked
+    once: it relies on how pydantic stores a model), else `model_construct`."""
+    probe: RawItem = ("PO-1", "s", None, "b", "d", "p", {"k": "v"})
+    try:
+        fast, slow = _construct_fast(probe), _construct(probe)
+        same = (fast == slow and fast.model_dump() == slow.model_dump()
+                and fast.model_fields_set == slow.model_fields_set
+                and fast.__getstate__() == slow.__getstate__())
+    except Exception:
+        same = False
+    return _construct_fast if same else _construct
+
+
+to_item: Callable[[RawItem], LineItem] = _pick_constructor()
+"""The `LineItem` of a checked row (no second validation: every value is a checked str)."""
+
+
+@lru_cache(maxsize=1024)
 def _header_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
-def _read_text(path: Path) -> str:
+def _open_text(path: Path) -> TextIO:
+    """The file as text: UTF-16 when it starts with a UTF-16 byte-order mark, else UTF-8
+    (a UTF-8 BOM is skipped).  Lines keep their own endings (`newline=""`)."""
     try:
-        size = path.stat().st_size
+        raw = open(path, "rb")  # noqa: SIM115 - wrapped and returned open
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if size > MAX_FILE:
-        raise InputError(f"{path}: file is {size:,} bytes, over the {MAX_FILE:,}-byte limit")
-    data = path.read_bytes()
-    if not data.strip():
+    head = raw.read(4)
+    raw.seek(0)
+    if not head.strip() and not raw.read(65536).strip():
+        raw.close()
         raise InputError(f"{path}: the file is empty")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} "
-                         f"at offset {exc.start}); save the file as UTF-8") from None
+    raw.seek(0)
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    return io.TextIOWrapper(raw, encoding="utf-16" if utf16 else "utf-8-sig", newline="")
+
+
+def _not_utf8(path: Path) -> InputError:
+    """Where the first byte that is not UTF-8 is (read again: only on this error path)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = line = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                # the decoder may hold up to 3 bytes of a character split across blocks
+                pending = len(decoder.getstate()[0])
+                start = max(exc.start - pending, 0)
+                where = offset + start
+                line += block[:start].count(b"\n") + 1
+                return InputError(f"{path}: line {line}: not UTF-8 text (byte "
+                                  f"0x{block[start]:02x} at offset {where}); save the file "
+                                  f"as UTF-8")
+            offset += len(block)
+            line += block.count(b"\n")
+    return InputError(f"{path}: not UTF-8 text; save the file as UTF-8")
+
+
+class _SeenIds:
+    """Ids seen so far as 64-bit hashes in an open-addressing table (16 bytes an id)."""
+
+    def __init__(self) -> None:
+        self._table = array("q", bytes(8 * 4096))
+        self._mask = 4095
+        self._count = 0
+
+    def add(self, item_id: str) -> bool:
+        """Remember `item_id`; True when an id with the same hash was seen before."""
+        h = hash(item_id) or 1  # 0 marks an empty slot
+        table, mask = self._table, self._mask
+        slot = h & mask
+        while True:
+            found = table[slot]
+            if found == 0:
+                table[slot] = h
+                break
+            if found == h:
+                return True
+            slot = (slot + 1) & mask
+        self._count += 1
+        if self._count * 2 > mask:
+            self._grow()
+        return False
+
+    def _grow(self) -> None:
+        old = self._table
+        self._table = array("q", bytes(16 * len(old)))
+        self._mask = 2 * len(old) - 1
+        table, mask = self._table, self._mask
+        for h in old:
+            if h:
+                slot = h & mask
+                while table[slot]:
+                    slot = (slot + 1) & mask
+                table[slot] = h
+
+
+class LineItemFile:
+    """A CSV or JSON file of line items (by extension, else by its first character), opened
+    and checked up to its header; `chunks()` reads it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix == ".json":
+            self.kind = "json"
+        elif suffix in (".csv", ".tsv", ".txt"):
+            self.kind = "csv"
+        else:
+            with _open_text(self.path) as handle:
+                try:
+                    head = handle.read(4096).lstrip()[:1]
+                except UnicodeDecodeError:
+                    raise _not_utf8(self.path) from None
+            self.kind = "json" if head and head in "[{" else "csv"
+        self._headers: list[str] = []
+        self._mapping: dict[int, str] = {}
+        self._dialect: type[csv.Dialect] | csv.Dialect = csv.excel
+        if self.kind == "csv":
+            self._read_header()
+
+    # ----- CSV -----
+    def _read_header(self) -> None:
+        with _open_text(self.path) as handle:
+            try:
+                sample = handle.read(4096)
+                handle.seek(0)
+                try:
+                    self._dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+                except csv.Error:
+                    self._dialect = csv.excel
+                csv.field_size_limit(MAX_RAW_CELL)
+                reader = csv.reader(handle, self._dialect, strict=True)
+                try:
+                    self._headers = next(reader)
+                except (StopIteration, csv.Error) as exc:
+                    raise InputError(f"{self.path}: line 1: cannot read the header row: "
+                                     f"{exc}") from None
+            except UnicodeDecodeError:
+                raise _not_utf8(self.path) from None
+        self._mapping = _map_headers(self.path, self._headers)
+
+    def extra_columns(self) -> list[str]:
+        """The unknown columns, in first-seen order: a CSV file's from its header; a JSON
+        file's from a pass over the file (its items may differ in keys)."""
+        if self.kind == "csv":
+            return [t[6:] for t in self._mapping.values() if t.startswith("extra:")]
+        seen: dict[str, None] = {}
+        for rows in self.chunks(check_ids=False):
+            for row in rows:
+                for key in row[6]:
+                    if key not in seen:
+                        if len(seen) >= MAX_EXTRA_COLUMNS:
+                            raise InputError(f"{self.path}: more than {MAX_EXTRA_COLUMNS} "
+                                             f"distinct unknown keys; CSV output cannot "
+                                             f"hold them (use --format json or ndjson)")
+                        seen[key] = None
+        return list(seen)
+
+    def check(self) -> int:
+        """Read the whole file as `chunks()` would and return its number of items: every
+        error `chunks()` could raise is raised now (before anything is screened or saved)."""
+        return sum(len(rows) for rows in self.chunks())
+
+    def chunks(self, size: int = CHUNK, *, check_ids: bool = True) -> Iterator[list[RawItem]]:
+        """The items in file order, `size` at a time."""
+        rows = self._csv_rows(check_ids) if self.kind == "csv" else self._json_rows(check_ids)
+        chunk: list[RawItem] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _csv_rows(self, check_ids: bool) -> Iterator[RawItem]:
+        path, width = self.path, len(self._headers)
+        targets = [self._mapping[i] for i in range(width)]
+        id_at = targets.index("id") if "id" in targets else None
+        field_at = [targets.index(f) if f in targets else None for f in FIELDS]
+        extra_at = [(i, t[6:]) for i, t in enumerate(targets) if t.startswith("extra:")]
+        seen = _SeenIds() if check_ids else None
+        with _open_text(path) as handle:
+            csv.field_size_limit(MAX_RAW_CELL)
+            reader = csv.reader(handle, self._dialect, strict=True)
+            try:
+                next(reader)  # the header, checked when the file was opened
+                while True:
+                    try:
+                        row = next(reader)
+                    except StopIteration:
+                        break
+                    except csv.Error as exc:
+                        raise InputError(f"{path}: line {reader.line_num}: malformed CSV: "
+                                         f"{exc}") from None
+                    if not "".join(row).strip():
+                        continue
+                    line = reader.line_num
+                    if len(row) > width:
+                        raise InputError(f"{path}: line {line}: {len(row)} cells but the "
+                                         f"header has {width} columns")
+                    if max(map(len, row)) > MAX_CELL:
+                        _refuse_long_cell(path, f"line {line}", {
+                            t[6:] if t.startswith("extra:") else t: cell
+                            for t, cell in zip(targets, row, strict=False)})
+                    count = len(row)
+                    item_id = (row[id_at].strip() if id_at is not None and id_at < count
+                               else "") or f"line-{line}"
+                    values = [(row[i].strip() or None) if i is not None and i < count else None
+                              for i in field_at]
+                    extra = {name: row[i] for i, name in extra_at if i < count}
+                    if seen is not None and seen.add(item_id):
+                        self._confirm_duplicate(item_id, f"line {line}")
+                    yield (item_id, values[0], values[1], values[2], values[3], values[4], extra)
+            except UnicodeDecodeError:
+                raise _not_utf8(path) from None
+
+    # ----- JSON -----
+    def _json_rows(self, check_ids: bool) -> Iterator[RawItem]:
+        path = self.path
+        seen = _SeenIds() if check_ids else None
+        with _open_text(path) as handle:
+            try:
+                for number, (line, raw) in enumerate(json_items(handle), start=1):
+                    where = f"item {number} (line {line})"
+                    row = _json_row(path, where, raw, f"item-{number}")
+                    if seen is not None and seen.add(row[0]):
+                        self._confirm_duplicate(row[0], where)
+                    yield row
+            except JsonStreamError as exc:
+                raise InputError(f"{path}: {exc}") from None
+            except UnicodeDecodeError:
+                raise _not_utf8(path) from None
+
+    def _confirm_duplicate(self, item_id: str, where: str) -> None:
+        """Two ids hashed alike: read the ids again up to here and raise if they are equal
+        (a true 64-bit hash collision of two different ids is let through)."""
+        count = 0
+        for rows in self.chunks(check_ids=False):
+            for row in rows:
+                if row[0] == item_id:
+                    count += 1
+                    if count == 2:
+                        raise InputError(f"{self.path}: {where}, field 'id': duplicate id "
+                                         f"{item_id!r}")
+
+
+def _json_row(path: Path, where: str, raw: Any, default_id: str) -> RawItem:
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: {where}: expected an object, got {type(raw).__name__}")
+    record: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict | list):
+            if key == "extra" and isinstance(value, dict):
+                extra.update({str(k): str(v) for k, v in value.items()})
+                continue
+            raise InputError(f"{path}: {where}, field {key!r}: expected text, got "
+                             f"{type(value).__name__}")
+        text_value = "" if value is None else str(value)
+        target = _LOOKUP.get(_header_key(str(key)))
+        if target is None:
+            extra[str(key)] = text_value
+        else:
+            record[target] = text_value
+    if not any(record.get(f) for f in FIELDS):
+        raise InputError(f"{path}: {where}: nothing to screen; needs one of "
+                         f"{', '.join(FIELDS)}")
+    for name, value in [*record.items(), *extra.items()]:
+        if len(value) > MAX_CELL:
+            _refuse_long_cell(path, where, {name: value})
+    item_id = record.pop("id", "").strip() or default_id
+    values = [(record.get(f) or "").strip() or None for f in FIELDS]
+    return (item_id, values[0], values[1], values[2], values[3], values[4], extra)
+
+
+def _refuse_long_cell(path: Path, where: str, cells: dict[str, str]) -> None:
+    for name, value in cells.items():
+        if len(value) > MAX_CELL:
+            raise InputError(f"{path}: {where}, field {name!r}: cell is {len(value):,} "
+                             f"characters, over the {MAX_CELL:,} limit")
 
 
 def _map_headers(path: Path, headers: list[str]) -> dict[int, str]:
@@ -78,117 +389,12 @@ def _map_headers(path: Path, headers: list[str]) -> dict[int, str]:
                              f"{seen[target] + 1} and {index + 1} both mean `{target}`)")
         seen[target] = index
         mapping[index] = target
-    if not any(t in _FIELDS for t in mapping.values()):
+    if not any(t in FIELDS for t in mapping.values()):
         raise InputError(f"{path}: line 1: no column to screen; need one of "
-                         f"{', '.join(_FIELDS)} (or a synonym such as vendor, mfr, mpn, sku)")
+                         f"{', '.join(FIELDS)} (or a synonym such as vendor, mfr, mpn, sku)")
     return mapping
 
 
-def _make_item(path: Path, line: int, record: dict[str, str], extra: dict[str, str],
-               default_id: str) -> LineItem:
-    for name, value in [*record.items(), *extra.items()]:
-        if len(value) > MAX_CELL:
-            raise InputError(f"{path}: line {line}, field {name!r}: cell is {len(value):,} "
-                             f"characters, over the {MAX_CELL:,} limit")
-    item_id = (record.pop("id", "") or "").strip() or default_id
-    clean = {k: (v.strip() or None) for k, v in record.items()}
-    # Every value is already a checked string: skip pydantic's validation on the hot path.
-    return LineItem.model_construct(_ALL_FIELDS, id=item_id, extra=extra, **clean)
-
-
-def read_csv(path: Path) -> list[LineItem]:
-    text = _read_text(path)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    csv.field_size_limit(MAX_FILE)
-    # StringIO streams rows; a list of lines would hold the file twice.
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
-    try:
-        headers = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise InputError(f"{path}: line 1: cannot read the header row: {exc}") from None
-    mapping = _map_headers(path, headers)
-    items: list[LineItem] = []
-    ids: set[str] = set()
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise InputError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from None
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > len(headers):
-            raise InputError(f"{path}: line {reader.line_num}: {len(row)} cells but the header "
-                             f"has {len(headers)} columns")
-        record: dict[str, str] = {}
-        extra: dict[str, str] = {}
-        for index, cell in enumerate(row):
-            target = mapping[index]
-            if target.startswith("extra:"):
-                extra[target[6:]] = cell
-            else:
-                record[target] = cell
-        item = _make_item(path, reader.line_num, record, extra, f"line-{reader.line_num}")
-        if item.id in ids:
-            raise InputError(f"{path}: line {reader.line_num}, field 'id': duplicate id "
-                             f"{item.id!r}")
-        ids.add(item.id)
-        items.append(item)
-    return items
-
-
-def read_json(path: Path) -> list[LineItem]:
-    text = _read_text(path)
-    try:
-        doc: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: "
-                         f"{exc.msg}") from None
-    rows = doc.get("items") if isinstance(doc, dict) else doc
-    if not isinstance(rows, list):
-        raise InputError(f"{path}: expected a list of line items or {{\"items\": [...]}}")
-    items: list[LineItem] = []
-    ids: set[str] = set()
-    for number, raw in enumerate(rows, start=1):
-        where = f"item {number}"
-        if not isinstance(raw, dict):
-            raise InputError(f"{path}: {where}: expected an object, got {type(raw).__name__}")
-        record: dict[str, str] = {}
-        extra: dict[str, str] = {}
-        for key, value in raw.items():
-            if isinstance(value, dict | list):
-                if key == "extra" and isinstance(value, dict):
-                    extra.update({str(k): str(v) for k, v in value.items()})
-                    continue
-                raise InputError(f"{path}: {where}, field {key!r}: expected text, got "
-                                 f"{type(value).__name__}")
-            text_value = "" if value is None else str(value)
-            target = _LOOKUP.get(_header_key(str(key)))
-            if target is None:
-                extra[str(key)] = text_value
-            else:
-                record[target] = text_value
-        if not any(record.get(f) for f in _FIELDS):
-            raise InputError(f"{path}: {where}: nothing to screen; needs one of "
-                             f"{', '.join(_FIELDS)}")
-        item = _make_item(path, number, record, extra, f"item-{number}")
-        if item.id in ids:
-            raise InputError(f"{path}: {where}, field 'id': duplicate id {item.id!r}")
-        ids.add(item.id)
-        items.append(item)
-    return items
-
-
 def read_line_items(path: Path) -> list[LineItem]:
-    """Line items from a CSV or JSON file (by extension, else by the first character)."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        return read_json(path)
-    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        return read_csv(path)
-    head = _read_text(path).lstrip()[:1]
-    return read_json(path) if head in "[{" else read_csv(path)
+    """Every line item of a CSV or JSON file, in a list (small files; `LineItemFile` streams)."""
+    return [to_item(row) for rows in LineItemFile(Path(path)).chunks() for row in rows]

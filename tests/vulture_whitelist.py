@@ -13,6 +13,7 @@ _ = Whitelist()
 # as JSON strings.
 _.CSV
 _.CYCLONEDX
+_.NDJSON
 _.ALLOW
 _.BLOCK
 _.FALSE_POSITIVE
@@ -53,6 +54,9 @@ _.ctrl_transfer
 _.bmRequestType
 _.bRequest
 _.wIndex
+
+# pickle's hook for custom reductions (the index cache's pickler).
+_.reducer_override
 
 # The lab's port plan fields are read by name through `as_dict()` (ports_for).
 _.hik_sdk
