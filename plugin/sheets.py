@@ -1,0 +1,150 @@
+"""Line items from a workbook sheet (.xlsx, .xlsm, .ods) as rows of text, read with
+python-calamine (Rust's calamine: ~13x faster than openpyxl's read-only mode on a 100,000-row
+sheet, and it reads OpenDocument too).
+
+    sheet = open_sheet(Path("po.xlsx"), "Open lines")   # None: the first visible worksheet
+    for number, cells in sheet.rows():                  # 1-based sheet row, cells as text
+        ...
+
+Cells are what the spreadsheet shows as data: a formula's cached value (never the formula),
+numbers without a spurious `.0`, dates as ISO 8601; a merged range's value is read in every
+cell of the range (a supplier merged over its PO's lines belongs to each line); rows with
+nothing in them are skipped.  calamine holds the sheet's cells while it is read (about 0.6 KB
+a row of 7 short columns); rows are handed on in the reader's chunks from there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from entityscan.errors import InputError
+
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".ods")
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")  # an OLE2 compound file (encrypted OOXML, .xls)
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # the stream an encrypted OOXML has
+
+
+def cell_text(value: Any) -> str:
+    """A cell as the text a line item holds."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _refuse_ole(path: Path) -> None:
+    """An OLE2 file: a password-protected workbook (Excel wraps the encrypted package in
+    one) or an old binary workbook; both are refused with what to do."""
+    with open(path, "rb") as handle:
+        if handle.read(8) != _OLE_MAGIC:
+            return
+        handle.seek(0)
+        tail = b""
+        while block := handle.read(1 << 20):
+            if _ENCRYPTION_INFO in tail + block:
+                raise InputError(f"{path}: the workbook is password-protected (encrypted); "
+                                 f"save a copy without a password, or export the sheet as "
+                                 f"CSV, and screen that")
+            tail = block[-len(_ENCRYPTION_INFO):]
+    raise InputError(f"{path}: an old binary (OLE) workbook, not {path.suffix}; save it as "
+                     f".xlsx or CSV")
+
+
+class Sheet:
+    """One worksheet of an opened workbook."""
+
+    def __init__(self, path: Path, name: str, sheet: Any, hidden: bool) -> None:
+        self.path, self.name, self.hidden = path, name, hidden
+        self._sheet = sheet
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}, sheet {self.name!r}"
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(sheet row number, cells as text) for every row with something in it."""
+        sheet = self._sheet
+        first_column = sheet.start[1]
+        pending = sorted(self._merged_ranges(), reverse=True)  # by first row, last at the end
+        active: list[tuple[int, int, int, str]] = []  # (last row, first col, last col, value)
+        try:
+            # calamine's rows start at the sheet's first row, its cells at the first used column
+            for index, values in enumerate(sheet.iter_rows()):
+                cells = [cell_text(v) for v in values]
+                while pending and pending[-1][0] == index:
+                    _, last, left, right = pending.pop()
+                    left, right = left - first_column, right - first_column
+                    value = cells[left] if 0 <= left < len(cells) else ""
+                    active.append((last, left, right, value))
+                for _, left, right, value in active:
+                    for column in range(max(left, 0), min(right + 1, len(cells))):
+                        cells[column] = cells[column] or value
+                active = [a for a in active if a[0] > index]
+                if any(c.strip() for c in cells):
+                    yield index + 1, cells
+        except Exception as exc:  # calamine's errors are not one class
+            raise InputError(f"{self.where}: cannot read the sheet: {exc}") from None
+
+    def _merged_ranges(self) -> list[tuple[int, int, int, int]]:
+        """(first row, last row, first column, last column) of each merged range."""
+        try:
+            ranges = self._sheet.merged_cell_ranges or []
+        except Exception:  # a format calamine keeps no merges for (OpenDocument)
+            return []
+        return [(top, bottom, left, right) for (top, left), (bottom, right) in ranges]
+
+
+def open_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
+    """Open `path` and pick `sheet_name`, or its first visible worksheet."""
+    try:
+        import python_calamine as calamine
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise InputError(f"{path}: reading workbooks needs python-calamine ({exc})") from exc
+    if not path.is_file():
+        raise InputError(f"{path}: cannot read: no such file")
+    _refuse_ole(path)
+    try:
+        book = calamine.CalamineWorkbook.from_path(str(path))
+    except calamine.PasswordError:
+        raise InputError(f"{path}: the workbook is password-protected; save a copy without "
+                         f"a password and screen that") from None
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable {path.suffix} workbook (corrupt or another "
+                         f"format): {exc}") from None
+    sheets = [m for m in book.sheets_metadata
+              if str(m.typ).endswith("WorkSheet")]
+    names = [m.name for m in sheets]
+    if sheet_name is None:
+        visible = [m for m in sheets if str(m.visible).endswith(".Visible")]
+        if not visible:
+            raise InputError(f"{path}: the workbook has no visible worksheet; name one with "
+                             f"--sheet (sheets: {', '.join(map(repr, names)) or 'none'})")
+        chosen = visible[0]
+    else:
+        matches = [m for m in sheets if m.name == sheet_name]
+        if not matches:
+            raise InputError(f"{path}: no worksheet named {sheet_name!r}; sheets: "
+                             f"{', '.join(map(repr, names)) or 'none'}")
+        chosen = matches[0]
+    try:
+        sheet = book.get_sheet_by_name(chosen.name)
+    except Exception as exc:
+        raise InputError(f"{path}, sheet {chosen.name!r}: cannot read the sheet: "
+                         f"{exc}") from None
+    return Sheet(path, chosen.name, sheet, not str(chosen.visible).endswith(".Visible"))
