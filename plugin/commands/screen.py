@@ -37,6 +37,7 @@ class ScreenFormat(StrEnum):
     CSV = "csv"
     HTML = "html"
     CYCLONEDX = "cyclonedx"
+    XLSX = "xlsx"
 
 
 def sample_path() -> Path:
@@ -131,6 +132,14 @@ def _columns(source: LineItemFile) -> list[tuple[str, str]]:
 
 def _sink(fmt: ScreenFormat, output: Path | None, source: LineItemFile,
           parameters: dict[str, object]) -> ResultSink:
+    if fmt is ScreenFormat.XLSX:
+        from entityscan.xlsxout import XlsxSink, input_columns_of  # xlsxwriter on use
+
+        columns = source.columns
+        extra = [] if columns is not None else source.extra_columns()
+        return XlsxSink(output, input_columns_of(
+            columns.headers if columns else None, columns.targets if columns else None,
+            extra), parameters)
     extra = tuple(source.extra_columns()) if fmt is ScreenFormat.CSV else ()
     return open_sink(fmt.value, output, extra)
 
