@@ -16,6 +16,7 @@ a row of 7 short columns); rows are handed on in the reader's chunks from there.
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ from entityscan.errors import InputError
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".ods")
 _OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")  # an OLE2 compound file (encrypted OOXML, .xls)
 _ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # the stream an encrypted OOXML has
+# What a workbook may unpack to: calamine parses its XML into memory, so a zip bomb (a few MB
+# that inflate to gigabytes) is refused from the archive's directory before it is read.
+# 256 MB of XML is about 640,000 rows of 7 short columns.
+MAX_XML_BYTES = 256 * 1024 * 1024
 
 
 def cell_text(value: Any) -> str:
@@ -80,6 +85,8 @@ class Sheet:
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(sheet row number, cells as text) for every row with something in it."""
         sheet = self._sheet
+        if sheet.start is None:  # nothing in the sheet
+            return
         first_column = sheet.start[1]
         pending = sorted(self._merged_ranges(), reverse=True)  # by first row, last at the end
         active: list[tuple[int, int, int, str]] = []  # (last row, first col, last col, value)
@@ -110,6 +117,18 @@ class Sheet:
         return [(top, bottom, left, right) for (top, left), (bottom, right) in ranges]
 
 
+def _refuse_bomb(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip archive: calamine's own error names what it is
+    if unpacked > MAX_XML_BYTES:
+        raise InputError(f"{path}: the workbook unpacks to {unpacked / 2**20:,.0f} MB, over "
+                         f"the {MAX_XML_BYTES // 2**20:,} MB this reader holds in memory; "
+                         f"export the sheet as CSV (read as a stream, any size)")
+
+
 def open_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
     """Open `path` and pick `sheet_name`, or its first visible worksheet."""
     try:
@@ -119,6 +138,7 @@ def open_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
     if not path.is_file():
         raise InputError(f"{path}: cannot read: no such file")
     _refuse_ole(path)
+    _refuse_bomb(path)
     try:
         book = calamine.CalamineWorkbook.from_path(str(path))
     except calamine.PasswordError:
