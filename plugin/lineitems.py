@@ -155,6 +155,14 @@ def _not_in(path: Path, codec: str) -> InputError:
     return InputError(f"{path}: not {name} text; give the file's encoding with --encoding")
 
 
+def _dialect_with(delimiter: str) -> type[csv.Dialect]:
+    class Sniffed(csv.excel):
+        pass
+
+    Sniffed.delimiter = delimiter
+    return Sniffed
+
+
 class _SeenIds:
     """Ids seen so far as 64-bit hashes in an open-addressing table (16 bytes an id)."""
 
@@ -269,9 +277,12 @@ class LineItemFile:
                 sample = handle.read(4096)
                 handle.seek(0)
                 try:
-                    self._dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+                    # the delimiter only: the sniffer's guesses at quoting are less reliable
+                    # than Excel's rules (a doubled quote inside a quoted cell)
+                    delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
                 except csv.Error:
-                    self._dialect = csv.excel
+                    delimiter = ","
+                self._dialect = _dialect_with(delimiter)
                 csv.field_size_limit(MAX_RAW_CELL)
                 reader = csv.reader(handle, self._dialect, strict=True)
                 try:
