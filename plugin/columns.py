@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
 
 import yaml
 
@@ -129,10 +128,6 @@ class ColumnMap:
             read_as = "kept as an extra column" if target.startswith("extra:") else target
             lines.append(f"  column {index} {header!r}: {read_as} ({why})")
         return lines
-
-    def document(self) -> list[dict[str, Any]]:
-        return [{"column": h, "field": None if t.startswith("extra:") else t, "how": w}
-                for h, t, w in zip(self.headers, self.targets, self.reasons, strict=True)]
 
 
 def _find_column(where: str, headers: list[str], column: str) -> int:

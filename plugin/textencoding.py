@@ -20,10 +20,6 @@ class Encoding:
     codec: str  # what the file is opened with
     how: str  # "given", "byte-order mark", "UTF-8" or "detected"
 
-    @property
-    def guessed(self) -> bool:
-        return self.how == "detected"
-
     def note(self, path: Path) -> str:
         """What a user is told when the file is not read as plain UTF-8."""
         name = codecs.lookup(self.codec).name

@@ -136,10 +136,10 @@ def _sink(fmt: ScreenFormat, output: Path | None, source: LineItemFile,
         from entityscan.xlsxout import XlsxSink, input_columns_of  # xlsxwriter on use
 
         columns = source.columns
-        extra = [] if columns is not None else source.extra_columns()
+        keys = [] if columns is not None else source.extra_columns()
         return XlsxSink(output, input_columns_of(
             columns.headers if columns else None, columns.targets if columns else None,
-            extra), parameters)
+            keys), parameters)
     extra = tuple(source.extra_columns()) if fmt is ScreenFormat.CSV else ()
     return open_sink(fmt.value, output, extra)
 
