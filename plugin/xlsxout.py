@@ -43,7 +43,8 @@ MATCH_COLUMNS = ("line id", "verdict", "list", "entity", "citation", "listed", "
 def clean(value: object) -> str:
     """Text a workbook cell can hold: no control characters, within the cell limit."""
     text = "" if value is None else str(value)
-    text = _CONTROL.sub("", text)
+    if not (text.isprintable() and text.isascii()):  # the common case needs no regex
+        text = _CONTROL.sub("", text)
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
@@ -117,10 +118,12 @@ class XlsxSink(ResultSink):
         sheet.write_string(row, 0, clean(record["id"]))
         sheet.write_string(row, 1, verdict, self.verdict.get(verdict))
         sheet.write_string(row, 2, clean(record.get("decision")))
-        sheet.write_string(row, 3, clean(record.get("maker")))
         sheet.write_number(row, 4, float(record.get("score") or 0.0))
-        sheet.write_string(row, 5, clean("; ".join(sorted({m["list"] for m in matches}))))
-        sheet.write_string(row, 6, clean(reasons[0] if reasons else ""))
+        if matches or reasons or record.get("maker"):  # a lean clear line has none (cells
+            # left empty: each written cell costs the writer as much as a short row of CSV)
+            sheet.write_string(row, 3, clean(record.get("maker")))
+            sheet.write_string(row, 5, clean("; ".join(sorted({m["list"] for m in matches}))))
+            sheet.write_string(row, 6, clean(reasons[0] if reasons else ""))
         item = record.get("item") or {}
         extra = item.get("extra") or {}
         for offset, (_, target) in enumerate(self.input_columns):
