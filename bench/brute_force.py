@@ -6,12 +6,23 @@ the retrieval differs, so a difference in flagged sets means the index lost a hi
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from entityscan.matcher.index import EXACT_SCORES, NameIndex, Scored, explain_score
 from entityscan.matcher.normalise import Name
+from entityscan.matcher.variants import GIVEN_NAME_FIRST
+
+
+def _core(name: Name) -> str:
+    """What the scan compares: the distinctive words, or every word of a name without one."""
+    return " ".join(name.distinct) or " ".join(t.text for t in name.tokens)
+
+
+def _spaced(name: Name) -> str:
+    return " ".join(t.text for t in name.tokens)
 
 
 class BruteForceIndex(NameIndex[Any]):
@@ -19,15 +30,25 @@ class BruteForceIndex(NameIndex[Any]):
     def from_index(cls, index: NameIndex[Any]) -> BruteForceIndex:
         brute = cls.__new__(cls)
         brute.records = index.records
-        brute._levels_per_record = [dict(r.norm.levels) for r in index.records]
-        brute._cores = [" ".join(r.norm.distinct) for r in index.records]
+        # Turned-round person names match word by word only, as in the index.
+        brute._spaced_per_record = [_spaced(r.norm) if r.variant.startswith(GIVEN_NAME_FIRST)
+                                    else "" for r in index.records]
+        brute._levels_per_record = [{} if spaced else dict(r.norm.levels)
+                                    for r, spaced in zip(index.records,
+                                                         brute._spaced_per_record, strict=True)]
+        brute._cores = [_core(r.norm) for r in index.records]
         return brute
 
     _levels_per_record: list[dict[int, str]]
+    _spaced_per_record: list[str]
     _cores: list[str]
 
     def exact(self, query: Name) -> list[Scored[Any]]:
         found: dict[int, Scored[Any]] = {}
+        for _, _, rid in process.extract(_spaced(query), self._spaced_per_record,
+                                         scorer=fuzz.ratio, score_cutoff=100, limit=None):
+            found[rid] = Scored(self.records[rid], EXACT_SCORES[0], True,
+                                {"exact_key_level": 0.0})
         for q_level, key in query.levels:
             for level in range(len(EXACT_SCORES)):
                 keys = [levels.get(level, "") for levels in self._levels_per_record]
@@ -39,9 +60,10 @@ class BruteForceIndex(NameIndex[Any]):
                                             {"exact_key_level": float(max(q_level, level))})
         return sorted(found.values(), key=lambda s: -s.score)
 
-    def search(self, query: Name, min_score: float) -> list[Scored[Any]]:
+    def search(self, query: Name, min_score: float, *,
+               limit: int | None = None) -> list[Scored[Any]]:
         results = {id(s.record): s for s in self.exact(query)}
-        q_core = " ".join(query.distinct)
+        q_core = _core(query)
         if q_core:
             for _, _, rid in process.extract(q_core, self._cores, scorer=fuzz.token_set_ratio,
                                              score_cutoff=50, limit=None):
@@ -51,4 +73,15 @@ class BruteForceIndex(NameIndex[Any]):
                 score, features = explain_score(query, record.norm)
                 if score >= min_score:
                     results[id(record)] = Scored(record, score, False, features)
-        return sorted(results.values(), key=lambda s: -s.score)
+        ranked = sorted(results.values(), key=lambda s: -s.score)
+        if limit is None:
+            return ranked
+        # The same selection as the index: the best record of each payload, `limit` payloads.
+        out: list[Scored[Any]] = []
+        seen: set[Hashable] = set()
+        for scored in ranked:
+            owner = scored.record.owner
+            if owner not in seen and len(seen) < limit:
+                seen.add(owner)
+                out.append(scored)
+        return out

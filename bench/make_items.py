@@ -4,7 +4,15 @@ Shaped like a real purchase-order export: suppliers and brands repeat (a few tho
 suppliers, a few hundred brands), part numbers and descriptions are mostly unique, and about
 3 % of lines touch a listed maker through a name, a brand, a relabel or a part number.
 
+`--mix dense` is the adversarial case: a vendor master of Chinese electronics suppliers
+screened against the Entity List.  Half the lines name a supplier built from the same words as
+the generated CSL's companies (`bench/make_csl.py`: a Chinese city, one or two of its core
+words such as `Hua`, `Xin` or `Vertex`, an activity, a legal form), sometimes squashed
+(`Huaxin`), with a typo or without the city, so they come close to list names and share their
+tokens; some hit one.
+
     python bench/make_items.py --count 100000 --seed 7 --output items.csv
+    python bench/make_items.py --count 100000 --seed 7 --mix dense --output dense.csv
 """
 
 from __future__ import annotations
@@ -13,7 +21,12 @@ import argparse
 import csv
 import random
 import string
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.make_csl import ACTIVITY, CORE, PREFIX
 
 SYLLABLES = ("an", "bel", "cor", "dan", "el", "fen", "gar", "hol", "is", "jun", "kel", "lor",
              "mar", "nor", "ost", "pal", "quin", "ros", "sel", "tor", "ul", "ver", "wes", "xan",
@@ -49,7 +62,25 @@ def part_number(rng: random.Random) -> str:
     return f"{letters}-{rng.randint(100, 99999)}{rng.choice(['', 'A', 'X', '-B'])}"
 
 
-def generate(count: int, seed: int) -> list[dict[str, str]]:
+# The Chinese cities of the generated CSL's company names.
+CN_PREFIX = PREFIX[:10]
+
+
+def near_list_name(rng: random.Random) -> str:
+    """A supplier name made like the generated CSL's companies, so it comes close to some."""
+    core = [rng.choice(CORE) for _ in range(rng.choice((1, 2, 2)))]
+    roll = rng.random()
+    if roll < 0.25:
+        core = ["".join(core).capitalize()]  # `Huaxin`
+    elif roll < 0.35:
+        word = core[-1]
+        at = rng.randrange(len(word))
+        core[-1] = word[:at] + rng.choice(string.ascii_lowercase) + word[at + 1:]
+    words = ([] if rng.random() < 0.2 else [rng.choice(CN_PREFIX)]) + core
+    return f"{' '.join(words)} {rng.choice(ACTIVITY)} {rng.choice(FORMS)}"
+
+
+def generate(count: int, seed: int, mix: str = "sparse") -> list[dict[str, str]]:
     rng = random.Random(seed)
     suppliers = [company(rng) for _ in range(3000)]
     brands = list(OTHER_BRANDS) + [company(rng).split()[0] for _ in range(300)]
@@ -61,6 +92,10 @@ def generate(count: int, seed: int) -> list[dict[str, str]]:
                               f"{rng.choice(['pcs', 'units', 'm', 'kit'])} ref "
                               f"{rng.randint(10_000, 99_999)}",
                "part_number": part_number(rng), "cost_centre": f"CC-{rng.randint(1, 40)}"}
+        if mix == "dense" and rng.random() < 0.5:
+            row["supplier"] = near_list_name(rng)
+            if rng.random() < 0.3:
+                row["manufacturer"] = near_list_name(rng)
         roll = rng.random()
         if roll < 0.01:
             row["manufacturer"] = rng.choice(LISTED_NAMES)
@@ -83,9 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--mix", choices=("sparse", "dense"), default="sparse",
+                        help="sparse: a realistic export (default); dense: half the lines "
+                             "come close to list names")
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
-    write(generate(args.count, args.seed), args.output)
+    write(generate(args.count, args.seed, args.mix), args.output)
 
 
 if __name__ == "__main__":

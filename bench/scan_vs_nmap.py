@@ -1,15 +1,19 @@
 """Whole-process benchmark: `entityscan scan` against `nmap -sV` on the same simulated lab.
 
-Part 1 (root, iproute2, nmap): a network-namespace lab of N simulated devices (default 54,
-the non-hostile profiles replicated with distinct MACs and serials), one namespace per device
-on a bridge, over 10.240.0.0/24 (every other address dead), and one scanner namespace.  Both
-tools run as whole processes in the scanner namespace on the camera ports; the script reports
-wall time, devices found and devices correctly attributed for each, and the ratio.
+Part 1 (root, iproute2, nmap): a network-namespace lab of N simulated devices (default 60:
+every hostile profile once, the other profiles replicated with distinct MACs and serials), one
+namespace per device, over 10.245.0.0/24 (every other address dead), built twice: on the
+scanner's segment, and routed (the scanner on 10.246.0.0/24 behind a router namespace, no
+multicast routing; `tests/lab/netns.py`).  In each mode both tools run as whole processes in
+the scanner namespace on the camera ports; the script reports wall time, devices found,
+devices correctly attributed, listed devices flagged, attribution precision/recall, and how
+many listed devices each new signal kind alone attributes.
 
-Part 2 (no root): a /16 unicast sweep (127.40.0.0/16 on loopback, a few simulated devices
+Part 2 (no root): a /16 unicast sweep (127.62.0.0/16 on loopback, a few simulated devices
 in a separate process) timed as a whole process with its peak resident memory.
 
-    python bench/scan_vs_nmap.py [--devices 54] [--skip-nmap] [--skip-sweep] [--json OUT]
+    python bench/scan_vs_nmap.py [--devices 60] [--mode segment|routed|both] [--skip-nmap]
+                                 [--nmap-host-timeout 120] [--skip-sweep] [--json OUT]
 
 Correct attribution: a Hikvision- or Dahua-platform device attributed to that platform, any
 other device to neither.  For nmap, the platform is read from its service product/info/
@@ -19,7 +23,6 @@ device strings (the same test: `Hikvision`/`Dahua` named for exactly the right d
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -28,27 +31,23 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET  # nmap's own output, not a device's
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+LOAD_BEFORE = os.getloadavg()
 
-from entityscan.scanners.lab import load_profiles  # noqa: E402
-
-PREFIX = "es-scn-b"
-SWITCH = f"{PREFIX}sw"
-SCANNER = f"{PREFIX}scan"
-SUBNET = "10.240.0"
-SCANNER_ADDRESS = f"{SUBNET}.2"
-FIRST_DEVICE = 10
+PREFIX = "es-r11-b"
+SUBNET = "10.245.0"
+SCANNER_SUBNET = "10.246.0"
 CAMERA_PORTS = "80,443,554,8000,8080,8443,8554,37777"
 RESTRICTED = ("Hikvision", "Dahua")
-
-
-def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=check)
+#: The new signals this benchmark credits one by one: the probes that produce them (with what
+#: their values chain to, e.g. a UPnP serial judged by the serial rules) or their rule kind.
+NEW_SIGNALS = {"sdk_reply": ("sdk",), "telnet_banner": ("telnet",), "ftp_banner": ("ftp",),
+               "ssh_banner": ("ssh",), "upnp": ("upnp", "ssdp"), "snmp": ("snmp",),
+               "mdns_txt": (), "http_shape": (), "rtsp_public": (), "neighbours": ("neighbours",)}
 
 
 def timed(argv: list[str], stdout_path: Path | None = None) -> tuple[float, int, int]:
@@ -66,96 +65,67 @@ def timed(argv: list[str], stdout_path: Path | None = None) -> tuple[float, int,
     return wall, code, usage.ru_maxrss // 1024
 
 
-class NetnsLab:
-    """Bridge namespace, one namespace per device (its own MAC and process), one scanner."""
+def lab_profiles(count: int) -> list[Any]:
+    """`count` devices: every hostile profile once, the others replicated (distinct MACs)."""
+    from entityscan.scanners.lab import load_profiles, replicate
 
-    def __init__(self, count: int):
-        base = [p for p in load_profiles() if p.hostile is None]
-        self.devices: list[dict[str, Any]] = []
-        for index in range(count):
-            profile = base[index % len(base)].variant(index // len(base))
-            self.devices.append({
-                "ns": f"{PREFIX}d{index}", "veth": f"pb{index}", "profile": profile.base_name,
-                "variant": index // len(base), "mac": profile.mac,
-                "address": f"{SUBNET}.{FIRST_DEVICE + index}",
-                "expected": profile.expected.platform or profile.expected.maker})
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def namespaces(self) -> list[str]:
-        return [SWITCH, SCANNER] + [d["ns"] for d in self.devices]
-
-    def teardown(self) -> None:
-        for proc in self.procs:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for name in self.namespaces():
-            sh("ip", "netns", "del", name, check=False)
-
-    def build(self) -> None:
-        self.teardown()
-        sh("ip", "netns", "add", SWITCH)
-        sh("ip", "-n", SWITCH, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", SWITCH, "link", "set", "br0", "up")
-        members = [(SCANNER, "pscan", None, SCANNER_ADDRESS)] + [
-            (d["ns"], d["veth"], d["mac"], d["address"]) for d in self.devices]
-        for ns, veth, mac, address in members:
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", veth,
-               "netns", SWITCH)
-            sh("ip", "-n", SWITCH, "link", "set", veth, "master", "br0", "up")
-            if mac:
-                sh("ip", "-n", ns, "link", "set", "dev", "eth0", "address", mac)
-            sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up", "multicast", "on")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            state = sh("ip", "-n", SCANNER, "-br", "link", "show", "eth0").stdout
-            if " UP " in state:
-                break
-            time.sleep(0.1)
-        for device in self.devices:
-            self.procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", device["ns"], sys.executable, "-m",
-                 "entityscan.scanners.lab",
-                 "--profile", device["profile"], "--variant", str(device["variant"]),
-                 "--address", device["address"], "--ports", "standard", "--multicast"],
-                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-        for proc, device in zip(self.procs, self.devices, strict=True):
-            assert proc.stdout is not None
-            line = proc.stdout.readline().decode()
-            if not line.startswith("READY"):
-                raise RuntimeError(f"device {device['profile']} did not start: {line!r}")
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[NetnsLab]:
-        try:
-            self.build()
-            yield self
-        finally:
-            self.teardown()
+    everything = load_profiles()
+    hostile = [p for p in everything if p.hostile is not None]
+    normal = [p for p in everything if p.hostile is None]
+    return replicate(normal, max(0, count - len(hostile))) + hostile
 
 
-def score_entityscan(doc: dict[str, Any], lab: NetnsLab) -> tuple[int, int]:
+def expected_platform(profile: Any) -> str | None:
+    want = profile.expected.platform or profile.expected.maker
+    return want if want in RESTRICTED else None
+
+
+def score_entityscan(doc: dict[str, Any], lab: Any) -> dict[str, Any]:
+    """Found, correct, listed devices flagged, and attribution precision/recall for the
+    restricted platforms (a device counts as claimed when its platform is Hikvision/Dahua)."""
     found = {a: d for d in doc["devices"] for a in d["addresses"]}
-    seen = correct = 0
+    seen = correct = flagged = listed = claimed = right = 0
     for device in lab.devices:
-        got = found.get(device["address"])
+        want = expected_platform(device.profile)
+        listed += want is not None
+        got = found.get(device.address)
         if got is None:
             continue
         seen += 1
         have = got.get("platform") if got.get("platform") in RESTRICTED else None
-        want = device["expected"] if device["expected"] in RESTRICTED else None
         correct += have == want
-    return seen, correct
+        if have is not None:
+            claimed += 1
+            right += have == want
+        flagged += want is not None and got.get("verdict") == "flagged"
+    return {"found": seen, "correct": correct, "listed": listed, "listed_flagged": flagged,
+            "precision": round(right / claimed, 3) if claimed else None,
+            "recall": round(flagged / listed, 3) if listed else None}
 
 
-def score_nmap(xml_text: str, lab: NetnsLab) -> tuple[int, int]:
+def signal_contributions(doc: dict[str, Any], lab: Any) -> dict[str, int]:
+    """How many listed devices each new signal kind alone attributes to their platform (at
+    review level or above: confidence >= 0.3)."""
+    from entityscan.scanners.attribution import attribute
+    from entityscan.scanners.inventory import Device, Evidence
+
+    found = {a: d for d in doc["devices"] for a in d["addresses"]}
+    counts: dict[str, int] = dict.fromkeys(NEW_SIGNALS, 0)
+    for device in lab.devices:
+        want = expected_platform(device.profile)
+        got = found.get(device.address)
+        if want is None or got is None:
+            continue
+        evidence = [Evidence.model_validate(e) for e in got["evidence"]]
+        for kind, probes in NEW_SIGNALS.items():
+            own = [e for e in evidence
+                   if e.probe in probes or (e.rule or "").split("/", 1)[0] == kind]
+            alone = attribute(Device(addresses=[device.address], evidence=own))
+            counts[kind] += alone.maker == want and alone.confidence >= 0.3
+    return counts
+
+
+def score_nmap(xml_text: str, lab: Any) -> tuple[int, int]:
     root = ET.fromstring(xml_text)
     hosts: dict[str, str] = {}
     for host in root.iter("host"):
@@ -170,51 +140,64 @@ def score_nmap(xml_text: str, lab: NetnsLab) -> tuple[int, int]:
             hosts[address] = text
     seen = correct = 0
     for device in lab.devices:
-        if device["address"] not in hosts:
+        if device.address not in hosts:
             continue
         seen += 1
-        text = hosts[device["address"]].lower()
+        text = hosts[device.address].lower()
         named = [m for m in RESTRICTED if m.lower() in text]
-        want = device["expected"] if device["expected"] in RESTRICTED else None
+        want = expected_platform(device.profile)
         correct += named == ([want] if want else [])
     return seen, correct
 
 
-def part_lab(count: int, skip_nmap: bool) -> dict[str, Any]:
-    lab = NetnsLab(count)
+def part_lab(count: int, skip_nmap: bool, routed: bool, nmap_host_timeout: int
+             ) -> dict[str, Any]:
+    from tests.lab.netns import NetnsLab
+
+    lab = NetnsLab(lab_profiles(count), routed=routed, prefix=PREFIX, subnet=SUBNET,
+                   scanner_subnet=SCANNER_SUBNET)
     target = f"{SUBNET}.0/24"
-    out: dict[str, Any] = {"devices": count, "target": target}
-    with lab.running(), tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "scan.json"
-        argv = ["ip", "netns", "exec", SCANNER, sys.executable, "-m", "entityscan", "scan", target,
-                "--format", "json", "--output", str(report), "--timeout", "60"]
-        os.chdir(ROOT)
-        wall, code, rss = timed(argv)
-        doc = json.loads(report.read_text())
-        found, correct = score_entityscan(doc, lab)
-        out["entityscan"] = {"command": " ".join(argv[4:]), "wall_s": round(wall, 2),
-                             "exit": code, "found": found, "correct": correct,
-                             "peak_rss_mb": rss}
-        if not skip_nmap:
-            nmap_xml = Path(tmp) / "nmap.xml"
-            argv = ["ip", "netns", "exec", SCANNER, "nmap", "-sV", "-p", CAMERA_PORTS,
-                    "-oX", str(nmap_xml), target]
+    out: dict[str, Any] = {"mode": "routed" if routed else "segment", "devices": count,
+                           "hostile": sum(p.hostile is not None for p in lab.profiles),
+                           "target": target}
+    lab.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "scan.json"
+            argv = ["ip", "netns", "exec", lab.scanner, sys.executable, "-m", "entityscan",
+                    "scan", target, "--format", "json", "--output", str(report),
+                    "--timeout", "60"]
+            os.chdir(ROOT)
             wall, code, rss = timed(argv)
-            found, correct = score_nmap(nmap_xml.read_text(), lab)
-            out["nmap"] = {"command": " ".join(argv[4:]), "wall_s": round(wall, 2),
-                           "exit": code, "found": found, "correct": correct,
-                           "peak_rss_mb": rss}
-            out["ratio_wall_entityscan_over_nmap"] = round(
-                out["entityscan"]["wall_s"] / out["nmap"]["wall_s"], 3)
-        restricted = sum(d["expected"] in RESTRICTED for d in lab.devices)
-        out["restricted_platform_devices"] = restricted
+            doc = json.loads(report.read_text())
+            out["entityscan"] = {"command": " ".join(argv[4:]), "wall_s": round(wall, 2),
+                                 "exit": code, "peak_rss_mb": rss,
+                                 **score_entityscan(doc, lab)}
+            out["signal_alone_identifies"] = signal_contributions(doc, lab)
+            if not skip_nmap:
+                nmap_xml = Path(tmp) / "nmap.xml"
+                argv = ["ip", "netns", "exec", lab.scanner, "nmap", "-sV", "-p", CAMERA_PORTS,
+                        "-oX", str(nmap_xml), target]
+                if nmap_host_timeout:
+                    # Tarpits (silent, dripping) hold nmap's service probes for many minutes
+                    # per port; bounded, nmap drops such a host (its other hosts unaffected).
+                    argv[6:6] = ["--host-timeout", f"{nmap_host_timeout}s"]
+                wall, code, rss = timed(argv)
+                found, correct = score_nmap(nmap_xml.read_text(), lab)
+                out["nmap"] = {"command": " ".join(argv[4:]), "wall_s": round(wall, 2),
+                               "exit": code, "found": found, "correct": correct,
+                               "peak_rss_mb": rss}
+                out["ratio_wall_entityscan_over_nmap"] = round(
+                    out["entityscan"]["wall_s"] / out["nmap"]["wall_s"], 3)
+    finally:
+        lab.stop()
     return out
 
 
 def part_sweep(rate: int) -> dict[str, Any]:
     """A /16 unicast sweep on loopback; three simulated devices in their own process."""
-    devices = [("hikvision-ipc", "127.40.7.10"), ("dahua-ipc", "127.40.200.11"),
-               ("plain-web", "127.40.255.12")]
+    devices = [("hikvision-ipc", "127.62.7.10"), ("dahua-ipc", "127.62.200.11"),
+               ("plain-web", "127.62.255.12")]
     argv = [sys.executable, "-m", "entityscan.scanners.lab"]
     for name, address in devices:
         argv += ["--profile", name, "--address", address]
@@ -225,7 +208,7 @@ def part_sweep(rate: int) -> dict[str, Any]:
             lab.stdout.readline()
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "sweep.json"
-            scan = [sys.executable, "-m", "entityscan", "scan", "127.40.0.0/16", "--no-multicast",
+            scan = [sys.executable, "-m", "entityscan", "scan", "127.62.0.0/16", "--no-multicast",
                     "--ports", "http:8080,https:8443,rtsp:8554", "--rate", str(rate),
                     "--timeout", "300", "--format", "json", "--output", str(report)]
             wall, code, rss = timed(scan)
@@ -242,14 +225,18 @@ def part_sweep(rate: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--devices", type=int, default=54)
+    parser.add_argument("--devices", type=int, default=60)
+    parser.add_argument("--mode", choices=["segment", "routed", "both"], default="both")
+    parser.add_argument("--nmap-host-timeout", type=int, default=120,
+                        help="seconds nmap may spend on one host (0: unbounded; the lab's "
+                             "tarpits then hold it for well over half an hour)")
     parser.add_argument("--skip-nmap", action="store_true")
     parser.add_argument("--skip-lab", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--rate", type=int, default=20000, help="rate for the /16 sweep")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_average_before": LOAD_BEFORE}
     if not args.skip_lab:
         if os.geteuid() != 0 or not shutil.which("ip"):
             print("skipping the namespace lab: needs root and iproute2", file=sys.stderr)
@@ -257,20 +244,29 @@ def main() -> int:
             print("nmap not installed: use --skip-nmap", file=sys.stderr)
             return 2
         else:
-            results["lab"] = part_lab(args.devices, args.skip_nmap)
+            modes = ["segment", "routed"] if args.mode == "both" else [args.mode]
+            results["lab"] = [part_lab(args.devices, args.skip_nmap, mode == "routed",
+                                       args.nmap_host_timeout) for mode in modes]
     if not args.skip_sweep:
         results["sweep_16"] = part_sweep(args.rate)
     print(json.dumps(results, indent=2))
-    if "lab" in results and "nmap" in results["lab"]:
-        lab = results["lab"]
-        print(f"\n{lab['devices']} devices in {lab['target']} "
-              f"({lab['restricted_platform_devices']} Hikvision/Dahua platform)")
+    print(f"load average before/after: {LOAD_BEFORE} / {os.getloadavg()}")
+    for lab in results.get("lab", []):
+        es = lab["entityscan"]
+        print(f"\n{lab['mode']}: {lab['devices']} devices ({lab['hostile']} hostile) in "
+              f"{lab['target']}, {es['listed']} Hikvision/Dahua platform")
         print(f"{'tool':<12}{'wall s':>9}{'found':>8}{'correct':>9}{'peak MB':>9}")
         for tool in ("entityscan", "nmap"):
-            r = lab[tool]
-            print(f"{tool:<12}{r['wall_s']:>9}{r['found']:>8}{r['correct']:>9}"
-                  f"{r['peak_rss_mb']:>9}")
-        print(f"ratio entityscan/nmap wall time: {lab['ratio_wall_entityscan_over_nmap']}")
+            if tool in lab:
+                r = lab[tool]
+                print(f"{tool:<12}{r['wall_s']:>9}{r['found']:>8}{r['correct']:>9}"
+                      f"{r['peak_rss_mb']:>9}")
+        print(f"listed flagged {es['listed_flagged']}/{es['listed']}, attribution precision "
+              f"{es['precision']}, recall {es['recall']}")
+        print("listed devices each new signal alone attributes: "
+              + ", ".join(f"{k} {v}" for k, v in lab["signal_alone_identifies"].items()))
+        if "ratio_wall_entityscan_over_nmap" in lab:
+            print(f"ratio entityscan/nmap wall time: {lab['ratio_wall_entityscan_over_nmap']}")
     if "sweep_16" in results:
         r = results["sweep_16"]
         print(f"/16 sweep: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, found {r['found']}")

@@ -10,18 +10,23 @@ list's company names) and each size, it runs
 as its own process, first with an empty data dir (index cache cold), then again (warm), and
 reports wall time, lines/s, the CPU of the whole process tree, the peak RSS of its largest
 process (`ru_maxrss` of the children, read by a small wrapper process) and the peak of the
-tree's summed PSS and RSS (sampled from /proc every 50 ms; PSS counts pages the forked
-workers share with their parent once), with the load average (1 minute) before each run,
+tree's summed RSS (sampled from /proc every 50 ms) and PSS (every 0.5 s: reading it costs
+the measured processes; PSS counts pages the forked workers share with their parent once),
+with the load average (1 minute) before each run,
 which includes this benchmark's own previous run.  A one-line file with the warm cache
 times start-up.
 
 The baseline, in the same run: on the first `--sample` lines of each mix, the matcher with a
 brute-force rapidfuzz scan instead of its index (`bench/brute_force.py`), in its own process;
 the flagged set the CLI wrote for those lines must equal the brute force's.  The matcher's
-own CPU time on a sample, in process, tells how much of a run is matcher time.
+own CPU time over the file, in process, tells how much of a run is matcher time.  With
+`--before DIR` the same command also runs as an earlier version of entityscan runs it (its
+package on PYTHONPATH, e.g. `git archive` of an older commit laid out as `DIR/entityscan`
+with `scanners/` inside), and its flagged set over the whole file must equal this one's.
 
     python bench/screen_bench.py [--items 100000] [--mix sparse dense] [--jobs N]
-                                 [--sample 300] [--csl PATH] [--format json]
+                                 [--sample 300] [--csl PATH] [--format json] [--before DIR]
+                                 [--skip-cold] [--skip-matcher] [--json-out PATH]
 
 The list: the installed official CSL copy when present, else `bench/make_csl.py`'s generated
 ~26,000-entry file.  The dense mix comes from `bench/make_items.py --mix dense` when that
@@ -123,19 +128,29 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _memory_kb(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of one process in KiB; zeros once it is gone."""
-    rss = pss = 0
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _rss_kb(pid: int) -> int:
+    """RSS of one process in KiB (from statm: cheap); 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * _PAGE_KB
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _pss_kb(pid: int) -> int:
+    """PSS of one process in KiB; 0 once it is gone.  smaps_rollup walks the process's page
+    tables under its memory lock: ~12 ms for a 250 MB process, so it is read seldom."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as handle:
             for line in handle:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-    except OSError:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
         pass
-    return rss, pss
+    return 0
 
 
 # Runs the CLI and reports its own view: a small process, so the children's peak RSS it reads
@@ -152,20 +167,29 @@ print(json.dumps({"code": code, "wall": wall, "cpu": usage.ru_utime + usage.ru_s
 """
 
 
-def run_cli(args: list[str]) -> dict[str, Any]:
-    """Run `python -m entityscan ARGS`; wall time, CPU, peak memory, exit code."""
+def run_cli(args: list[str], pythonpath: Path | None = None) -> dict[str, Any]:
+    """Run `python -m entityscan ARGS` (the `entityscan` package found first on `pythonpath`,
+    if given); wall time, CPU, peak memory, exit code."""
     load_before = os.getloadavg()[0]
     peaks = {"rss": 0, "pss": 0}
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, sys.executable, "-m",
                              "entityscan", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=env)
     done = threading.Event()
 
     def sample() -> None:
+        # RSS every 50 ms; PSS every 0.5 s (reading it every 50 ms took ~70 % of a core
+        # from the measured run on a 2-core machine and stalled its page faults)
+        tick = 0
         while not done.is_set():
-            sizes = [_memory_kb(p) for p in _tree(proc.pid)[1:]]  # not the wrapper
-            peaks["rss"] = max(peaks["rss"], sum(s[0] for s in sizes))
-            peaks["pss"] = max(peaks["pss"], sum(s[1] for s in sizes))
+            tree = _tree(proc.pid)[1:]  # not the wrapper
+            peaks["rss"] = max(peaks["rss"], sum(_rss_kb(p) for p in tree))
+            if tick % 10 == 0:
+                peaks["pss"] = max(peaks["pss"], sum(_pss_kb(p) for p in tree))
+            tick += 1
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -264,6 +288,15 @@ def bench_mix(mix: str, count: int, args: argparse.Namespace, csl: Path,
     warm = run_cli(cli)
     flagged_all = flagged_ids(out, None) if args.format == "json" else None
     out.unlink()
+    before = before_flagged = None
+    if args.before:  # the same command, as an earlier version runs it (no cache, no --jobs)
+        before = run_cli(["screen", str(items), "--list", str(csl), "--format", "json",
+                          "--output", str(out), "--data-dir", str(workdir / "data-before")],
+                         pythonpath=args.before)
+        with out.open(encoding="utf-8") as handle:
+            before_flagged = {r["id"] for r in json.load(handle)["results"]
+                              if r["verdict"] == "flagged"}
+        out.unlink()
     # the matcher alone over the whole file
     indexed = {"cpu_s": None, "flagged": []} if args.skip_matcher else run_worker(
         "indexed", items, csl)
@@ -272,7 +305,11 @@ def bench_mix(mix: str, count: int, args: argparse.Namespace, csl: Path,
     agree = None if flagged_sample is None else (
         flagged_sample == set(brute["flagged"])
         and (args.skip_matcher or flagged_all == set(indexed["flagged"])))
+    same_before = None if before_flagged is None or flagged_all is None else (
+        before_flagged == flagged_all)
     return {"mix": mix, "origin": origin, "lines": count, "cold": cold, "warm": warm,
+            "before": before, "same_flagged_before": same_before,
+            "flagged_before": None if before_flagged is None else len(before_flagged),
             "sample": len(sample_ids), "matcher_cpu_s": indexed["cpu_s"],
             "brute_cpu_s_per_line": brute["cpu_s"] / max(brute["items"], 1),
             "flagged_cli": len(flagged_all or ()), "flagged_matcher": len(indexed["flagged"]),
@@ -298,6 +335,10 @@ def main() -> None:
                         help="time the warm run only (the cache is built untimed)")
     parser.add_argument("--skip-matcher", action="store_true",
                         help="do not time the matcher alone (it takes as long as a run)")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also time the same command as an earlier version runs it: a "
+                             "directory holding that version's `entityscan` package (run "
+                             "with PYTHONPATH=DIR); its flagged set must equal this one's")
     parser.add_argument("--worker", choices=("indexed", "brute"))
     parser.add_argument("--items-file", type=Path)
     args = parser.parse_args()
@@ -326,7 +367,7 @@ def main() -> None:
         if args.json_out:
             args.json_out.write_text(json.dumps({"results": results, "one_line": start},
                                                 indent=2), encoding="utf-8")
-    if any(r["same_flagged"] is False for r in results):
+    if any(r["same_flagged"] is False or r["same_flagged_before"] is False for r in results):
         sys.exit(1)
 
 
@@ -334,13 +375,16 @@ def _print(r: dict[str, Any]) -> None:
     print(f"\n{r['mix']} mix ({r['origin']}), {r['lines']:,} lines:")
     print(f"  {'cache':<6}{'wall s':>8}{'lines/s':>10}{'cpu s':>8}{'max proc MB':>12}"
           f"{'tree PSS MB':>12}{'tree RSS MB':>12}{'load':>6}")
-    for name in ("cold", "warm"):
+    for name in ("cold", "warm", "before"):
         m = r[name]
         if m is None:
             continue
         print(f"  {name:<6}{m['wall_s']:>8.2f}{r['lines'] / m['wall_s']:>10,.0f}"
               f"{m['cpu_s']:>8.2f}{m['max_process_rss_mb']:>12}{m['tree_pss_mb']:>12}"
               f"{m['tree_rss_mb']:>12}{m['load']:>6}")
+    if r["before"] is not None:
+        print(f"  before (the earlier version, whole file): flagged {r['flagged_before']:,}; "
+              f"{'same set' if r['same_flagged_before'] else 'DIFFERENT set'}")
     if r["matcher_cpu_s"] is not None:
         print(f"  the matcher alone over the same lines (one process, no reading or writing):"
               f" {r['matcher_cpu_s']:.1f} CPU s of the warm run's {r['warm']['cpu_s']:.1f}; "

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "entityscan.commands.scan",
     "entityscan.commands.passive",
     "entityscan.commands.importing",
+    "entityscan.commands.signatures",
     "entityscan.commands.demo",
     "entityscan.commands.audit",
     "entityscan.commands.webhooks",

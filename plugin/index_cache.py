@@ -8,8 +8,9 @@ Where: `<data dir>/index-cache/` (`Session` passes it; the service uses the same
 per key, written atomically (temporary file, then rename) with mode 0600; the newest
 `KEEP` files are kept.
 
-The key: the code that builds and runs the index (a digest of entityscan's own source, its
-version, Python's and the libraries whose objects it holds), today's date (the matcher
+The key: the code that builds and runs the index (a digest of entityscan's own source and the
+matcher's data files (place spellings, Unicode tables), its version, Python's and the
+libraries whose objects or output it holds), today's date (the matcher
 judges delisting and relation end dates against it), the match policy, the plugins that
 contribute lists, relations or patterns, and their data:
 - when only the built-in data plugins contribute, their inputs are fingerprinted without
@@ -71,11 +72,12 @@ class CacheUnusable(Exception):
 # ----- the key -----
 @functools.cache
 def code_fingerprint() -> str:
-    """A digest of the code that builds and runs the index: entityscan's source files and
-    the versions of Python and of the libraries whose objects a cached index holds."""
+    """A digest of the code that builds and runs the index: entityscan's source files, the
+    matcher's data files, and the versions of Python and of the libraries whose objects or
+    output (pinyin, bidi order) a cached index holds."""
     digest = hashlib.sha256()
     versions = [sys.version, entityscan.__version__]
-    for dist in ("pydantic", "pydantic-core", "rapidfuzz"):
+    for dist in ("pydantic", "pydantic-core", "rapidfuzz", "pypinyin", "python-bidi"):
         try:
             versions.append(f"{dist}={metadata.version(dist)}")
         except metadata.PackageNotFoundError:
@@ -85,6 +87,12 @@ def code_fingerprint() -> str:
         for path in sorted(Path(root).rglob("*.py")):
             digest.update(str(path.relative_to(root)).encode() + b"\0")
             digest.update(path.read_bytes())
+    # the matcher's own data (place spellings, Unicode tables) shape the keys it indexes
+    # with, whichever plugins contribute the lists
+    matcher = Path(entityscan.__path__[0]) / "matcher"
+    for path in sorted([*matcher.glob("*.yaml"), *matcher.glob("unicode/*.txt")]):
+        digest.update(str(path.relative_to(matcher)).encode() + b"\0")
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

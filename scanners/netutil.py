@@ -10,7 +10,7 @@ import ipaddress
 import socket
 import struct
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,25 +66,56 @@ def multicast_interfaces(target_networks: list[Any]) -> list[LocalInterface]:
 
 
 class RateLimiter:
-    """At most `rate` events per second, spread evenly (no bursts larger than `burst`)."""
+    """At most `rate` events per second, spread evenly (no bursts larger than `burst`).
+
+    Waiters are released in order, except that `urgent` ones (a live host's identification
+    probes) go before the sweep's: the sweep books many slots ahead, and a host that already
+    answered should not wait behind a thousand connection attempts to dead addresses.  The
+    total rate is the same either way.
+    """
+
+    #: Slots this close to due are released together (fewer timer wake-ups at high rates).
+    GRANULE = 0.002
 
     def __init__(self, rate: float, burst: int = 32):
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.burst = burst
         self._next = time.monotonic()
+        self._urgent: deque[tuple[asyncio.Future[None], int]] = deque()
+        self._normal: deque[tuple[asyncio.Future[None], int]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def wait(self) -> None:
+    async def wait(self, slots: int = 1, *, urgent: bool = False) -> None:
+        """Return when `slots` consecutive events may go (a few datagrams to one host book
+        their slots together: one wake-up instead of several, the same rate)."""
         if not self.interval:
             return
-        # No lock needed: nothing awaits between reading and booking the slot, and one event
-        # loop runs this.  Each caller books the next free slot, then sleeps until it.
         now = time.monotonic()
         # Allow a small backlog so the limiter does not starve after an idle spell.
         self._next = max(self._next, now - self.burst * self.interval)
-        delay = self._next - now
-        self._next += self.interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+        if self._next <= now + self.GRANULE and not self._urgent and not self._normal:
+            self._next += slots * self.interval
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._normal).append((future, slots))
+        self._schedule()
+        await future
+
+    def _schedule(self) -> None:
+        if self._timer is None and (self._urgent or self._normal):
+            delay = max(0.0, self._next - time.monotonic())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._release)
+
+    def _release(self) -> None:
+        self._timer = None
+        now = time.monotonic() + self.GRANULE
+        while (self._urgent or self._normal) and self._next <= now:
+            future, slots = (self._urgent or self._normal).popleft()
+            if future.done():  # its waiter was cancelled: the slot goes to the next one
+                continue
+            future.set_result(None)
+            self._next += slots * self.interval
+        self._schedule()
 
 
 @dataclass

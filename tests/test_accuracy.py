@@ -1,8 +1,9 @@
 """Accuracy of line-item screening on the labelled set: the matcher's acceptance test.
 
 Every row of `fixtures/line_items/labelled.csv` is screened through the product's public
-screening API (`entityscan.screening.screen_items` with `ScreeningContext.load()`), exactly as a
-procurement integration would, and the verdicts are compared with labels written from the
+screening API (`entityscan.screening.screen_items` with `ScreeningContext.load()`, plus the
+list file `labelled-lists.csv` as `--list` adds one), exactly as a procurement integration
+would, and the verdicts are compared with labels written from the
 product's documented policy without reading the matcher (see `fixtures/line_items/README.md`).
 
 What must hold:
@@ -40,6 +41,7 @@ import pytest
 from tests.labelled_items import (
     ITEM_FIELDS,
     LABELLED_CSV,
+    LISTS_CSV,
     REGRESSION_CSV,
     LabelledRow,
     read_labelled,
@@ -127,7 +129,7 @@ def screened(rows: list[LabelledRow]) -> tuple[list[Any], list[Any]]:
                     for name in ITEM_FIELDS})
         for row in rows
     ]
-    context = ScreeningContext.load()
+    context = ScreeningContext.load(list_paths=[LISTS_CSV])
     findings = list(screen_items(items, context))
     if len(findings) != len(items):
         pytest.fail(f"screen_items returned {len(findings)} findings for {len(items)} items; "

@@ -180,8 +180,7 @@ def test_uncertain_rival_does_not_beat_solid_registrant():
 def test_uncertain_rival_is_noted_not_a_conflict():
     record = next(r for r in BUNDLES if r["id"] == "hik-wifi-module-oui")
     device = build_device(record)
-    device.evidence += evaluate("serial", "4K0123ABCD45678", probe="onvif",
-                                field="SerialNumber")
+    device.evidence += evaluate("onvif_info", "1.00", probe="onvif", field="HardwareId")
     result = attribute(device)
     assert result.maker == "Hikvision" and result.confidence >= FLAG
     assert not any(r.startswith("conflicting") for r in result.reasons)

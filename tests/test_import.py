@@ -211,3 +211,28 @@ def test_an_endless_line_is_skipped_without_being_held(tmp_path: Path) -> None:
     assert [e.message for e in inventory.errors] == [
         f"{path}:11: line longer than {common.MAX_LINE} bytes, skipped"]
     assert sorted(d.addresses[0] for d in inventory.devices) == ["10.250.7.1", "10.250.7.7"]
+
+
+def test_a_vendor_port_nmap_could_only_name_from_its_answer_is_evidence(tmp_path: Path) -> None:
+    """A hardened relabel: its web server says only `Webs`, but nmap named port 8000 from the
+    Hikvision SDK's own status frame, which the XML does not keep; nmap's other names (the web
+    server's) stay descriptive."""
+    xml = tmp_path / "hardened.xml"
+    xml.write_text(
+        '<?xml version="1.0"?><nmaprun><host><status state="up"/>'
+        '<address addr="10.247.9.24" addrtype="ipv4"/><ports>'
+        '<port protocol="tcp" portid="80"><state state="open"/>'
+        '<service name="http" product="Webs"/></port>'
+        '<port protocol="tcp" portid="8000"><state state="open"/>'
+        '<service name="ipcam" product="Hikvision IPCam control port"/></port>'
+        '<port protocol="tcp" portid="81"><state state="open"/>'
+        '<service name="http" product="Hikvision-Webs lookalike"/></port>'
+        '</ports></host></nmaprun>', encoding="utf-8")
+    out = tmp_path / "import.json"
+    assert main(["import", str(xml), "-f", "json", "-o", str(out), "--fail-on", "review"]) == 1
+    (device,) = json.loads(out.read_text())["devices"]
+    judged = [e for e in device["evidence"] if e["probe"] == "nmap" and e["indicates"]]
+    assert [(e["rule"], e["value"], e["certainty"]) for e in judged] == [
+        ("nmap_service/hikvision-sdk-port-named-by-nmap", "Hikvision IPCam control port",
+         "medium")]
+    assert device["attributed_maker"] == "Hikvision" and device["verdict"] == "review"

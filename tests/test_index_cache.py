@@ -173,6 +173,32 @@ def test_sessions_and_so_the_service_load_through_the_cache(tmp_path: Path) -> N
     assert reloaded.matcher is not built.matcher
 
 
+def test_the_matchers_own_data_is_part_of_every_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Place spellings and the Unicode tables shape the keys the index is built with, so a
+    package whose matcher data changed (an upgrade, an edit) never loads an old index, with
+    or without other data plugins (both keys start from the code fingerprint)."""
+    import entityscan
+
+    package = tmp_path / "entityscan"
+    shutil.copytree(Path(entityscan.__path__[0]), package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(entityscan, "__path__", [str(package)])
+
+    def fingerprint() -> str:
+        return str(index_cache.code_fingerprint.__wrapped__())  # type: ignore[attr-defined]
+
+    before = fingerprint()
+    assert fingerprint() == before
+    places = package / "matcher" / "places.yaml"
+    places.write_text(places.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    after_places = fingerprint()
+    assert after_places != before
+    [table, *_] = sorted((package / "matcher" / "unicode").glob("*.txt"))
+    table.write_bytes(table.read_bytes() + b"\n")
+    assert fingerprint() not in (before, after_places)
+
+
 def test_terminal_tables_escape_control_and_bidi_characters(tmp_path: Path) -> None:
     hostile = "\x1b]0;owned\x07\x1b[2J\u202egnp.exe\u200b"
     items = tmp_path / "items.csv"

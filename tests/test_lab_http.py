@@ -132,7 +132,9 @@ def test_many_concurrent_connections_are_all_served(lab: Lab) -> None:
                                       for d in devices * 16))
 
     starts = asyncio.run(run())
-    assert len(starts) >= 300 and set(starts) == {b"HTTP/1.1 200 OK"}
+    # Some web stacks answer in HTTP/1.0 (a Hikvision shape); every answer is a 200.
+    assert len(starts) >= 300 and set(starts) <= {b"HTTP/1.1 200 OK", b"HTTP/1.0 200 OK"}
+    assert b"HTTP/1.1 200 OK" in starts
 
 
 def test_https_presents_the_profile_certificate(lab: Lab) -> None:

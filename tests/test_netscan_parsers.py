@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from entityscan.scanners import discovery
-from entityscan.scanners.discovery import dhip, mdns, sadp, wsd
+from entityscan.scanners.discovery import dhip, mdns, sadp, ssdp, wsd
 from entityscan.scanners.discovery.base import DiscoveryReply
 from entityscan.scanners.discovery.xmlsafe import UnsafeXML, find_text, local, parse_xml
 from entityscan.scanners.probes.http import realm_of, title_of
@@ -168,7 +168,7 @@ def _signals(obs) -> list[tuple[str, str, str]]:
 def test_every_discovery_protocol_has_a_reader() -> None:
     readers = discovery.OBSERVERS
     assert readers == {"sadp": sadp.observe, "dhip": dhip.observe, "wsd": wsd.observe,
-                       "mdns": mdns.observe}
+                       "mdns": mdns.observe, "ssdp": ssdp.observe}
 
 
 def test_sadp_reply_means() -> None:
@@ -224,9 +224,9 @@ def test_mdns_reply_means() -> None:
 
 
 def test_a_protocol_without_a_reader_is_an_error_not_silence() -> None:
-    obs = discovery.observe(DiscoveryReply("ssdp", "192.0.2.1", {"server": "x"}))
+    obs = discovery.observe(DiscoveryReply("llmnr", "192.0.2.1", {"server": "x"}))
     assert obs.signals == [] and obs.facts == {}
-    assert obs.errors == ["ssdp: no reader for this discovery protocol's replies"]
+    assert obs.errors == ["llmnr: no reader for this discovery protocol's replies"]
 
 
 def test_http_and_rtsp_header_helpers() -> None:

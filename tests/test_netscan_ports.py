@@ -31,7 +31,7 @@ def test_port_plan_named_services_and_udp_ports() -> None:
 
 @pytest.mark.parametrize(("spec", "fragment"), [
     ("http:abc", "expected a number"), ("0", "between 1 and 65535"),
-    ("70000", "between 1 and 65535"), ("telnet:23", "unknown service"),
+    ("70000", "between 1 and 65535"), ("gopher:70", "unknown service"),
 ])
 def test_port_plan_errors(spec: str, fragment: str) -> None:
     with pytest.raises(ScannerError, match=fragment):

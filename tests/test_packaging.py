@@ -111,7 +111,7 @@ def test_installs_beside_pypi_fixtures_and_uninstalls_cleanly(wheel: Path,
                  "--report", str(report), "-f", "json"], cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     lab = json.loads(report.read_text(encoding="utf-8"))["lab"]
-    assert lab["total"] == 22 and lab["correct"] == lab["total"]
+    assert lab["total"] == 27 and lab["correct"] == lab["total"]
 
     got = _run([*pip, "uninstall", "-y", "-q", "entityscan"])
     assert got.returncode == 0, got.stderr

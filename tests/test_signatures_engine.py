@@ -120,7 +120,12 @@ def test_empty_none_and_bytes_values():
     assert evaluate("http_server", "", probe="http", field="Server") == []
     assert evaluate("http_server", None, probe="http", field="Server") == []
     raw = b"\xef\xbb\xbf<!DOCTYPE html>\r\n<html>\xff\xfe"
-    assert evaluate("http_body", raw, probe="http", field="/")[0].indicates == "Dahua"
+    # A BOM before the doctype is a shape many makers share: no claim (it once said Dahua).
+    assert [e.indicates for e in evaluate("http_body", raw, probe="http", field="/")] == []
+    assert evaluate("http_server", b"DNVRS-Webs\xff", probe="http",
+                    field="Server") == []  # decoded with replacement: not the exact name
+    assert evaluate("http_server", b"DNVRS-Webs", probe="http",
+                    field="Server")[0].indicates == "Hikvision"
 
 
 def test_unknown_kind_is_a_clear_error():

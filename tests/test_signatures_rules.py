@@ -14,7 +14,7 @@ SIGNATURES = load_signatures([RULES_DIR])
 # compare them as strings).
 CANONICAL = {
     "Hikvision", "Dahua", "Huawei", "ZTE",
-    "Axis", "Bosch", "Hanwha", "Ubiquiti", "Reolink", "Uniview", "Xiongmai",
+    "Axis", "Bosch", "Hanwha", "Ubiquiti", "Reolink", "Uniview", "Xiongmai", "Apple",
     # labels and OEM registrants
     "EZVIZ", "HiLook", "HiWatch", "ANNKE", "LTS", "Amcrest", "Lorex", "IMOU", "CP PLUS",
     "IC Realtime", "Intelbras", "EmpireTech", "Avaloid", "GenIV", "FLIR",

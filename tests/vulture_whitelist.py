@@ -57,3 +57,7 @@ _.wIndex
 
 # pickle's hook for custom reductions (the index cache's pickler).
 _.reducer_override
+
+# The lab's port plan fields are read by name through `as_dict()` (ports_for).
+_.hik_sdk
+_.dahua_sdk

@@ -3,6 +3,8 @@ maker and screen them against the lists."""
 
 from __future__ import annotations
 
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +27,11 @@ from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
 from entityscan.operations import screen_scan
 from entityscan.output import exit_code, write_output
+from entityscan.relations import load_relations
 from entityscan.scanners.credentials import Credentials
+from entityscan.scanners.neighbour_files import read_neighbour_files
 from entityscan.scanners.scan import PortPlan, ScanOptions, scan
+from entityscan.scanners.signatures.recog import Layered, load_recog, vendor_map
 from entityscan.scanners.targets import TargetSet
 from entityscan.session import Session
 from entityscan.terminal import print_saved, progress_bar
@@ -52,6 +57,13 @@ def scan_command(
     ports: Annotated[list[str] | None, typer.Option(
         "--ports", help="TCP ports to sweep, e.g. `80,443,554,8000` or `http:8081,rtsp:10554`"
                         "; repeatable.")] = None,
+    neighbours: Annotated[list[Path] | None, typer.Option(
+        "--neighbours", help="ARP/MAC table exported from a router or switch (ip neigh, Cisco "
+                             "show ip arp / show mac address-table, Juniper show arp, Windows "
+                             "arp -a), so routed devices get their MAC; repeatable.")] = None,
+    recog_dir: Annotated[Path | None, typer.Option(
+        "--recog-dir", help="A rapid7/recog checkout of your own, read as a second rule source "
+                            "behind entityscan's rules.")] = None,
     fmt: FormatOption = Format.TABLE,
     output: OutputOption = None,
     fail_on: FailOnOption = FailOn.FLAGGED,
@@ -72,14 +84,32 @@ def scan_command(
         plan = PortPlan.parse(ports or [])
     except ScannerError as exc:
         raise InputError(f"--ports: {exc}") from None
+    tables = read_neighbour_files(list(neighbours or ()))
+    for problem in tables.errors:  # a bad line costs its own entry; the scan goes on
+        print(f"entityscan: warning: --neighbours {problem}", file=sys.stderr)
     options = ScanOptions(timeout=timeout, rate=rate, multicast=not no_multicast, ports=plan,
-                          credentials=creds, device_budget=max(2.0, min(12.0, timeout / 3)))
+                          credentials=creds, device_budget=max(2.0, min(12.0, timeout / 3)),
+                          neighbours=tables)
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
-        options.signatures = signatures(session.hooks)  # bundled rules + plugins' directories
-        with progress_bar() as options.progress:
-            inventory = scan(target_set, options)
-        done = screen_scan(inventory, session.context(), session.store() if save else None,
+        rules = signatures(session.hooks)  # bundled rules + plugins' directories
+        if recog_dir is not None:
+            known = load_relations(relations or ())
+            try:
+                recog = load_recog(recog_dir, vendor_map({r.maker for r in known},
+                                                         [r.brand for r in known]))
+            except ScannerError as exc:
+                raise InputError(f"--recog-dir: {exc}") from None
+            options.signatures = Layered(rules, recog)
+        else:
+            options.signatures = rules
+        # The lists and the matcher load in a worker thread while the network answers.
+        with ThreadPoolExecutor(1, thread_name_prefix="es-context") as pool:
+            context = pool.submit(session.context)
+            with progress_bar() as options.progress:
+                inventory = scan(target_set, options)
+            screening = context.result()
+        done = screen_scan(inventory, screening, session.store() if save else None,
                            actor=session.actor, source="entityscan scan",
                            secrets=creds.secrets())
         write_output(done.document, fmt, output)

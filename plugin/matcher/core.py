@@ -15,16 +15,31 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from entityscan.lists import ListSet
-from entityscan.matcher.findings import Hit, finding_from_hits, list_label
+from entityscan.matcher.caches import CachedRoutes, settle
+from entityscan.matcher.findings import Hit, finding_from_hits, list_label, new_match
 from entityscan.matcher.index import NameIndex, Scored
-from entityscan.matcher.normalise import Name, normalise, words
+from entityscan.matcher.mentions import (
+    acronym_makers,
+    acronym_pattern,
+    maker_core_names,
+    mention_keys,
+)
+from entityscan.matcher.normalise import Name, normalise, normalise_literal, words
 from entityscan.matcher.patterns import PartPattern, PatternHit, PatternSet
+from entityscan.matcher.unicode_guard import (
+    clean,
+    read_text,
+    strip_invisible,
+    visual_order,
+    without_bidi_controls,
+)
+from entityscan.matcher.variants import PINYIN, listed_names
 from entityscan.model import Finding, LineItem, ListEntry, Match, Relation, Verdict
 from entityscan.scanners.inventory import Certainty, Device
 
@@ -35,6 +50,31 @@ adaptor housing junction accessory accessories spare""".split())
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 RELATION_SCORE = {Certainty.SOLID: 1.0, Certainty.MEDIUM: 0.9, Certainty.UNCERTAIN: 0.6}
 MAX_MATCHES_PER_ROUTE = 12
+# Bounds on what one field costs to screen, in characters a reader sees (see `_bounded`).
+MAX_NAME = 500
+MAX_TEXT = 10_000
+NAME_HIT_MEMO = 50_000
+# What separates a part number from the rest of a cell (`DS-2CD2143G2-I (4mm)`).
+_CELL_SEPARATORS = frozenset(" (,;")
+
+
+def _bounded(value: str | None, limit: int) -> list[str]:
+    """A field's value as the forms to screen, each at most `limit` characters a reader sees.
+
+    Invisible characters never count toward the bound.  A value still over it is read the way a
+    reader sees it, as written and as bidi controls show it, with runs of white space folded, so
+    neither padding nor controls in front can push a name past the bound."""
+    if not value:
+        return []
+    value = strip_invisible(value)
+    if len(value) <= limit:
+        value = value.strip()
+        return [value] if value else []
+    forms: list[str] = []
+    for form in (without_bidi_controls(value), visual_order(value)):
+        if form is not None and (form := " ".join(form.split())[:limit]) and form not in forms:
+            forms.append(form)
+    return forms
 
 
 @dataclass(frozen=True)
@@ -48,7 +88,11 @@ class MatchPolicy:
     today: date | None = None  # for delisting and relation end dates; None = today
 
 
-class Matcher:
+def _entry_id(entry: ListEntry) -> str:
+    return entry.id
+
+
+class Matcher(CachedRoutes):
     """An immutable index over lists, relations and patterns.  Build once, screen many."""
 
     def __init__(self, lists: ListSet, relations: Sequence[Relation] = (),
@@ -57,9 +101,8 @@ class Matcher:
         self.relations = tuple(relations)
         self.policy = policy or MatchPolicy()
         self.today = self.policy.today or date.today()
-        self._entries: NameIndex[ListEntry] = NameIndex(
-            (entry, name, i > 0) for entry in lists.entries
-            for i, name in enumerate(entry.all_names))
+        self._entries: NameIndex[ListEntry] = NameIndex(listed_names(lists.entries),
+                                                        owner=_entry_id)
         self._relations: NameIndex[Relation] = NameIndex(
             (rel, name, i > 0) for rel in self.relations if rel.match == "exact"
             for i, name in enumerate((rel.brand, *rel.aliases)))
@@ -77,14 +120,17 @@ class Matcher:
         makers |= {r.maker for r in self.relations} | {p.maker for p in patterns}
         for maker in makers:
             self._maker_entries[maker.casefold()] = self._resolve_maker(maker)
-        self._maker_cores = self._maker_core_names()
-        self._acronyms = self._acronym_pattern()
-        self._mentions = self._mention_keys()
+        self._maker_cores = maker_core_names(lists.entries, self.relations)
+        self._maker_core_list = list(self._maker_cores)
+        self._acronym_makers = acronym_makers(lists.entries)
+        # Lower-cased, for a cheap test of whether a description can hold one at all.
+        self._acronym_words = frozenset(name.lower() for name in self._acronym_makers)
+        self._acronyms = acronym_pattern(self._acronym_makers)
+        self._mentions = mention_keys(lists.entries, self.relations)
         self._mention_starts = {first for first, _ in self._mentions.values()}
 
-        self._screen_name = lru_cache(maxsize=65_536)(self._screen_name_uncached)
-        self._screen_part = lru_cache(maxsize=65_536)(self._screen_part_uncached)
-        self._screen_text = lru_cache(maxsize=65_536)(self._screen_text_uncached)
+        self._make_caches()
+        settle()
 
     # ----- building -----
     def _resolve_maker(self, maker: str) -> tuple[ListEntry, ...]:
@@ -102,50 +148,6 @@ class Matcher:
             self._maker_entries[key] = self._resolve_maker(maker)
         return self._maker_entries[key]
 
-    def _maker_core_names(self) -> dict[str, tuple[str, str]]:
-        """Squashed names of equipment makers and their brands (a few hundred), for a
-        brute-force typo check that the token index cannot do (two edits in one word)."""
-        cores: dict[str, tuple[str, str]] = {}
-        named = [(e.maker, n) for e in self.lists.entries if e.maker for n in e.all_names]
-        named += [(r.maker, n) for r in self.relations for n in (r.brand, *r.aliases)]
-        for maker, name in named:
-            core = "".join(normalise(name).distinct)
-            if len(core) >= 6:
-                cores.setdefault(core, (maker, name))
-        return cores
-
-    def _acronym_pattern(self) -> re.Pattern[str] | None:
-        """Short all-capital maker names (`ZTE`) found case-sensitively in free text."""
-        self._acronym_makers: dict[str, str] = {}
-        for entry in self.lists.entries:
-            for name in entry.all_names if entry.maker else ():
-                if 2 < len(name) <= 4 and name.isupper() and name.isalpha():
-                    self._acronym_makers.setdefault(name, entry.maker or name)
-        if not self._acronym_makers:
-            return None
-        names = sorted(self._acronym_makers)
-        return re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
-
-    def _mention_keys(self) -> dict[str, tuple[str, tuple[str, str]]]:
-        """Squashed names that count as a mention in free text -> (first token, (maker, name)).
-
-        Only equipment makers and their brands: a description naming a sanctioned person is
-        not what a product description means.
-        """
-        named: list[tuple[str, str]] = []
-        for entry in self.lists.entries:
-            if entry.maker:
-                named.extend((entry.maker, name) for name in (entry.maker, *entry.all_names))
-        for rel in self.relations:
-            named.extend((rel.maker, name) for name in (rel.brand, *rel.aliases))
-        keys: dict[str, tuple[str, tuple[str, str]]] = {}
-        for maker, name in named:
-            distinct = normalise(name).distinct
-            key = "".join(distinct)
-            if len(key) >= 4 or (key and not key.isascii()):
-                keys.setdefault(key, (distinct[0], (maker, name)))
-        return keys
-
     # ----- verdict helpers -----
     def _current(self, entry: ListEntry) -> bool:
         return entry.removed is None or entry.removed > self.today
@@ -153,10 +155,10 @@ class Matcher:
     def _entry_match(self, entry: ListEntry, *, via: str, field_name: str | None,
                      value: str | None, matched: str | None, score: float,
                      features: dict[str, float]) -> Match:
-        return Match(entity=entry.name, entry_id=entry.id, list=entry.list,
-                     list_name=entry.list_name, citation=entry.citation, listed=entry.listed,
-                     removed=entry.removed, via=via, field=field_name, value=value,
-                     matched_name=matched, score=score, features=features)
+        return new_match(entity=entry.name, entry_id=entry.id, list=entry.list,
+                         list_name=entry.list_name, citation=entry.citation, listed=entry.listed,
+                         removed=entry.removed, via=via, field=field_name, value=value,
+                         matched_name=matched, score=score, features=features)
 
     def _maker_hits(self, maker: str, *, strong: bool, via: str, field_name: str | None,
                     value: str | None, matched: str | None, score: float,
@@ -180,8 +182,8 @@ class Matcher:
         return hits
 
     # ----- routes -----
-    def _screen_name_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
-        query = normalise(value)
+    def _screen_name_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
+        query = normalise(value) if read else normalise_literal(value)
         if not query.tokens:
             return ()
         hits: list[Hit] = []
@@ -226,7 +228,7 @@ class Matcher:
         if len(core) < 6 or not self._maker_cores:
             return []
         allowed = 2 if len(core) >= 7 else 1
-        best = process.extractOne(core, list(self._maker_cores), scorer=OSA.distance,
+        best = process.extractOne(core, self._maker_core_list, scorer=OSA.distance,
                                   score_cutoff=allowed)
         if best is None:
             return []
@@ -240,30 +242,57 @@ class Matcher:
 
     def _name_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
         hits: list[Hit] = []
-        best: dict[str, Scored[ListEntry]] = {}
-        for scored in self._entries.search(query, self.policy.review_min):
-            entry = scored.record.payload
-            if entry.id not in best or best[entry.id].score < scored.score:
-                best[entry.id] = scored
-        ranked = sorted(best.values(), key=lambda s: -s.score)[:MAX_MATCHES_PER_ROUTE]
+        ranked = self._entries.search(query, self.policy.review_min,
+                                      limit=MAX_MATCHES_PER_ROUTE)
+        shown = f"{field_name} {value!r}"
         for scored in ranked:
-            entry = scored.record.payload
-            current = self._current(entry)
-            verdict = Verdict.FLAGGED if scored.exact and current else Verdict.REVIEW
-            kind = "alias" if scored.record.is_alias else "name"
-            features = {"name_similarity": scored.score, **scored.features}
-            how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
-            reason = (f"{field_name} {value!r} {how} the {kind} {scored.record.name!r} of "
-                      f"{entry.name} ({list_label(entry)})")
-            if not scored.exact:
-                reason += "; a fuzzy-only match is a lead for review"
-            if not current:
-                reason += "; delisted, so review at most"
-            hits.append(Hit(self._entry_match(entry, via=kind, field_name=field_name,
-                                               value=value, matched=scored.record.name,
-                                               score=scored.score, features=features),
-                             verdict, entry.maker or entry.name, reason))
+            # What a hit says apart from the field and value is the same on every line that
+            # reaches this record the same way: worked out once (a dense vendor master meets
+            # the same dozen list names again and again).
+            memo = (id(scored.record), scored.score) if scored.exact else None
+            parts = self._name_hits.get(memo) if memo else None
+            if parts is None:
+                parts = self._name_hit_parts(scored)
+                if memo:
+                    if len(self._name_hits) >= NAME_HIT_MEMO:
+                        self._name_hits.clear()
+                    self._name_hits[memo] = parts
+            fields, features, tail, verdict, maker = parts
+            # Each match its own features: a caller may annotate one without touching others.
+            match = new_match(**fields, field=field_name, value=value, features=dict(features))
+            hits.append(Hit(match, verdict, maker, shown + tail))
         return hits
+
+    def _name_hit_parts(self, scored: Scored[ListEntry]
+                        ) -> tuple[dict[str, Any], dict[str, float], str, Verdict, str]:
+        """A name-route hit without its field and value: match fields, features, the reason
+        after `{field} {value!r}`, the verdict and the maker."""
+        entry = scored.record.payload
+        current = self._current(entry)
+        variant = scored.record.variant
+        # Pinyin has many homophones: the bare core of a Chinese name (`Zhongxing`) is a lead;
+        # the whole name with its place or generic words is the name.
+        bare_pinyin = (variant.startswith(PINYIN)
+                       and scored.features.get("exact_key_level", 0.0) >= 2)
+        exact = scored.exact and not bare_pinyin
+        verdict = Verdict.FLAGGED if exact and current else Verdict.REVIEW
+        kind = "alias" if scored.record.is_alias else "name"
+        how = "equals" if scored.exact else f"resembles (score {scored.score:.0f})"
+        derived = f" ({variant})" if variant else ""
+        tail = (f" {how} the {kind} {scored.record.name!r}{derived} of {entry.name} "
+                f"({list_label(entry)})")
+        if bare_pinyin:
+            tail += "; only the pinyin of the name's core, which other names share: review"
+        elif not scored.exact:
+            tail += "; a fuzzy-only match is a lead for review"
+        if not current:
+            tail += "; delisted, so review at most"
+        fields = {"entity": entry.name, "entry_id": entry.id, "list": entry.list,
+                  "list_name": entry.list_name, "citation": entry.citation,
+                  "listed": entry.listed, "removed": entry.removed, "via": kind,
+                  "matched_name": scored.record.name, "score": scored.score}
+        features = {"name_similarity": scored.score, **scored.features}
+        return fields, features, tail, verdict, entry.maker or entry.name
 
     def _relation_route(self, field_name: str, value: str, query: Name) -> list[Hit]:
         hits: list[Hit] = []
@@ -309,31 +338,40 @@ class Matcher:
                                 field_name=field_name, value=hit.text, matched=rule.id,
                                 score=score, features=features, why=why)
 
-    def _screen_part_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
+    def _screen_part_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
+        if not value.isascii():
+            value = clean(value)
+            if read:
+                value = read_text(value)[0]
         hit = self._patterns.part_number(value)
         if hit is not None:
             return tuple(self._pattern_hits(hit, field_name, value, strong=True))
         # A part-number cell sometimes holds `DS-2CD2143G2-I (4mm)`: search inside it.
-        if not any(sep in value for sep in " (,;"):
+        if _CELL_SEPARATORS.isdisjoint(value):
             return ()
         return tuple(h for found in self._patterns.search(value)
                      for h in self._pattern_hits(found, field_name, value, strong=True))
 
-    def _screen_text_uncached(self, field_name: str, value: str) -> tuple[Hit, ...]:
+    def _screen_text_uncached(self, field_name: str, value: str, read: bool) -> tuple[Hit, ...]:
         hits: list[Hit] = []
+        if not value.isascii():
+            value = clean(value)
+            if read:
+                value = read_text(value)[0]
         found_patterns = self._patterns.search(value)
         # Most descriptions name no maker: a cheap ASCII token set decides whether the full
         # normalising tokeniser runs at all (non-ASCII text always takes the full path).
-        has_mention = (not value.isascii()
-                       or not self._mention_starts.isdisjoint(_ASCII_WORD.findall(value.lower())))
-        tokens = words(value) if found_patterns or has_mention else []
+        ascii_words = set(_ASCII_WORD.findall(value.lower())) if value.isascii() else None
+        has_mention = ascii_words is None or not self._mention_starts.isdisjoint(ascii_words)
+        tokens = words(value, read=False) if found_patterns or has_mention else []
         accessory = bool(ACCESSORY_CUES.intersection(tokens))
         for found in found_patterns:
             extra = "; the text reads like an accessory for it" if accessory else ""
             hits.extend(self._pattern_hits(found, field_name, value, strong=not accessory,
                                            extra=extra))
         mentioned: set[str] = set()
-        if self._acronyms is not None:
+        if self._acronyms is not None and (ascii_words is None
+                                           or not self._acronym_words.isdisjoint(ascii_words)):
             for found_acronym in self._acronyms.finditer(value):
                 acronym = found_acronym.group(1)
                 maker = self._acronym_makers[acronym]
@@ -366,13 +404,16 @@ class Matcher:
         """Screen one procurement line item."""
         hits: list[Hit] = []
         for field_name in NAME_FIELDS:
-            value = getattr(item, field_name)
-            if value and value.strip():
-                hits.extend(self._screen_name(field_name, value.strip()[:500]))
-        if item.part_number and item.part_number.strip():
-            hits.extend(self._screen_part("part_number", item.part_number.strip()[:500]))
-        if item.description and item.description.strip():
-            hits.extend(self._screen_text("description", item.description.strip()[:5000]))
+            for value in _bounded(getattr(item, field_name), MAX_TEXT):
+                hits.extend(self._screen_name(field_name, value[:MAX_NAME]))
+                if len(value) > MAX_NAME:
+                    # Longer than any real name: the rest is still read for mentions, so
+                    # padding in front cannot hide a maker behind it.
+                    hits.extend(self._screen_text(field_name, value))
+        for value in _bounded(item.part_number, MAX_NAME):
+            hits.extend(self._screen_part("part_number", value))
+        for value in _bounded(item.description, MAX_TEXT):
+            hits.extend(self._screen_text("description", value))
         return finding_from_hits(item.id, "line_item", hits)
 
     def screen_device(self, device: Device) -> Finding:

@@ -1,10 +1,17 @@
 """One normalisation for both sides: list names and user input go through the same function.
 
-A name becomes weighted tokens: legal forms (`Co., Ltd.`, `有限公司`, `GmbH` …) are dropped,
-locations (`Hangzhou`, `Zhejiang`, `China` …) and generic words (`Technology`, `Digital` …) are
-kept with low weight, numbers are kept.  Chinese legal names lose their legal suffix and, where
-present, a leading place name and trailing generic words, so `杭州海康威视数字技术股份有限公司`
-and `海康威视` meet on `海康威视`.
+First the Unicode clean-up of `unicode_guard` (NFKC, invisible and format characters removed,
+dashes folded, Latin accents dropped), then a name becomes weighted tokens: legal forms
+(`Co., Ltd.`, `有限公司`, `GmbH`, `ООО`, pinyin `Youxian Gongsi` …) are dropped, locations
+(`Hangzhou`, `Zhejiang`, `China` …), administrative words (`Bureau`, `Prefecture` …) and generic
+words (`Technology`, `Digital`, pinyin `Jishu` …) are kept with low weight, numbers are kept.
+A word written in lookalike letters of another script is read as Latin (`Dаhuа` -> `dahua`), and
+the letters read are kept on the `Name` so a match that needs them can say so.  Place names
+spelled another way become one spelling (`places.yaml`: `Uyghur` -> `uighur`).  A parenthetical
+acronym that spells the words before it (`Xinjiang Uighur Autonomous Region (XUAR)`) adds
+nothing and is dropped.  Chinese legal names lose their legal suffix and, where present, a
+leading place name and trailing generic words, so `杭州海康威视数字技术股份有限公司` and `海康威视`
+meet on `海康威视`.
 """
 
 from __future__ import annotations
@@ -13,13 +20,22 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from entityscan.matcher.unicode_guard import clean, read_word
 
 LEGAL_FORMS = frozenset("""
 co company companies corp corporation inc incorporated ltd limited llc lp llp plc pllc
 gmbh ag kg sa sas sarl srl spa bv nv oy ab as asa aps pte pty jsc ojsc pjsc cjsc ooo oao zao
-kk kabushiki kaisha sdn bhd pvt private public ltda sro fze fzco fzllc fz kft zrt oyj sl sau
+kk kabushiki kaisha sdn bhd pvt private ltda sro fze fzco fzllc fz kft zrt oyj sl sau
 eurl sp zoo spolka mbh ug ek ei pt tbk jsc ead ad doo dd
+youxian gongsi gufen zeren
+ооо оао зао пао ао ип ае
 """.split())
+# The last two rows: pinyin of 有限公司 / 股份 / 有限责任; Russian ООО/ОАО/ЗАО/ПАО/АО/ИП and Greek
+# ΑΕ written in their own script (their Latin readings, `ooo` …, are in the first rows).
 
 # Down-weighted: they describe what or where a company is, not who it is.
 GENERIC_WORDS = frozenset("""
@@ -30,10 +46,24 @@ holding holdings international intl industrial industries industry manufacturing
 the of and for trading trade import export enterprise enterprises service services software
 intelligent intelligence smart security vision video products product equipment device devices
 global worldwide development research institute engineering factory works company's
+jishu keji shuzi xinxi wangluo dianzi tongxun tongxin zhineng ruanjian xitong jituan
+public peoples republic
 """.split())
+# Pinyin generic words: 技术, 科技, 数字, 信息, 网络, 电子, 通讯, 通信, 智能, 软件, 系统, 集团.
+
+# Administrative words weigh like generic words: in an agency's name they say what kind of
+# office it is, and the place says which one (`Urumqi Municipal Public Security Bureau`).  They
+# still tell offices of one place apart (its government is not its police), so a name holding
+# one has no key of its distinctive words alone.
+ADMIN_WORDS = frozenset("""
+government municipal municipality prefecture prefectural county district region regional
+autonomous province provincial city bureau department ministry administration police college
+academy
+""".split())
+GENERIC_WORDS = GENERIC_WORDS | ADMIN_WORDS
 
 LOCATIONS = frozenset("""
-china chinese prc peoples people's republic hong kong hk macau macao taiwan usa us america
+china chinese prc hong kong hk macau macao taiwan usa us america
 american india indian uk europe european asia pacific emea apac latam americas
 africa middle east west north south central northern southern eastern western
 australia austria belgium brazil canada chile colombia czech denmark egypt finland france
@@ -49,6 +79,21 @@ changchun jilin shenyang dalian liaoning shijiazhuang hebei taiyuan shanxi zheng
 nanchang jiangxi lanzhou gansu xining qinghai yinchuan ningxia urumqi xinjiang hohhot lhasa
 tibet haikou hainan ningbo wuxi dongguan foshan zhuhai
 """.split())
+
+
+def _load_places() -> dict[str, str]:
+    """Every spelling of a place in `places.yaml` -> its canonical spelling."""
+    doc = yaml.safe_load((resources.files("entityscan.matcher") / "places.yaml")
+                         .read_text(encoding="utf-8"))
+    spellings: dict[str, str] = {}
+    for row in doc["places"]:
+        for spelling in (row["canonical"], *row["spellings"]):
+            spellings[spelling] = row["canonical"]
+    return spellings
+
+
+PLACE_SPELLINGS = _load_places()
+LOCATIONS = LOCATIONS | frozenset(PLACE_SPELLINGS.values())
 
 # Chinese legal-form suffixes, longest first; place prefixes; generic words that trail a name.
 _CJK_LEGAL_SUFFIXES = ("股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团公司",
@@ -78,18 +123,20 @@ class Token:
         return self.weight >= WEIGHT_DISTINCT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Name:
-    """A normalised name: weighted tokens plus the keys used for exact lookups."""
+    """A normalised name: weighted tokens plus the keys used for exact lookups.  Treated as
+    immutable; not frozen only because a frozen dataclass is slow to build, and every unique
+    value on a line builds one."""
 
     raw: str
     tokens: tuple[Token, ...]
     # (level, squashed key): 0 all tokens, 1 without places, 2 distinctive tokens only.
     levels: tuple[tuple[int, str], ...]
-
-    @property
-    def distinct(self) -> tuple[str, ...]:
-        return tuple(t.text for t in self.tokens if t.distinct)
+    # Letters of another script read as Latin lookalikes to make the tokens (`а` in `Dаhuа`).
+    lookalikes: str = ""
+    # The distinctive tokens' texts, in order (worked out once: every route asks).
+    distinct: tuple[str, ...] = ()
 
     def keys(self) -> tuple[str, ...]:
         """Squashed forms, most complete first: all tokens; without places; distinct only.
@@ -132,13 +179,20 @@ def _clean_cjk(run: str) -> list[str]:
     return parts
 
 
+_SINGULAR = {**{word + "s": word for word in GENERIC_WORDS},
+             **{word[:-1] + "ies": word for word in GENERIC_WORDS if word.endswith("y")}}
+
+
 def _singular(token: str) -> str:
     """`technologies` -> `technology`, `systems` -> `system`: only for generic words."""
-    if token.endswith("ies") and token[:-3] + "y" in GENERIC_WORDS:
-        return token[:-3] + "y"
-    if token.endswith("s") and token[:-1] in GENERIC_WORDS:
-        return token[:-1]
-    return token
+    return _SINGULAR.get(token, token)
+
+
+@lru_cache(maxsize=262_144)
+def _token(piece: str) -> Token:
+    """One shared token per word: its place spelling, singular and weight decided once."""
+    piece = _singular(PLACE_SPELLINGS.get(piece, piece))
+    return Token(piece, _weight(piece))
 
 
 def _weight(token: str) -> float:
@@ -150,42 +204,101 @@ def _weight(token: str) -> float:
 
 
 def fold(text: str) -> str:
-    """NFKC, case-folded, apostrophes and dots inside abbreviations removed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    """Unicode clean-up, NFKC, case-folded, apostrophes and dots inside abbreviations removed."""
+    text = unicodedata.normalize("NFKC", clean(text)).casefold()
     text = text.replace("&", " and ").replace("'", "").replace("’", "")
     # `U.S.A.` -> `usa`, `S.p.A.` -> `spa`: join single letters separated by dots.
-    return re.sub(r"\b(?:\w\.){2,}", lambda m: m.group(0).replace(".", ""), text)
+    return _ABBREVIATION.sub(lambda m: m.group(0).replace(".", ""), text) if "." in text else text
 
 
-@lru_cache(maxsize=262_144)
-def normalise(text: str) -> Name:
-    """Normalise a company, brand or maker name."""
+_ABBREVIATION = re.compile(r"\b(?:\w\.){2,}")
+
+
+_PAREN_ACRONYM = re.compile(r"\(\s*([^\W\d_]{2,10})\s*\)")
+_ACRONYM_SKIP = frozenset({"of", "and", "the", "for", "s", "de"})
+
+
+def defined_acronyms(text: str) -> list[tuple[re.Match[str], int]]:
+    """Parenthetical acronyms that spell the initials of the words just before them, with how
+    many of those words they stand for: `Xinjiang Production and Construction Corps (XPCC)`.
+
+    A legal form or two may sit between the words and the acronym (`… Technology Co., Ltd.
+    (GAETC)`), and linking words (`of`, `and`) have no letter.
+    """
+    found: list[tuple[re.Match[str], int]] = []
+    for match in _PAREN_ACRONYM.finditer(text):
+        acronym = match.group(1).casefold()
+        before = [w for w in re.findall(r"[^\W_]+", text[:match.start()].casefold())
+                  if w not in _ACRONYM_SKIP]
+        for trailing in range(3):
+            words = before[:len(before) - trailing] if trailing else before
+            if len(words) >= len(acronym) and \
+                    "".join(w[0] for w in words[-len(acronym):]) == acronym:
+                found.append((match, len(acronym)))
+                break
+    return found
+
+
+def _without_defined_acronyms(text: str) -> str:
+    if "(" not in text:
+        return text
+    for match, _ in reversed(defined_acronyms(text)):
+        text = text[:match.start()] + " " + text[match.end():]
+    return text
+
+
+def _normalise(text: str, read: bool) -> Name:
     tokens: list[Token] = []
-    for raw in _TOKEN_RE.findall(fold(text)):
-        pieces = _clean_cjk(raw) if _HAS_CJK.match(raw) else [raw]
-        for piece in pieces:
-            if piece in LEGAL_FORMS:
-                continue
-            piece = _singular(piece)
-            tokens.append(Token(piece, _weight(piece)))
-    return Name(text, tuple(tokens), _levels(tokens))
+    lookalikes: list[str] = []
+    for raw in _TOKEN_RE.findall(fold(_without_defined_acronyms(text))):
+        if raw.isascii():
+            if raw not in LEGAL_FORMS:
+                tokens.append(_token(raw))
+            continue
+        if read:
+            raw, letters = read_word(raw)
+            lookalikes.append(letters)
+        for piece in _clean_cjk(raw) if _HAS_CJK.match(raw) else [raw]:
+            if piece not in LEGAL_FORMS:
+                tokens.append(_token(piece))
+    distinct = tuple(t.text for t in tokens if t.weight >= WEIGHT_DISTINCT)
+    return Name(text, tuple(tokens), _levels(tokens), "".join(lookalikes), distinct)
+
+
+@lru_cache(maxsize=65_536)
+def normalise(text: str) -> Name:
+    """Normalise a company, brand or maker name (lookalike letters read as Latin)."""
+    return _normalise(text, read=True)
+
+
+@lru_cache(maxsize=16_384)
+def normalise_literal(text: str) -> Name:
+    """`normalise` without reading lookalike letters: what the name says in its own scripts.
+    A match found by `normalise` but not by this one exists only through lookalikes."""
+    return _normalise(text, read=False)
 
 
 def _levels(tokens: list[Token]) -> tuple[tuple[int, str], ...]:
     full = "".join(t.text for t in tokens)
-    no_place = "".join(t.text for t in tokens if t.weight != WEIGHT_LOCATION)
-    core = "".join(t.text for t in tokens if t.weight >= WEIGHT_DISTINCT)
     out: list[tuple[int, str]] = [(0, full)] if full else []
+    core = "".join(t.text for t in tokens if t.weight >= WEIGHT_DISTINCT)
+    if not core:
+        # A name of places and generic words only (`Urumqi Municipal Public Security Bureau`):
+        # its place is what tells it apart, so it has no key without its places.
+        return tuple(out)
+    no_place = "".join(t.text for t in tokens if t.weight != WEIGHT_LOCATION)
     if no_place and no_place != full:
         out.append((1, no_place))
-    if core and core not in (full, no_place):
+    if core not in (full, no_place) and not any(t.text in ADMIN_WORDS for t in tokens):
         out.append((2, core))
     return tuple(out)
 
 
-def words(text: str) -> list[str]:
+def words(text: str, *, read: bool = True) -> list[str]:
     """Plain folded tokens of free text (descriptions), legal forms included."""
     out: list[str] = []
     for raw in _TOKEN_RE.findall(fold(text)):
+        if read and not raw.isascii():
+            raw = read_word(raw)[0]
         out.extend(_clean_cjk(raw) if _HAS_CJK.match(raw) else [raw])
     return out

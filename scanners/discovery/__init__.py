@@ -9,7 +9,7 @@ one reply into signals (for the signature rules) and facts (model, serial, MAC â
 
 from collections.abc import Callable
 
-from entityscan.scanners.discovery import dhip, mdns, sadp, wsd
+from entityscan.scanners.discovery import dhip, mdns, sadp, ssdp, wsd
 from entityscan.scanners.discovery.base import DiscoveryReply
 from entityscan.scanners.probes import Observations
 
@@ -19,6 +19,7 @@ OBSERVERS: dict[str, Callable[[DiscoveryReply], Observations]] = {
     "dhip": dhip.observe,
     "wsd": wsd.observe,
     "mdns": mdns.observe,
+    "ssdp": ssdp.observe,
 }
 
 

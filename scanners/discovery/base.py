@@ -68,6 +68,10 @@ class UdpDiscovery:
     #: Every datagram per source, parsed or not (a flood shows here even when unparsed).
     datagrams: dict[str, int] = field(default_factory=dict)
     probes_per_target: int = 0
+    #: Called with a source's address when its first datagram arrives (the scan identifies
+    #: a host as soon as it answers).
+    on_reply: Callable[[str], None] | None = None
+    _announced: set[str] = field(default_factory=set)
     _transports: list[asyncio.DatagramTransport] = field(default_factory=list)
     _ask: socket.socket | None = None
     _payloads: list[bytes] | None = None
@@ -98,9 +102,18 @@ class UdpDiscovery:
             parsed = self.parse(datagram.data, datagram.source)
         except Exception:  # hostile bytes: count them, never raise into the event loop
             self.garbage[datagram.source] = self.garbage.get(datagram.source, 0) + 1
+            self._first(datagram.source)
             return
         for reply in parsed:
             self.box.add(datagram.source, reply)
+        if parsed:
+            self._first(datagram.source)
+
+    def _first(self, source: str) -> None:
+        """Tell the scan about a source the first time it answered (or sent garbage)."""
+        if self.on_reply is not None and source not in self._announced:
+            self._announced.add(source)
+            self.on_reply(source)
 
     async def start(self, multicast_ifaces: list[LocalInterface]) -> None:
         self._ask = udp_socket()

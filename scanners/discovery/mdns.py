@@ -23,7 +23,10 @@ SERVICE_TYPES = (
     "_onvif._tcp.local.",
     "_psia._tcp.local.",
     "_hap._tcp.local.",
+    "_device-info._tcp.local.",
 )
+#: TXT entries judged per service (the rest of a long record is ignored).
+MAX_TXT_ENTRIES = 16
 
 MAX_SERVICES = 2000
 
@@ -37,6 +40,10 @@ def observe(reply: DiscoveryReply) -> Observations:
     obs.signal("mdns", f"{service_type}.local.", "mdns", "type")
     if reply.fields.get("server"):
         obs.signal("mdns", f"{reply.fields.get('server')}.", "mdns", "srv")
+    txt = reply.fields.get("txt")
+    if isinstance(txt, dict):
+        for key, value in list(txt.items())[:MAX_TXT_ENTRIES]:
+            obs.signal("mdns_txt", f"{key}={value}", "mdns", f"{service_type}.local.")
     return obs
 
 

@@ -1,8 +1,10 @@
 """nmap XML (`nmap -oX`): addresses and MACs, open ports, the raw responses kept in service
 fingerprints (`servicefp`), and script output: `http-server-header`, `http-title`,
 `http-headers`, `ssl-cert` (its PEM, so the subject reads exactly as our own TLS probe reads
-it), `rtsp-methods`.  nmap's own service names (`product`) are shown as descriptive evidence
-only: they are nmap's conclusions, not the device's words.
+it), `rtsp-methods`.  nmap's own service names (`product`) are nmap's conclusions, not the
+device's words: they are shown as descriptive evidence and judged by the `nmap_service` rules,
+which only speak for names nmap can have reached solely from a vendor protocol's own answer
+(the XML keeps raw answers only for services nmap could not name).
 
 The file is streamed host by host (defusedxml's iterparse: entities and external references
 refused; nmap's own DOCTYPE allowed), so a large scan never sits in memory whole.
@@ -108,6 +110,8 @@ def _port(port: Element, number: int, host: Host) -> None:
         if named:
             obs = Observations()
             obs.fact("nmap_service", f"port {number}: {named}"[:200])
+            obs.signal("nmap_service", service.get("product"), "nmap",
+                       f"port {number} service product", limit=256)
             record("nmap", obs)
         for response in fingerprint_responses(service.get("servicefp", "")):
             found = raw_response(response, number)

@@ -12,7 +12,15 @@ gets its own IPv4 address and answers, as its profile says, on:
 - Hikvision SADP on UDP `sadp` (inquiry -> ProbeMatch; multicast inquiries are answered to
   the group 239.255.255.250:sadp-port, unicast ones to the sender);
 - Dahua DHIP on UDP `dhip` (DHDiscover.search -> client.notifyDevInfo, to the sender);
-- mDNS/DNS-SD through zeroconf when `mdns=True` (slow: ~1.6 s, register once per module).
+- mDNS/DNS-SD through zeroconf when `mdns=True` (slow: ~1.6 s, register once per module);
+- service greetings on telnet, FTP and SSH (`greetings`: said on connect, input read and
+  dropped, nobody ever logged in);
+- the vendor binary services (`sdk`): Hikvision's on `hik_sdk` (a 16-byte status frame for any
+  request) and Dahua's DVRIP on `dahua_sdk` (the realm and random for a realm request);
+- SSDP on UDP `ssdp` (M-SEARCH -> `200 OK` with LOCATION) and the UPnP device description on
+  TCP `upnp` (`upnp`);
+- an SNMP agent on UDP `snmp` (`snmp`: pysnmp's command responder) answering sysDescr,
+  sysObjectID, sysName and ifPhysAddress.1 for its one community or v3 user only.
 
 Every incoming XML is parsed with defusedxml.  Nothing binds or sends outside the addresses
 given (plus the protocols' multicast groups when `multicast=True`, for namespaces only).
@@ -27,7 +35,9 @@ API::
         for dev in lab.devices:          # SimDevice(name, address, ports, profile)
             dev.address, dev.ports["http"], dev.url("http", "/"), dev.mac, dev.expected.maker
         lab.port_plan                    # PortPlan(http=8080, https=8443, rtsp=8554,
-                                         #          wsd=3702, sadp=37020, dhip=37810)
+                                         #   wsd=3702, sadp=37020, dhip=37810, hik_sdk=8000,
+                                         #   dahua_sdk=37777, telnet=2323, ftp=2121,
+                                         #   ssh=2222, ssdp=1900, upnp=49152, snmp=1161)
         lab.device("dahua-ipc")          # lookup by name (also "name#3" variants)
         dev.profile.credentials          # the "user's" credentials (admin / Lab-Passw0rd!)
         dev.expected                     # ground truth: maker, platform, model, readable
@@ -40,7 +50,8 @@ API::
     with run_lab_in_process(profiles, base="127.30.2.10") as lab:  # child process: for
         ...                                                         # benchmarks (no GIL share)
 
-`PortPlan.standard()` gives 80/443/554/3702/37020/37810 (root or a namespace).  Namespace labs
+`PortPlan.standard()` gives 80/443/554, telnet 23, FTP 21, SSH 22 and SNMP 161 (root or a
+namespace).  Namespace labs
 (real multicast, real MACs) are built by `tests/lab/netns.py`, which runs
 `python -m entityscan.scanners.lab --profile NAME --address IP --ports standard --multicast
 [--netns NS] [--mdns]`; with `--netns` one process serves devices in many namespaces (a

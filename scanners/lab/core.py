@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import queue
 import socket
@@ -13,12 +14,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from types import TracebackType
+from typing import Any
 
-from entityscan.scanners.lab import netns, tcp, udp
+from entityscan.scanners.lab import netns, services, tcp, udp, upnp
 from entityscan.scanners.lab.device import SimDevice
 from entityscan.scanners.lab.errors import LabError
 from entityscan.scanners.lab.mdns import MdnsAdvertiser
-from entityscan.scanners.lab.ports import PortPlan, ports_for
+from entityscan.scanners.lab.ports import UDP_PROTOCOLS, PortPlan, ports_for
 from entityscan.scanners.lab.profiles import DeviceProfile
 
 BACKLOG = 512  # the default small accept queue drops SYNs under a concurrent scan
@@ -69,6 +71,7 @@ class Lab:
         self._transports: list[asyncio.DatagramTransport] = []
         self._connections: set[asyncio.Task[None]] = set()
         self._mdns: list[MdnsAdvertiser] = []
+        self._agents: list[Any] = []
         self._started = False
 
     @classmethod
@@ -162,14 +165,15 @@ class Lab:
         return advertiser
 
     def _open_sockets(self, device: SimDevice) -> dict[str, list[socket.socket]]:
-        groups = {"wsd": udp.WSD_GROUP, "sadp": udp.SADP_GROUP, "dhip": udp.DHIP_GROUP}
+        groups = {"wsd": udp.WSD_GROUP, "sadp": udp.SADP_GROUP, "dhip": udp.DHIP_GROUP,
+                  "ssdp": upnp.GROUP, "snmp": None}
         sockets: dict[str, list[socket.socket]] = {}
         try:
             for key, port in device.ports.items():
-                if key in groups:
+                if key in UDP_PROTOCOLS:
+                    group = groups[key] if self.multicast else None
                     try:
-                        sockets[key] = udp.open_sockets(
-                            device.address, port, groups[key] if self.multicast else None)
+                        sockets[key] = udp.open_sockets(device.address, port, group)
                     except OSError as exc:
                         raise LabError(f"cannot open {key} on {device.address}:{port}: "
                                        f"{exc.strerror}") from exc
@@ -199,14 +203,38 @@ class Lab:
         if "rtsp" in sockets:
             self._servers.append(await asyncio.start_server(
                 self._track(tcp.serve_rtsp, device), sock=sockets["rtsp"][0], limit=limit))
+        for key in ("hik_sdk", "dahua_sdk"):
+            if key in sockets:
+                self._servers.append(await asyncio.start_server(
+                    self._track(services.serve_sdk, device), sock=sockets[key][0]))
+        for key in ("telnet", "ftp", "ssh"):
+            if key in sockets:
+                self._servers.append(await asyncio.start_server(self._track(
+                    functools.partial(services.serve_greeting, protocol=key), device),
+                    sock=sockets[key][0]))
+        if "upnp" in sockets:
+            self._servers.append(await asyncio.start_server(
+                self._track(upnp.serve_description, device), sock=sockets["upnp"][0],
+                limit=limit))
         handlers = {"wsd": lambda: udp.wsd_handler(device),
                     "sadp": lambda: udp.sadp_handler(device, self.port_plan.sadp),
-                    "dhip": lambda: udp.dhip_handler(device)}
+                    "dhip": lambda: udp.dhip_handler(device),
+                    "ssdp": lambda: upnp.ssdp_handler(device)}
         for key, make in handlers.items():
             if key in sockets:
                 self._transports += await udp.open_responder(sockets[key], make())
+        if "snmp" in sockets:
+            from entityscan.scanners.lab.snmp import SnmpAgent
+
+            agent = SnmpAgent(device, sockets["snmp"][0])
+            agent.start()
+            self._agents.append(agent)
 
     async def stop(self) -> None:
+        for agent in self._agents:
+            with contextlib.suppress(Exception):
+                agent.stop()
+        self._agents.clear()
         for advertiser in self._mdns:
             with contextlib.suppress(Exception):
                 await advertiser.stop()

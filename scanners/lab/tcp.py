@@ -118,10 +118,28 @@ def _http_response(device: SimDevice, status: int, headers: list[tuple[str, str]
     out.append(("Content-Length", str(len(body))))
     out.append(("Connection", "keep-alive" if keep_alive else "close"))
     upper = spec is not None and spec.upper_case_headers
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'OK')}"]
-    lines += [f"{k.upper() if upper else k}: {v}" for k, v in out]
+    if upper:
+        out = [(k.upper(), v) for k, v in out]
+    if spec is not None and spec.header_order:
+        out = _in_order(out, spec.header_order)
+    version = spec.version if spec is not None else "HTTP/1.1"
+    lines = [f"{version} {status} {REASONS.get(status, 'OK')}"]
+    lines += [f"{k}: {v}" for k, v in out]
     # Head and body in one write: one segment per response (the Nagle pitfall).
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else body)
+
+
+def _in_order(headers: list[tuple[str, str]], order: list[str]) -> list[tuple[str, str]]:
+    """Headers named in `order` first, in that order and spelling; the rest after them."""
+    rest = list(headers)
+    placed: list[tuple[str, str]] = []
+    for name in order:
+        for index, (key, value) in enumerate(rest):
+            if key.lower() == name.lower():
+                placed.append((name, value))
+                del rest[index]
+                break
+    return placed + rest
 
 
 def _route(device: SimDevice, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: Seconds one exchange with a device may take (connect, ask, read the answer).  Devices on a
+#: network answer in milliseconds; one slower than this is reported as slow, and a scan's wall
+#: time is bounded by its slowest device, so this cap is the scan's floor.
+ANSWER_TIMEOUT = 2.5
+
 
 @dataclass(frozen=True)
 class Signal:

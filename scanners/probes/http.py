@@ -14,17 +14,18 @@ import re
 import ssl
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from entityscan.scanners.discovery.xmlsafe import UnsafeXML, children_text, local, parse_xml
-from entityscan.scanners.probes import Observations, host_for_url
+from entityscan.scanners.probes import ANSWER_TIMEOUT, Observations, host_for_url
 
 #: Bytes kept from one response body.
 BODY_LIMIT = 256 * 1024
 #: Seconds one request may take, all reads included.
-REQUEST_TIMEOUT = 3.0
+REQUEST_TIMEOUT = ANSWER_TIMEOUT
 
 #: Read-only GETs of vendor web stacks: (path, what a meaningful answer looks like).
 VENDOR_PATHS = (
@@ -45,12 +46,15 @@ class Fetched:
     body: bytes
     truncated: bool
     url: str
+    version: str = "HTTP/1.1"
 
 
+@cache
 def insecure_context() -> ssl.SSLContext:
     """Device certificates are self-signed: read them, never trust them.  Old firmware needs
-    old protocol versions and ciphers."""
-    context = ssl.create_default_context()
+    old protocol versions and ciphers.  No trust store is loaded (nothing is verified; loading
+    the system's costs tens of milliseconds each time), and one context serves the scan."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.TLSv1
@@ -95,6 +99,11 @@ async def fetch(client: httpx.AsyncClient, url: str, *, auth: httpx.Auth | None 
                     if urlsplit(target)[:2] == origin and target != url:
                         url = target
                         continue
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    # Announced larger than we read: refused before a byte of it arrives.
+                    return Fetched(response.status_code, response.headers, b"", True, url,
+                                   response.http_version)
                 body = bytearray()
                 truncated = False
                 async for chunk in response.aiter_raw():
@@ -105,7 +114,7 @@ async def fetch(client: httpx.AsyncClient, url: str, *, auth: httpx.Auth | None 
                         break
                 return Fetched(response.status_code, response.headers,
                                _decode(bytes(body), response.headers.get("content-encoding")),
-                               truncated, url)
+                               truncated, url, response.http_version)
     raise httpx.TooManyRedirects(f"redirect loop at {url}")
 
 
@@ -128,6 +137,38 @@ def _record_headers(obs: Observations, fetched: Fetched, field_prefix: str) -> N
     obs.signal("http_server", fetched.headers.get("server"), "http", f"{field_prefix}Server")
     realm = realm_of(fetched.headers.get("www-authenticate"))
     obs.signal("http_realm", realm, "http", f"{field_prefix}WWW-Authenticate realm")
+
+
+SHAPE_BODY_CHARS = 64
+
+
+def response_shape(fetched: Fetched) -> str:
+    """The response's shape as the `http_shape` rules read it: status line version and code,
+    header names in the order and case they came, the Server value, cookie names,
+    X-Powered-By, and the first characters of the body (a BOM kept as U+FEFF)."""
+    names = [name.decode("latin-1") for name, _ in fetched.headers.raw][:64]
+    cookies = [value.split("=", 1)[0].strip()[:64]
+               for value in fetched.headers.get_list("set-cookie")[:16]]
+    head = fetched.body[:SHAPE_BODY_CHARS * 4].decode("utf-8", "replace")[:SHAPE_BODY_CHARS]
+    head = re.sub(r"[\x00-\x1f\x7f]+", " ", head).rstrip()
+    lines = [f"status: {fetched.version} {fetched.status}", f"headers: {', '.join(names)}"]
+    if fetched.headers.get("server") is not None:
+        lines.append(f"server: {fetched.headers['server'][:128]}")
+    if cookies:
+        lines.append(f"cookies: {', '.join(cookies)}")
+    if fetched.headers.get("x-powered-by"):
+        lines.append(f"powered-by: {fetched.headers['x-powered-by'][:128]}")
+    lines.append(f"body: {head}")
+    return "\n".join(lines)
+
+
+def _record_shape(obs: Observations, fetched: Fetched, prefix: str) -> None:
+    obs.signal("http_shape", response_shape(fetched), "http", f"{prefix}response shape",
+               limit=2048)
+    for value in fetched.headers.get_list("set-cookie")[:16]:
+        obs.signal("http_cookie", value, "http", f"{prefix}Set-Cookie")
+    obs.signal("http_powered_by", fetched.headers.get("x-powered-by"), "http",
+               f"{prefix}X-Powered-By")
 
 
 def _parse_isapi(obs: Observations, body: bytes) -> bool:
@@ -188,6 +229,7 @@ async def probe_http(client: httpx.AsyncClient, address: str, port: int, *, tls:
                 return obs
             obs.answered = True
             _record_headers(obs, root, prefix)
+            _record_shape(obs, root, prefix)
             obs.signal("http_title", title_of(root.body), "http", f"{prefix}title")
             if root.body:
                 head = root.body[:4096].decode("utf-8", "replace")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from entityscan.scanners.netutil import read_bounded
-from entityscan.scanners.probes import Observations, host_for_url
+from entityscan.scanners.probes import ANSWER_TIMEOUT, Observations, host_for_url
 from entityscan.scanners.probes.http import realm_of
 
 RESPONSE_LIMIT = 8192
@@ -31,7 +31,8 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str]] | None:
     return status, headers
 
 
-async def probe_rtsp(address: str, port: int, *, timeout: float = 3.0) -> Observations:
+async def probe_rtsp(address: str, port: int, *,
+                     timeout: float = ANSWER_TIMEOUT) -> Observations:
     obs = Observations()
     url = f"rtsp://{host_for_url(address)}:{port}/"
     writer = None
@@ -52,6 +53,11 @@ async def probe_rtsp(address: str, port: int, *, timeout: float = 3.0) -> Observ
                 obs.answered = True
                 _status, headers = parsed
                 obs.signal("rtsp_server", headers.get("server"), "rtsp", f"port {port} Server")
+                if method == "OPTIONS" and "server" not in headers:
+                    # An answer with little more than its method list: the list's order is
+                    # the implementation's signature.
+                    obs.signal("rtsp_public", headers.get("public"), "rtsp",
+                               f"port {port} Public")
                 obs.signal("http_realm", realm_of(headers.get("www-authenticate")), "rtsp",
                            f"port {port} WWW-Authenticate realm")
                 length = headers.get("content-length", "0")

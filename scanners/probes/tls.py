@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from entityscan.scanners.probes import Observations
+from entityscan.scanners.probes import ANSWER_TIMEOUT, Observations
 from entityscan.scanners.probes.http import insecure_context
 
 OID_NAMES = {
@@ -84,7 +84,7 @@ def subject_and_issuer(der: bytes) -> tuple[str, str]:
     return subject, issuer
 
 
-async def probe_tls(address: str, port: int, *, timeout: float = 3.0) -> Observations:
+async def probe_tls(address: str, port: int, *, timeout: float = ANSWER_TIMEOUT) -> Observations:
     obs = Observations()
     context = insecure_context()
     writer = None

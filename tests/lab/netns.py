@@ -19,6 +19,15 @@ Devices run as
 `ip netns exec <ns> python -m entityscan.scanners.lab --profile … --ports standard --multicast`.
 Everything is torn down in `stop()` (also on errors); namespace names start with `es-sim-`.
 
+`routed=True` puts a router namespace between the scanner and the devices, as in an
+enterprise network where the scanner sits in a server VLAN: the router has one leg on the
+devices' bridge (`.254` of their /24) and one towards the scanner namespace, which lives on
+its own /24 (`scanner_subnet`); forwarding is on in the router only (`net.ipv4.ip_forward` is
+per namespace) and there is no multicast routing, so nothing multicast crosses and the
+scanner's neighbour table holds only the router.  Devices and scanner get default routes via
+the router.  `prefix`, `subnet` and `scanner_subnet` let a suite use its own names and
+addresses (defaults: the module's `PREFIX` and `SUBNET`, and `SUBNET`'s third octet + 1).
+
 `one_process=True` (the default) runs all devices in ONE simulator process that creates each
 device's sockets inside that device's namespace (`--netns`): 60 devices start in ~2 s instead
 of ~20 s with one `ip netns exec` process per device (`one_process=False`).
@@ -63,6 +72,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "es-sim-"
 SUBNET = "10.230.0"
 SCANNER_HOST = 2
+ROUTER_HOST = 254
 FIRST_DEVICE_HOST = 10
 MAX_DEVICES = 240
 
@@ -98,14 +108,15 @@ def _ip_batch(namespace: str | None, commands: list[str]) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
 
 
-def cleanup_stale() -> list[str]:
-    """Delete `es-sim-<pid>-…` namespaces whose creating process is gone (crashed runs)."""
+def cleanup_stale(prefix: str | None = None) -> list[str]:
+    """Delete `<prefix><pid>-…` namespaces whose creating process is gone (crashed runs)."""
+    prefix = prefix or PREFIX
     removed = []
     listing = _ip("netns", "list", check=False).stdout.split()
     for name in listing:
-        if not name.startswith(PREFIX):
+        if not name.startswith(prefix):
             continue
-        owner = name[len(PREFIX):].split("-", 1)[0]
+        owner = name[len(prefix):].split("-", 1)[0]
         if owner.isdigit() and not Path(f"/proc/{owner}").exists():
             _ip("netns", "del", name, check=False)
             removed.append(name)
@@ -139,19 +150,31 @@ class NetnsLab:
     """Builds the namespace topology and runs one simulator process per device."""
 
     def __init__(self, profiles: Sequence[DeviceProfile], *, mdns: bool = False,
-                 ports: PortPlan | None = None, one_process: bool = True) -> None:
+                 ports: PortPlan | None = None, one_process: bool = True,
+                 routed: bool = False, prefix: str | None = None, subnet: str | None = None,
+                 scanner_subnet: str | None = None) -> None:
+        self.prefix = prefix or PREFIX
+        self.subnet = subnet or SUBNET
         if len(profiles) > MAX_DEVICES:
-            raise ValueError(f"at most {MAX_DEVICES} devices fit in {SUBNET}.0/24")
+            raise ValueError(f"at most {MAX_DEVICES} devices fit in {self.subnet}.0/24")
         if len({p.mac for p in profiles}) != len(profiles):
             raise ValueError("two devices share a MAC: use entityscan.scanners.lab.replicate()")
         self.profiles = list(profiles)
         self.mdns = mdns
         self.one_process = one_process
         self.port_plan = ports or PortPlan.standard()
-        tag = f"{PREFIX}{os.getpid()}-{time.monotonic_ns() % 100000}"
+        tag = f"{self.prefix}{os.getpid()}-{time.monotonic_ns() % 100000}"
         self.switch = f"{tag}-sw"
         self.scanner = f"{tag}-sc"
-        self.scanner_address = f"{SUBNET}.{SCANNER_HOST}"
+        self.routed = routed
+        self.router = f"{tag}-rt" if routed else None
+        octets = self.subnet.split(".")
+        self.scanner_subnet = scanner_subnet or ".".join(
+            [*octets[:2], str((int(octets[2]) + 1) % 256)])
+        self.scanner_address = (f"{self.scanner_subnet}.{SCANNER_HOST}" if routed
+                                else f"{self.subnet}.{SCANNER_HOST}")
+        #: The router's address on the devices' segment (routed mode).
+        self.gateway = f"{self.subnet}.{ROUTER_HOST}"
         self.devices: list[NetnsDevice] = []
         self._namespaces: list[str] = []
         self._processes: list[subprocess.Popen[str]] = []
@@ -162,7 +185,7 @@ class NetnsLab:
         reason = skip_reason()
         if reason:
             raise RuntimeError(reason)
-        cleanup_stale()
+        cleanup_stale(self.prefix)
         try:
             self._build()
             self._start_devices()
@@ -181,10 +204,12 @@ class NetnsLab:
         _ip_batch(self.switch, ["link set lo up",
                                 "link add br0 type bridge mcast_snooping 0",
                                 "link set br0 up"])
-        members = [(self.scanner, self.scanner_address, None, "psc")]
+        members: list[tuple[str, str, DeviceProfile | None, str]] = (
+            [(self.router, self.gateway, None, "prt")] if self.router else
+            [(self.scanner, self.scanner_address, None, "psc")])
         for index, profile in enumerate(self.profiles):
             namespace = f"{self._tag}-d{index}"
-            address = f"{SUBNET}.{FIRST_DEVICE_HOST + index}"
+            address = f"{self.subnet}.{FIRST_DEVICE_HOST + index}"
             members.append((namespace, address, profile, f"p{index}"))
             self.devices.append(NetnsDevice(profile.name, namespace, address, profile.mac,
                                             self._ports_for(profile), profile))
@@ -202,10 +227,33 @@ class NetnsLab:
                 commands.append(f"link set dev eth0 address {profile.mac}")
             commands += [f"addr add {address}/24 dev eth0",
                          "link set eth0 up multicast on",
-                         # no default route here: multicast needs its own
+                         # no default route on a segment: multicast needs its own
                          "route add 224.0.0.0/4 dev eth0"]
+            if self.router and namespace != self.router:
+                commands.append(f"route add default via {self.gateway}")
             _ip_batch(namespace, commands)
-        self._wait_up([m[0] for m in members])
+        if self.router:
+            self._build_router()
+        self._wait_up([m[0] for m in members] + ([self.scanner] if self.router else []))
+
+    def _build_router(self) -> None:
+        """The router's second leg and the scanner's own subnet behind it."""
+        assert self.router is not None
+        self._add_namespace(self.scanner)
+        _ip_batch(None, [f"link add eth1 netns {self.router} type veth "
+                         f"peer name eth0 netns {self.scanner}"])
+        router_side = f"{self.scanner_subnet}.1"
+        _ip_batch(self.router, [f"addr add {router_side}/24 dev eth1", "link set eth1 up"])
+        _ip_batch(self.scanner, ["link set lo up", f"addr add {self.scanner_address}/24 dev eth0",
+                                 "link set eth0 up multicast on",
+                                 "route add 224.0.0.0/4 dev eth0",
+                                 f"route add default via {router_side}"])
+        # Forwarding in the router's namespace only; no multicast routing daemon runs.
+        result = subprocess.run(["ip", "netns", "exec", self.router, "sysctl", "-qw",
+                                 "net.ipv4.ip_forward=1"], capture_output=True, text=True,
+                                timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError(f"cannot enable forwarding: {result.stderr.strip()}")
 
     def _wait_up(self, namespaces: list[str], timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
