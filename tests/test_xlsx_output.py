@@ -228,3 +228,32 @@ def test_no_screenable_column_lists_what_was_found(tmp_path: Path) -> None:
     assert "fields expected: supplier, manufacturer, brand, description, part_number" in message
     with pytest.raises(InputError, match="no column to screen"):
         map_columns("x.csv: line 1", ["Plant"])
+
+
+def test_workbook_in_and_out_across_worker_chunks(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several chunks screened in worker processes (`--jobs 2`): every line reaches the
+    Results sheet once, in input order, with the JSON run's verdict."""
+    monkeypatch.setenv("ENTITYSCAN_DATA_DIR", str(tmp_path / "data"))
+    import xlsxwriter
+
+    labelled = read_labelled()
+    source = tmp_path / "big.xlsx"
+    book = xlsxwriter.Workbook(str(source), {"constant_memory": True})
+    sheet = book.add_worksheet("Lines")
+    sheet.write_row(0, 0, ["Line ID", "Name of Vendor", "Short Text", "Mfr Part Number"])
+    count = 0
+    for copy in range(6):
+        for row in labelled:
+            count += 1
+            sheet.write_row(count, 0, [f"{row.id}-{copy}", row.item["supplier"],
+                                       row.item["description"], row.item["part_number"]])
+    book.close()
+    doc = screen_json(source, tmp_path / "out.json", "--jobs", "2")
+    out = tmp_path / "out.xlsx"
+    result = run_cli("screen", str(source), "--jobs", "2", "--format", "xlsx", "--output",
+                     str(out))
+    assert result.returncode in (0, 1), result.stderr
+    body = sheet_rows(out, "Results")[1:]
+    assert len(body) == count > 2 * 1000
+    assert [(r[0], r[1]) for r in body] == [(r["id"], r["verdict"]) for r in doc["results"]]
