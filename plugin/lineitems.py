@@ -20,18 +20,23 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from entityscan.columns import FIELDS, HEADER_SYNONYMS, ColumnMap, header_key, map_columns
 from entityscan.errors import InputError
 from entityscan.jsonstream import JsonStreamError, json_items
 from entityscan.model import LineItem
 from entityscan.sheets import SHEET_SUFFIXES, Sheet, open_sheet
-from entityscan.textencoding import Encoding, choose_encoding
+from entityscan.textencoding import (
+    Encoding,
+    choose_encoding,
+    dialect_with,
+    not_utf8,
+    open_text,
+)
 
 MAX_CELL = 100_000  # characters; a longer cell is an export gone wrong, not a description
 # The csv module's own bound: an unterminated quote stops here instead of reading the file
@@ -96,73 +101,6 @@ to_item: Callable[[RawItem], LineItem] = _pick_constructor()
 """The `LineItem` of a checked row (no second validation: every value is a checked str)."""
 
 
-def _open_text(path: Path, encoding: Encoding | None = None) -> TextIO:
-    """The file as text in `encoding`; by default UTF-16 when it starts with a UTF-16
-    byte-order mark, else UTF-8 (a UTF-8 BOM is skipped).  Lines keep their own endings
-    (`newline=""`)."""
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - wrapped and returned open
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    head = raw.read(4)
-    raw.seek(0)
-    if not head.strip() and not raw.read(65536).strip():
-        raw.close()
-        raise InputError(f"{path}: the file is empty")
-    raw.seek(0)
-    if encoding is None:
-        utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-        encoding = Encoding("utf-16" if utf16 else "utf-8-sig", "UTF-8")
-    return io.TextIOWrapper(raw, encoding=encoding.codec, newline="")
-
-
-def _not_utf8(path: Path, codec: str = "utf-8") -> InputError:
-    """Where the first byte that is not in `codec` is (read again: only on this error
-    path)."""
-    if codecs.lookup(codec).name not in ("utf-8", "utf-8-sig"):
-        return _not_in(path, codec)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = line = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                # the decoder may hold up to 3 bytes of a character split across blocks
-                pending = len(decoder.getstate()[0])
-                start = max(exc.start - pending, 0)
-                where = offset + start
-                line += block[:start].count(b"\n") + 1
-                return InputError(f"{path}: line {line}: not UTF-8 text (byte "
-                                  f"0x{block[start]:02x} at offset {where}); save the file "
-                                  f"as UTF-8, or give its encoding with --encoding")
-            offset += len(block)
-            line += block.count(b"\n")
-    return InputError(f"{path}: not UTF-8 text; save the file as UTF-8")
-
-
-def _not_in(path: Path, codec: str) -> InputError:
-    """A file that stops decoding in a codec other than UTF-8: the line where it does."""
-    name = codecs.lookup(codec).name
-    with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding=codec, newline="") as text:
-        line = 0
-        try:
-            for line, _ in enumerate(text, start=1):  # noqa: B007 - the line is the answer
-                pass
-        except UnicodeDecodeError as exc:
-            return InputError(f"{path}: line {line + 1}: not {name} text ({exc.reason}); "
-                              f"give the file's encoding with --encoding")
-    return InputError(f"{path}: not {name} text; give the file's encoding with --encoding")
-
-
-def _dialect_with(delimiter: str) -> type[csv.Dialect]:
-    class Sniffed(csv.excel):
-        pass
-
-    Sniffed.delimiter = delimiter
-    return Sniffed
-
-
 class _SeenIds:
     """Ids seen so far as 64-bit hashes in an open-addressing table (16 bytes an id)."""
 
@@ -225,7 +163,7 @@ class LineItemFile:
         elif suffix in (".csv", ".tsv", ".txt"):
             self.kind = "csv"
         else:
-            with _open_text(self.path) as handle:
+            with open_text(self.path) as handle:
                 try:
                     head = handle.read(4096).lstrip()[:1]
                 except UnicodeDecodeError:
@@ -234,6 +172,7 @@ class LineItemFile:
         self.columns: ColumnMap | None = None
         self._headers: list[str] = []
         self._header_row = 1
+        self._lead = 0  # empty cells before a sheet's first column
         self._dialect: type[csv.Dialect] | csv.Dialect = csv.excel
         if self.kind == "json":
             if overrides:
@@ -272,7 +211,7 @@ class LineItemFile:
     # ----- CSV -----
     def _read_header(self) -> None:
         assert self.encoding is not None
-        with _open_text(self.path, self.encoding) as handle:
+        with open_text(self.path, self.encoding) as handle:
             try:
                 sample = handle.read(4096)
                 handle.seek(0)
@@ -282,7 +221,7 @@ class LineItemFile:
                     delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
                 except csv.Error:
                     delimiter = ","
-                self._dialect = _dialect_with(delimiter)
+                self._dialect = dialect_with(delimiter)
                 csv.field_size_limit(MAX_RAW_CELL)
                 reader = csv.reader(handle, self._dialect, strict=True)
                 try:
@@ -291,7 +230,7 @@ class LineItemFile:
                     raise InputError(f"{self.path}: line 1: cannot read the header row: "
                                      f"{exc}") from None
             except UnicodeDecodeError:
-                raise _not_utf8(self.path, self.encoding.codec) from None
+                raise not_utf8(self.path, self.encoding.codec) from None
 
     # ----- workbook -----
     def _read_sheet_header(self) -> None:
@@ -299,7 +238,9 @@ class LineItemFile:
         for number, cells in self.sheet.rows():  # the first row with something in it
             while cells and not cells[-1].strip():  # formatted but empty columns
                 cells.pop()
-            self._headers, self._header_row = cells, number
+            # columns left of the table (a reader that starts at column A)
+            self._lead = next(i for i, c in enumerate(cells) if c.strip())
+            self._headers, self._header_row = cells[self._lead:], number
             return
         raise InputError(f"{self.sheet.where}: the sheet is empty")
 
@@ -309,7 +250,13 @@ class LineItemFile:
         for number, _ in rows:
             if number == self._header_row:
                 break
+        lead = self._lead
         for number, cells in rows:
+            if lead:
+                if any(c.strip() for c in cells[:lead]):
+                    raise InputError(f"{self._where(number)}: a cell left of the header's "
+                                     f"first column")
+                cells = cells[lead:]
             while len(cells) > len(self._headers) and not cells[-1].strip():
                 cells.pop()
             yield number, cells
@@ -317,7 +264,7 @@ class LineItemFile:
     def _csv_lines(self) -> Iterator[tuple[int, list[str]]]:
         assert self.encoding is not None
         path = self.path
-        with _open_text(path, self.encoding) as handle:
+        with open_text(path, self.encoding) as handle:
             csv.field_size_limit(MAX_RAW_CELL)
             reader = csv.reader(handle, self._dialect, strict=True)
             try:
@@ -332,7 +279,7 @@ class LineItemFile:
                                          f"{exc}") from None
                     yield reader.line_num, row
             except UnicodeDecodeError:
-                raise _not_utf8(path, self.encoding.codec) from None
+                raise not_utf8(path, self.encoding.codec) from None
 
     def extra_columns(self) -> list[str]:
         """The unknown columns, in first-seen order: a table's from its header; a JSON
@@ -402,7 +349,7 @@ class LineItemFile:
     def _json_rows(self, check_ids: bool) -> Iterator[RawItem]:
         path = self.path
         seen = _SeenIds() if check_ids else None
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             try:
                 for number, (line, raw) in enumerate(json_items(handle), start=1):
                     where = f"item {number} (line {line})"
@@ -413,7 +360,7 @@ class LineItemFile:
             except JsonStreamError as exc:
                 raise InputError(f"{path}: {exc}") from None
             except UnicodeDecodeError:
-                raise _not_utf8(path) from None
+                raise not_utf8(path) from None
 
     def _confirm_duplicate(self, item_id: str, where: str) -> None:
         """Two ids hashed alike: read the ids again up to here and raise if they are equal

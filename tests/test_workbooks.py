@@ -166,17 +166,23 @@ def write_quirky_workbook(path: Path) -> None:
     book.close()
 
 
-def test_workbook_quirks_are_read_as_a_person_sees_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", ["calamine", "streamed"])
+def test_workbook_quirks_are_read_as_a_person_sees_them(
+        tmp_path: Path, reader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if reader == "streamed":  # as a workbook past the size calamine holds is read
+        monkeypatch.setattr(sheets, "STREAM_ABOVE", 0)
     book = tmp_path / "quirks.xlsx"
     write_quirky_workbook(book)
     source = LineItemFile(book)
     assert source.sheet is not None and source.sheet.name == "PO 4711"
+    assert source.sheet.streamed == (reader == "streamed")
     rows = [r for chunk in source.chunks() for r in chunk]
     hik = "Hangzhou Hikvision Digital Technology Co., Ltd."
+    merged = hik if reader == "calamine" else None  # the streaming reader sees no merges
     assert [(r[0], r[1], r[5], r[4]) for r in rows] == [
         ("row-4", hik, "DS-2CD2143G2-I", "4MP dome camera"),
-        ("row-5", hik, "DS-2CD1043G0-I", "bullet camera"),
-        ("row-6", hik, None, "mounting bracket"),
+        ("row-5", merged, "DS-2CD1043G0-I", "bullet camera"),
+        ("row-6", merged, None, "mounting bracket"),
         ("row-8", "Axis Communications AB", "2201", "P3265-LVE"),
     ]
     assert rows[0][6] == {"Delivery Date": "2026-03-14", "Qty": "12", "Unit Price": "89.5"}
@@ -276,6 +282,18 @@ def test_corrupt_workbook_is_refused_naming_the_file(tmp_path: Path, damage: str
     result = run_cli("screen", str(bad), "--format", "json")
     assert result.returncode == 2 and str(bad) in result.stderr.replace("\n", "")
     assert "Traceback" not in result.stderr
+
+
+def test_streamed_and_calamine_readers_read_the_labelled_workbook_alike(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = tmp_path / "po.xlsx"
+    write_labelled_workbook(book, ERP_HEADERS["sap-mm"])
+    held = [r for chunk in LineItemFile(book).chunks() for r in chunk]
+    monkeypatch.setattr(sheets, "STREAM_ABOVE", 0)
+    source = LineItemFile(book)
+    assert source.sheet is not None and source.sheet.streamed
+    assert [r for chunk in source.chunks() for r in chunk] == held
+    assert len(held) == len(read_labelled())
 
 
 def test_workbook_that_unpacks_past_the_bound_is_refused(
