@@ -6,8 +6,9 @@ sheet, and it reads OpenDocument too).
     for number, cells in sheet.rows():                  # 1-based sheet row, cells as text
         ...
 
-A workbook that unpacks past `STREAM_ABOVE` is read by openpyxl's read-only reader instead,
-row by row, so memory stays flat at any size (about 13x slower; merged ranges not filled).
+A larger workbook is read by calamine in a child process, and a still larger one by openpyxl's
+read-only reader, row by row, so memory stays flat at any size (about 13x slower; merged
+ranges not filled): see `HOLD_ABOVE`.
 
 Cells are what the spreadsheet shows as data: a formula's cached value (never the formula),
 numbers without a spurious `.0`, dates as ISO 8601; a merged range's value is read in every
@@ -18,7 +19,12 @@ a row of 7 short columns); rows are handed on in the reader's chunks from there.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import subprocess
+import sys
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,10 +38,16 @@ _ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # the stream an encrypt
 # What a workbook may unpack to, checked from the archive's directory before anything is
 # parsed: a zip bomb (a few MB that inflate to gigabytes) is refused.
 MAX_XML_BYTES = 2 * 1024 * 1024 * 1024
-# calamine holds a sheet's cells while it is read; a workbook that unpacks past this (~120,000
-# rows of 7 short columns, ~50 MB held) is streamed by openpyxl's read-only reader instead:
-# memory stays flat whatever the size, at about 13x calamine's time.
-STREAM_ABOVE = 48 * 1024 * 1024
+MAX_PIPED_CELL = 16 * 1024 * 1024  # the csv module's bound on a cell from the child
+# calamine holds a sheet's cells while it is read (~0.4 KB a row of 7 short columns).  Up to
+# HOLD_ABOVE of XML (~120,000 such rows, ~50 MB held) it reads in the run's own process; up
+# to CHILD_MAX (~560,000 rows) in a child process of its own (`entityscan.sheetdump`) that
+# hands the rows over a pipe, so the main process, which holds the index, does not hold them
+# too; past that, openpyxl's read-only reader streams the XML row by row in flat memory, at
+# about 13x calamine's time.
+HOLD_ABOVE = 48 * 1024 * 1024
+CHILD_MAX = 224 * 1024 * 1024
+READERS = ("calamine", "calamine-child", "openpyxl")
 
 
 def cell_text(value: Any) -> str:
@@ -81,9 +93,9 @@ class Sheet:
     """One worksheet of an opened workbook."""
 
     def __init__(self, path: Path, name: str, sheet: Any, hidden: bool,
-                 streamed: bool = False) -> None:
+                 reader: str = "calamine") -> None:
         self.path, self.name, self.hidden = path, name, hidden
-        self.streamed = streamed  # read by openpyxl's streaming reader (`STREAM_ABOVE`)
+        self.reader = reader  # one of READERS (see HOLD_ABOVE)
         self._sheet = sheet
 
     @property
@@ -92,8 +104,11 @@ class Sheet:
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(sheet row number, cells as text) for every row with something in it."""
-        if self.streamed:
+        if self.reader == "openpyxl":
             yield from self._streamed_rows()
+            return
+        if self.reader == "calamine-child":
+            yield from self._child_rows()
             return
         sheet = self._sheet
         if sheet.start is None:  # nothing in the sheet
@@ -118,6 +133,30 @@ class Sheet:
                     yield index + 1, cells
         except Exception as exc:  # calamine's errors are not one class
             raise InputError(f"{self.where}: cannot read the sheet: {exc}") from None
+
+    def _child_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """The rows as `entityscan.sheetdump` reads them in a process of its own."""
+        command = [sys.executable, "-m", "entityscan.sheetdump", str(self.path), self.name]
+        with tempfile.TemporaryFile() as errors:
+            child = subprocess.Popen(command, stdout=subprocess.PIPE,  # noqa: S603 - no shell
+                                     stderr=errors)
+            assert child.stdout is not None
+            try:
+                text = io.TextIOWrapper(child.stdout, encoding="utf-8", newline="")
+                csv.field_size_limit(MAX_PIPED_CELL)
+                for record in csv.reader(text):
+                    yield int(record[0]), record[1:]
+                code = child.wait()
+            finally:
+                if child.poll() is None:  # the reader stopped early (the header is read)
+                    child.kill()
+                    child.wait()
+                child.stdout.close()
+            if code != 0:
+                errors.seek(0)
+                message = errors.read(4096).decode("utf-8", "replace").strip()
+                raise InputError(message.splitlines()[-1] if message else
+                                 f"{self.where}: the sheet reader stopped ({code})")
 
     def _streamed_rows(self) -> Iterator[tuple[int, list[str]]]:
         """openpyxl's read-only reader: one row at a time from the sheet's XML (merged ranges
@@ -163,8 +202,10 @@ def _unpacked_size(path: Path) -> int:
     return unpacked
 
 
-def open_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
-    """Open `path` and pick `sheet_name`, or its first visible worksheet."""
+def open_sheet(path: Path, sheet_name: str | None = None, *,
+               force_held: bool = False) -> Sheet:
+    """Open `path` and pick `sheet_name`, or its first visible worksheet.  `force_held`:
+    read with calamine in this process whatever the size (`entityscan.sheetdump`)."""
     try:
         import python_calamine as calamine
     except ImportError as exc:  # pragma: no cover - a dependency of the package
@@ -172,8 +213,10 @@ def open_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
     if not path.is_file():
         raise InputError(f"{path}: cannot read: no such file")
     _refuse_ole(path)
-    streamed = (_unpacked_size(path) > STREAM_ABOVE
-                and path.suffix.lower() in (".xlsx", ".xlsm"))
+    unpacked = _unpacked_size(path)
+    reader = ("calamine" if unpacked <= HOLD_ABOVE or force_held
+              else "calamine-child" if unpacked <= CHILD_MAX
+              or path.suffix.lower() not in (".xlsx", ".xlsm") else "openpyxl")
     try:
         book = calamine.CalamineWorkbook.from_path(str(path))
     except calamine.PasswordError:
@@ -198,8 +241,8 @@ def open_sheet(path: Path, sheet_name: str | None = None) -> Sheet:
                              f"{', '.join(map(repr, names)) or 'none'}")
         chosen = matches[0]
     hidden = not str(chosen.visible).endswith(".Visible")
-    if streamed:
-        return Sheet(path, chosen.name, None, hidden, streamed=True)
+    if reader != "calamine":
+        return Sheet(path, chosen.name, None, hidden, reader)
     try:
         sheet = book.get_sheet_by_name(chosen.name)
     except Exception as exc:

@@ -166,19 +166,26 @@ def write_quirky_workbook(path: Path) -> None:
     book.close()
 
 
-@pytest.mark.parametrize("reader", ["calamine", "streamed"])
+def use_reader(monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    """Read test workbooks as a workbook of the size that picks `reader` is read."""
+    if reader != "calamine":
+        monkeypatch.setattr(sheets, "HOLD_ABOVE", 0)
+    if reader == "openpyxl":
+        monkeypatch.setattr(sheets, "CHILD_MAX", 0)
+
+
+@pytest.mark.parametrize("reader", sheets.READERS)
 def test_workbook_quirks_are_read_as_a_person_sees_them(
         tmp_path: Path, reader: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if reader == "streamed":  # as a workbook past the size calamine holds is read
-        monkeypatch.setattr(sheets, "STREAM_ABOVE", 0)
+    use_reader(monkeypatch, reader)
     book = tmp_path / "quirks.xlsx"
     write_quirky_workbook(book)
     source = LineItemFile(book)
     assert source.sheet is not None and source.sheet.name == "PO 4711"
-    assert source.sheet.streamed == (reader == "streamed")
+    assert source.sheet.reader == reader
     rows = [r for chunk in source.chunks() for r in chunk]
     hik = "Hangzhou Hikvision Digital Technology Co., Ltd."
-    merged = hik if reader == "calamine" else None  # the streaming reader sees no merges
+    merged = None if reader == "openpyxl" else hik  # the streaming reader sees no merges
     assert [(r[0], r[1], r[5], r[4]) for r in rows] == [
         ("row-4", hik, "DS-2CD2143G2-I", "4MP dome camera"),
         ("row-5", merged, "DS-2CD1043G0-I", "bullet camera"),
@@ -284,16 +291,28 @@ def test_corrupt_workbook_is_refused_naming_the_file(tmp_path: Path, damage: str
     assert "Traceback" not in result.stderr
 
 
-def test_streamed_and_calamine_readers_read_the_labelled_workbook_alike(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("reader", sheets.READERS[1:])
+def test_every_reader_reads_the_labelled_workbook_alike(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
     book = tmp_path / "po.xlsx"
     write_labelled_workbook(book, ERP_HEADERS["sap-mm"])
     held = [r for chunk in LineItemFile(book).chunks() for r in chunk]
-    monkeypatch.setattr(sheets, "STREAM_ABOVE", 0)
+    use_reader(monkeypatch, reader)
     source = LineItemFile(book)
-    assert source.sheet is not None and source.sheet.streamed
+    assert source.sheet is not None and source.sheet.reader == reader
     assert [r for chunk in source.chunks() for r in chunk] == held
     assert len(held) == len(read_labelled())
+
+
+def test_child_reader_errors_are_the_readers_own(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    book = tmp_path / "po.xlsx"
+    write_quirky_workbook(book)
+    use_reader(monkeypatch, "calamine-child")
+    source = LineItemFile(book)
+    book.write_bytes(b"gone bad after opening")
+    with pytest.raises(InputError, match=r"po.xlsx: not a readable .xlsx workbook"):
+        list(source.chunks())
 
 
 def test_workbook_that_unpacks_past_the_bound_is_refused(
