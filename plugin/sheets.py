@@ -39,14 +39,15 @@ _ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")  # the stream an encrypt
 # parsed: a zip bomb (a few MB that inflate to gigabytes) is refused.
 MAX_XML_BYTES = 2 * 1024 * 1024 * 1024
 MAX_PIPED_CELL = 16 * 1024 * 1024  # the csv module's bound on a cell from the child
-# calamine holds a sheet's cells while it is read (~0.4 KB a row of 7 short columns).  Up to
-# HOLD_ABOVE of XML (~120,000 such rows, ~50 MB held) it reads in the run's own process; up
-# to CHILD_MAX (~560,000 rows) in a child process of its own (`entityscan.sheetdump`) that
+# calamine holds a sheet's cells while it is read (0.4-0.6 KB a row of 7 short columns).  Up
+# to HOLD_ABOVE of XML (~120,000 such rows, ~50 MB held) it reads in the run's own process; up
+# to CHILD_MAX (~360,000 rows) in a child process of its own (`entityscan.sheetdump`) that
 # hands the rows over a pipe, so the main process, which holds the index, does not hold them
-# too; past that, openpyxl's read-only reader streams the XML row by row in flat memory, at
-# about 13x calamine's time.
+# too (measured: 500,000 rows took the child to 351 MB, past the 300 MB a process may take,
+# hence the bound); past that, openpyxl's read-only reader streams the XML row by row in flat
+# memory, at about 13x calamine's time.
 HOLD_ABOVE = 48 * 1024 * 1024
-CHILD_MAX = 224 * 1024 * 1024
+CHILD_MAX = 144 * 1024 * 1024
 READERS = ("calamine", "calamine-child", "openpyxl")
 
 
