@@ -156,8 +156,12 @@ class LineItemFile:
         self.sheet: Sheet | None = None
         if suffix in SHEET_SUFFIXES:
             self.kind = "sheet"
+            if encoding is not None:
+                raise InputError(f"{self.path}: --encoding is for CSV files; a workbook "
+                                 f"names its own")
         elif sheet is not None:
-            raise InputError(f"{self.path}: --sheet is for workbooks ({', '.join(SHEET_SUFFIXES)})")
+            raise InputError(f"{self.path}: --sheet is for workbooks "
+                             f"({', '.join(SHEET_SUFFIXES)})")
         elif suffix == ".json":
             self.kind = "json"
         elif suffix in (".csv", ".tsv", ".txt"):

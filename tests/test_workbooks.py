@@ -126,7 +126,7 @@ def test_show_mapping_names_each_column_and_its_layout(tmp_path: Path) -> None:
                      "--output", str(tmp_path / "out.ndjson"))
     assert result.returncode in (0, 1), result.stderr
     lines = result.stderr.splitlines()
-    assert f"{book}: read as sheet (sheet Open PO lines" in lines[0]
+    assert lines[0] == f"{book}: sheet 'Open PO lines', read by calamine"
     assert "  column 2 'Name of Vendor': supplier (layout sap-mm)" in lines
     assert "  column 5 'Short Text': description (layout sap-mm)" in lines
     assert "  column 7 'Cost Center': kept as an extra column (no field has this name)" in lines
@@ -342,3 +342,9 @@ def test_sheet_errors_name_file_sheet_and_row(tmp_path: Path) -> None:
         LineItemFile(book_path, sheet="Empty")
     with pytest.raises(InputError, match=r"no worksheet named 'Nope'; sheets: 'Lines', 'Empty'"):
         LineItemFile(book_path, sheet="Nope")
+    with pytest.raises(InputError, match=r"--encoding is for CSV files"):
+        LineItemFile(book_path, encoding="cp1252")
+    csv_path = tmp_path / "po.csv"
+    csv_path.write_text("supplier\nAcme\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"po.csv: --sheet is for workbooks"):
+        LineItemFile(csv_path, sheet="Lines")

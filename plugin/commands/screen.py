@@ -146,9 +146,15 @@ def _sink(fmt: ScreenFormat, output: Path | None, source: LineItemFile,
 
 def _mapping_text(source: LineItemFile) -> str:
     about = source.describe_input()
-    how = [f"{k} {v}" for k, v in about.items() if k not in ("file", "kind")]
-    lines = [f"{source.path}: read as {about['kind']}" + (f" ({', '.join(how)})" if how
-                                                          else "")]
+    if source.sheet is not None:
+        how = (f"sheet {source.sheet.name!r}{' (hidden)' if source.sheet.hidden else ''}, "
+               f"read by {source.sheet.reader}")
+    elif source.encoding is not None:
+        how = (f"CSV, {about['encoding']} ({about['encoding_chosen_by']}), delimiter "
+               f"{about['delimiter']!r}")
+    else:
+        how = "JSON"
+    lines = [f"{source.path}: {how}"]
     if source.columns is None:
         lines.append("  JSON keys are read by name (id, supplier, manufacturer, brand, "
                      "description, part_number and their synonyms); others are kept")
