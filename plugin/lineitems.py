@@ -1,5 +1,5 @@
-"""Reading procurement line items from CSV or JSON, in chunks, with errors that name file,
-line and field.
+"""Reading procurement line items from CSV, JSON or a workbook sheet (.xlsx, .xlsm, .ods), in
+chunks, with errors that name file (and sheet), line (or row) and field.
 
     source = LineItemFile(path)            # header checked now: a bad file fails before work
     for rows in source.chunks(2000):       # `RawItem` tuples, in file order
@@ -7,27 +7,36 @@ line and field.
 
 Memory does not grow with the file: rows are read as they are screened.  The one exception is
 the duplicate-id check, a table of 64-bit id hashes (16 bytes a line; a hash seen twice is
-confirmed against the file before it is reported).  CSV header names map to line-item fields
-through `HEADER_SYNONYMS`; unknown columns are kept in `LineItem.extra` and echoed in the
-output.  JSON is a list of objects or `{"items": [...]}`, read element by element with the
-standard library's decoder (`json_items`).
+confirmed against the file before it is reported), and a workbook's sheet, which its reader
+holds (`entityscan.sheets`).  Header names map to line-item fields through
+`entityscan.columns` (synonyms, ERP layouts, `--map`); unknown columns are kept in
+`LineItem.extra` and echoed in the output.  A CSV file's encoding is chosen by
+`entityscan.textencoding` and its delimiter sniffed.  JSON is a list of objects or
+`{"items": [...]}`, read element by element with the standard library's decoder
+(`json_items`).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import io
-import re
 from array import array
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from entityscan.columns import FIELDS, HEADER_SYNONYMS, ColumnMap, header_key, map_columns
 from entityscan.errors import InputError
 from entityscan.jsonstream import JsonStreamError, json_items
 from entityscan.model import LineItem
+from entityscan.sheets import SHEET_SUFFIXES, Sheet, open_sheet
+from entityscan.textencoding import (
+    Encoding,
+    choose_encoding,
+    dialect_with,
+    not_utf8,
+    open_text,
+)
 
 MAX_CELL = 100_000  # characters; a longer cell is an export gone wrong, not a description
 # The csv module's own bound: an unterminated quote stops here instead of reading the file
@@ -36,21 +45,8 @@ MAX_RAW_CELL = 16 * 1024 * 1024
 MAX_EXTRA_COLUMNS = 1000  # distinct unknown keys in a JSON file
 CHUNK = 1000
 
-HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "id": ("id", "line", "line_id", "line_no", "line_number", "item_id", "line_item",
-           "po_line", "ref", "reference", "no", "number"),
-    "supplier": ("supplier", "supplier_name", "vendor", "vendor_name", "seller", "distributor",
-                 "reseller"),
-    "manufacturer": ("manufacturer", "manufacturer_name", "mfr", "mfg", "make", "maker", "oem"),
-    "brand": ("brand", "brand_name", "label", "trademark"),
-    "description": ("description", "desc", "item_description", "product_description",
-                    "product", "product_name", "item", "item_name", "title"),
-    "part_number": ("part_number", "part_no", "part", "pn", "mpn", "sku", "model",
-                    "model_number", "model_no", "catalog_number", "mfr_part_number",
-                    "manufacturer_part_number", "article_number"),
-}
-_LOOKUP = {syn: field for field, syns in HEADER_SYNONYMS.items() for syn in syns}
-FIELDS = tuple(f for f in HEADER_SYNONYMS if f != "id")
+_LOOKUP = {synonym: field for field, synonyms in HEADER_SYNONYMS.items()
+           for synonym in synonyms}  # JSON keys: the built-in synonyms
 # One shared "fields set" for every item built (line items are frozen, nothing adds to it);
 # a set per item costs ~15 MB per 100,000 lines.
 _ALL_FIELDS = set(LineItem.model_fields)
@@ -105,50 +101,6 @@ to_item: Callable[[RawItem], LineItem] = _pick_constructor()
 """The `LineItem` of a checked row (no second validation: every value is a checked str)."""
 
 
-@lru_cache(maxsize=1024)
-def _header_key(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
-
-
-def _open_text(path: Path) -> TextIO:
-    """The file as text: UTF-16 when it starts with a UTF-16 byte-order mark, else UTF-8
-    (a UTF-8 BOM is skipped).  Lines keep their own endings (`newline=""`)."""
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - wrapped and returned open
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    head = raw.read(4)
-    raw.seek(0)
-    if not head.strip() and not raw.read(65536).strip():
-        raw.close()
-        raise InputError(f"{path}: the file is empty")
-    raw.seek(0)
-    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    return io.TextIOWrapper(raw, encoding="utf-16" if utf16 else "utf-8-sig", newline="")
-
-
-def _not_utf8(path: Path) -> InputError:
-    """Where the first byte that is not UTF-8 is (read again: only on this error path)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = line = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                # the decoder may hold up to 3 bytes of a character split across blocks
-                pending = len(decoder.getstate()[0])
-                start = max(exc.start - pending, 0)
-                where = offset + start
-                line += block[:start].count(b"\n") + 1
-                return InputError(f"{path}: line {line}: not UTF-8 text (byte "
-                                  f"0x{block[start]:02x} at offset {where}); save the file "
-                                  f"as UTF-8")
-            offset += len(block)
-            line += block.count(b"\n")
-    return InputError(f"{path}: not UTF-8 text; save the file as UTF-8")
-
-
 class _SeenIds:
     """Ids seen so far as 64-bit hashes in an open-addressing table (16 bytes an id)."""
 
@@ -189,39 +141,91 @@ class _SeenIds:
 
 
 class LineItemFile:
-    """A CSV or JSON file of line items (by extension, else by its first character), opened
-    and checked up to its header; `chunks()` reads it."""
+    """A CSV, JSON or workbook file of line items (by extension, else by its first
+    character), opened and checked up to its header; `chunks()` reads it.
 
-    def __init__(self, path: Path) -> None:
+    `sheet`: a workbook's sheet (default: its first visible worksheet); `encoding`: a CSV
+    file's (default: chosen by `entityscan.textencoding`); `overrides`: `--map` as
+    {field: column}."""
+
+    def __init__(self, path: Path, *, sheet: str | None = None, encoding: str | None = None,
+                 overrides: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
-        if suffix == ".json":
+        self.encoding: Encoding | None = None
+        self.sheet: Sheet | None = None
+        if suffix in SHEET_SUFFIXES:
+            self.kind = "sheet"
+            if encoding is not None:
+                raise InputError(f"{self.path}: --encoding is for CSV files; a workbook "
+                                 f"names its own")
+        elif sheet is not None:
+            raise InputError(f"{self.path}: --sheet is for workbooks "
+                             f"({', '.join(SHEET_SUFFIXES)})")
+        elif suffix == ".json":
             self.kind = "json"
         elif suffix in (".csv", ".tsv", ".txt"):
             self.kind = "csv"
         else:
-            with _open_text(self.path) as handle:
+            with open_text(self.path) as handle:
                 try:
                     head = handle.read(4096).lstrip()[:1]
                 except UnicodeDecodeError:
-                    raise _not_utf8(self.path) from None
+                    head = ""
             self.kind = "json" if head and head in "[{" else "csv"
+        self.columns: ColumnMap | None = None
         self._headers: list[str] = []
-        self._mapping: dict[int, str] = {}
+        self._header_row = 1
+        self._lead = 0  # empty cells before a sheet's first column
         self._dialect: type[csv.Dialect] | csv.Dialect = csv.excel
+        if self.kind == "json":
+            if overrides:
+                raise InputError(f"{self.path}: --map is for CSV and workbook columns; a JSON "
+                                 f"file's keys are its fields")
+            return
         if self.kind == "csv":
+            self.encoding = choose_encoding(self.path, encoding)
             self._read_header()
+        else:
+            self.sheet = open_sheet(self.path, sheet)
+            self._read_sheet_header()
+        self.columns = map_columns(self._where(self._header_row), self._headers, overrides)
+
+    @property
+    def _name(self) -> str:
+        """The file, and its sheet, as messages name them."""
+        return self.sheet.where if self.sheet is not None else str(self.path)
+
+    def _where(self, row: int) -> str:
+        if self.sheet is not None:
+            return f"{self.sheet.where}, row {row}"
+        return f"{self.path}: line {row}"
+
+    def describe_input(self) -> dict[str, Any]:
+        """How the file was read: its kind, and its sheet, encoding and delimiter."""
+        about: dict[str, Any] = {"file": str(self.path), "kind": self.kind}
+        if self.sheet is not None:
+            about.update(sheet=self.sheet.name, sheet_hidden=self.sheet.hidden)
+        if self.encoding is not None:
+            about.update(encoding=codecs.lookup(self.encoding.codec).name,
+                         encoding_chosen_by=self.encoding.how,
+                         delimiter=self._dialect.delimiter)
+        return about
 
     # ----- CSV -----
     def _read_header(self) -> None:
-        with _open_text(self.path) as handle:
+        assert self.encoding is not None
+        with open_text(self.path, self.encoding) as handle:
             try:
                 sample = handle.read(4096)
                 handle.seek(0)
                 try:
-                    self._dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+                    # the delimiter only: the sniffer's guesses at quoting are less reliable
+                    # than Excel's rules (a doubled quote inside a quoted cell)
+                    delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
                 except csv.Error:
-                    self._dialect = csv.excel
+                    delimiter = ","
+                self._dialect = dialect_with(delimiter)
                 csv.field_size_limit(MAX_RAW_CELL)
                 reader = csv.reader(handle, self._dialect, strict=True)
                 try:
@@ -230,14 +234,62 @@ class LineItemFile:
                     raise InputError(f"{self.path}: line 1: cannot read the header row: "
                                      f"{exc}") from None
             except UnicodeDecodeError:
-                raise _not_utf8(self.path) from None
-        self._mapping = _map_headers(self.path, self._headers)
+                raise not_utf8(self.path, self.encoding.codec) from None
+
+    # ----- workbook -----
+    def _read_sheet_header(self) -> None:
+        assert self.sheet is not None
+        for number, cells in self.sheet.rows():  # the first row with something in it
+            while cells and not cells[-1].strip():  # formatted but empty columns
+                cells.pop()
+            # columns left of the table (a reader that starts at column A)
+            self._lead = next(i for i, c in enumerate(cells) if c.strip())
+            self._headers, self._header_row = cells[self._lead:], number
+            return
+        raise InputError(f"{self.sheet.where}: the sheet is empty")
+
+    def _sheet_lines(self) -> Iterator[tuple[int, list[str]]]:
+        assert self.sheet is not None
+        rows = self.sheet.rows()
+        for number, _ in rows:
+            if number == self._header_row:
+                break
+        lead = self._lead
+        for number, cells in rows:
+            if lead:
+                if any(c.strip() for c in cells[:lead]):
+                    raise InputError(f"{self._where(number)}: a cell left of the header's "
+                                     f"first column")
+                cells = cells[lead:]
+            while len(cells) > len(self._headers) and not cells[-1].strip():
+                cells.pop()
+            yield number, cells
+
+    def _csv_lines(self) -> Iterator[tuple[int, list[str]]]:
+        assert self.encoding is not None
+        path = self.path
+        with open_text(path, self.encoding) as handle:
+            csv.field_size_limit(MAX_RAW_CELL)
+            reader = csv.reader(handle, self._dialect, strict=True)
+            try:
+                next(reader)  # the header, checked when the file was opened
+                while True:
+                    try:
+                        row = next(reader)
+                    except StopIteration:
+                        break
+                    except csv.Error as exc:
+                        raise InputError(f"{path}: line {reader.line_num}: malformed CSV: "
+                                         f"{exc}") from None
+                    yield reader.line_num, row
+            except UnicodeDecodeError:
+                raise not_utf8(path, self.encoding.codec) from None
 
     def extra_columns(self) -> list[str]:
-        """The unknown columns, in first-seen order: a CSV file's from its header; a JSON
+        """The unknown columns, in first-seen order: a table's from its header; a JSON
         file's from a pass over the file (its items may differ in keys)."""
-        if self.kind == "csv":
-            return [t[6:] for t in self._mapping.values() if t.startswith("extra:")]
+        if self.columns is not None:
+            return self.columns.extra_columns()
         seen: dict[str, None] = {}
         for rows in self.chunks(check_ids=False):
             for row in rows:
@@ -257,7 +309,7 @@ class LineItemFile:
 
     def chunks(self, size: int = CHUNK, *, check_ids: bool = True) -> Iterator[list[RawItem]]:
         """The items in file order, `size` at a time."""
-        rows = self._csv_rows(check_ids) if self.kind == "csv" else self._json_rows(check_ids)
+        rows = self._json_rows(check_ids) if self.kind == "json" else self._table_rows(check_ids)
         chunk: list[RawItem] = []
         for row in rows:
             chunk.append(row)
@@ -267,53 +319,41 @@ class LineItemFile:
         if chunk:
             yield chunk
 
-    def _csv_rows(self, check_ids: bool) -> Iterator[RawItem]:
-        path, width = self.path, len(self._headers)
-        targets = [self._mapping[i] for i in range(width)]
+    def _table_rows(self, check_ids: bool) -> Iterator[RawItem]:
+        assert self.columns is not None
+        targets, width = self.columns.targets, len(self._headers)
         id_at = targets.index("id") if "id" in targets else None
         field_at = [targets.index(f) if f in targets else None for f in FIELDS]
         extra_at = [(i, t[6:]) for i, t in enumerate(targets) if t.startswith("extra:")]
         seen = _SeenIds() if check_ids else None
-        with _open_text(path) as handle:
-            csv.field_size_limit(MAX_RAW_CELL)
-            reader = csv.reader(handle, self._dialect, strict=True)
-            try:
-                next(reader)  # the header, checked when the file was opened
-                while True:
-                    try:
-                        row = next(reader)
-                    except StopIteration:
-                        break
-                    except csv.Error as exc:
-                        raise InputError(f"{path}: line {reader.line_num}: malformed CSV: "
-                                         f"{exc}") from None
-                    if not "".join(row).strip():
-                        continue
-                    line = reader.line_num
-                    if len(row) > width:
-                        raise InputError(f"{path}: line {line}: {len(row)} cells but the "
-                                         f"header has {width} columns")
-                    if max(map(len, row)) > MAX_CELL:
-                        _refuse_long_cell(path, f"line {line}", {
-                            t[6:] if t.startswith("extra:") else t: cell
-                            for t, cell in zip(targets, row, strict=False)})
-                    count = len(row)
-                    item_id = (row[id_at].strip() if id_at is not None and id_at < count
-                               else "") or f"line-{line}"
-                    values = [(row[i].strip() or None) if i is not None and i < count else None
-                              for i in field_at]
-                    extra = {name: row[i] for i, name in extra_at if i < count}
-                    if seen is not None and seen.add(item_id):
-                        self._confirm_duplicate(item_id, f"line {line}")
-                    yield (item_id, values[0], values[1], values[2], values[3], values[4], extra)
-            except UnicodeDecodeError:
-                raise _not_utf8(path) from None
+        sheet = self.sheet is not None
+        lines = self._sheet_lines() if sheet else self._csv_lines()
+        for line, row in lines:
+            if not "".join(row).strip():
+                continue
+            where = f"row {line}" if sheet else f"line {line}"
+            if len(row) > width:
+                raise InputError(f"{self._where(line)}: {len(row)} cells but the header has "
+                                 f"{width} columns")
+            if max(map(len, row)) > MAX_CELL:
+                _refuse_long_cell(self._name, where, {
+                    t[6:] if t.startswith("extra:") else t: cell
+                    for t, cell in zip(targets, row, strict=False)})
+            count = len(row)
+            item_id = (row[id_at].strip() if id_at is not None and id_at < count
+                       else "") or (f"row-{line}" if sheet else f"line-{line}")
+            values = [(row[i].strip() or None) if i is not None and i < count else None
+                      for i in field_at]
+            extra = {name: row[i] for i, name in extra_at if i < count}
+            if seen is not None and seen.add(item_id):
+                self._confirm_duplicate(item_id, where)
+            yield (item_id, values[0], values[1], values[2], values[3], values[4], extra)
 
     # ----- JSON -----
     def _json_rows(self, check_ids: bool) -> Iterator[RawItem]:
         path = self.path
         seen = _SeenIds() if check_ids else None
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             try:
                 for number, (line, raw) in enumerate(json_items(handle), start=1):
                     where = f"item {number} (line {line})"
@@ -324,7 +364,7 @@ class LineItemFile:
             except JsonStreamError as exc:
                 raise InputError(f"{path}: {exc}") from None
             except UnicodeDecodeError:
-                raise _not_utf8(path) from None
+                raise not_utf8(path) from None
 
     def _confirm_duplicate(self, item_id: str, where: str) -> None:
         """Two ids hashed alike: read the ids again up to here and raise if they are equal
@@ -335,7 +375,7 @@ class LineItemFile:
                 if row[0] == item_id:
                     count += 1
                     if count == 2:
-                        raise InputError(f"{self.path}: {where}, field 'id': duplicate id "
+                        raise InputError(f"{self._name}: {where}, field 'id': duplicate id "
                                          f"{item_id!r}")
 
 
@@ -352,7 +392,7 @@ def _json_row(path: Path, where: str, raw: Any, default_id: str) -> RawItem:
             raise InputError(f"{path}: {where}, field {key!r}: expected text, got "
                              f"{type(value).__name__}")
         text_value = "" if value is None else str(value)
-        target = _LOOKUP.get(_header_key(str(key)))
+        target = _LOOKUP.get(header_key(str(key)))
         if target is None:
             extra[str(key)] = text_value
         else:
@@ -368,31 +408,11 @@ def _json_row(path: Path, where: str, raw: Any, default_id: str) -> RawItem:
     return (item_id, values[0], values[1], values[2], values[3], values[4], extra)
 
 
-def _refuse_long_cell(path: Path, where: str, cells: dict[str, str]) -> None:
+def _refuse_long_cell(path: Path | str, where: str, cells: dict[str, str]) -> None:
     for name, value in cells.items():
         if len(value) > MAX_CELL:
             raise InputError(f"{path}: {where}, field {name!r}: cell is {len(value):,} "
                              f"characters, over the {MAX_CELL:,} limit")
-
-
-def _map_headers(path: Path, headers: list[str]) -> dict[int, str]:
-    """Column index -> line-item field, or `extra:<header>` for unknown columns."""
-    mapping: dict[int, str] = {}
-    seen: dict[str, int] = {}
-    for index, header in enumerate(headers):
-        if not header.strip():
-            raise InputError(f"{path}: line 1: column {index + 1} has an empty header")
-        key = _header_key(header)
-        target = _LOOKUP.get(key, f"extra:{header.strip()}")
-        if target in seen:
-            raise InputError(f"{path}: line 1: duplicate header {header.strip()!r} (columns "
-                             f"{seen[target] + 1} and {index + 1} both mean `{target}`)")
-        seen[target] = index
-        mapping[index] = target
-    if not any(t in FIELDS for t in mapping.values()):
-        raise InputError(f"{path}: line 1: no column to screen; need one of "
-                         f"{', '.join(FIELDS)} (or a synonym such as vendor, mfr, mpn, sku)")
-    return mapping
 
 
 def read_line_items(path: Path) -> list[LineItem]:

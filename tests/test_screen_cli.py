@@ -69,7 +69,6 @@ def test_json_input(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "expected"), [
     (b"", "empty"),
-    (b"supplier,brand\n\xff\xfeHik,x\n", "line 2: not UTF-8"),
     (b"foo,bar\n1,2\n", "no column to screen"),
     (b"supplier,vendor\na,b\n", "duplicate header"),
     (b"id,supplier\n1,a\n1,b\n", "line 3, field 'id': duplicate id"),
