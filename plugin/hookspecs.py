@@ -53,7 +53,11 @@ def entityscan_list_sources(settings: Settings) -> ListSet | None:
 
     Called: once per screening-context build, i.e. once per CLI run, scheduled run or service
     process (and again when the service sees the installed lists change), and by
-    `entityscan lists` to show what a run would use.
+    `entityscan lists` to show what a run would use.  When only the built-in data plugins
+    contribute lists, relations and patterns and none of their files changed, a run loads
+    the compiled index from the cache in the data dir and these three hooks are not called
+    (`entityscan.index_cache`); when any other plugin implements one of them, all three are
+    called every time and the cache is keyed by what they return.
     Arguments: `settings`.
     Returns: a `entityscan.lists.ListSet` (entries plus `ListSource` metadata: name, location,
     published date, count, content hash), or None to contribute nothing.
@@ -119,7 +123,10 @@ def entityscan_screen_item(item: LineItem, finding: Finding,
 
     Called: for every line item of every screening (`entityscan screen`, `POST /v1/screen`),
     after the matcher and before recorded decisions (the positive list) and reactions; every
-    plugin sees the matcher's original finding, not another plugin's amendment.
+    plugin sees the matcher's original finding, not another plugin's amendment.  With
+    `entityscan screen --jobs N` (default: every core) it is called in worker processes
+    forked from the run's process: the same plugin objects and settings, but state a plugin
+    changes there stays in that worker, so keep it a function of its arguments.
     Arguments: `item` (`entityscan.model.LineItem`), `finding` (the matcher's `Finding`),
     `settings`.
     Returns: None (no opinion) or an `entityscan.Amendment`:
@@ -152,10 +159,14 @@ def entityscan_findings(events: Sequence[FindingEvent], context: dict[str, Any],
                         settings: Settings) -> None:
     """React to findings: hold a purchase order, open a ticket, page someone.
 
-    Called: once per screening run (`entityscan screen`, `scan`, `usb`, `store import`, a
-    rescreen, a `POST /v1/screen` batch or `POST /v1/inventory`) with the findings at
-    `review` or above, after plugin amendments AND recorded decisions were applied, and after
-    the result was shown or sent; not called when there is none.
+    Called: once per screening run (`scan`, `usb`, `store import`, a rescreen, a
+    `POST /v1/screen` batch or `POST /v1/inventory`) with the findings at `review` or above,
+    after plugin amendments AND recorded decisions were applied, and after the result was
+    shown or sent; not called when there is none.  `entityscan screen` (files of any size)
+    calls it in batches, after the whole output was written: at most 1,000 findings per call,
+    in input order, each call's findings recorded by the one audit entry its
+    `context["audit_id"]` names (with `--save`, an entry records up to 10,000 lines); until
+    then they wait in a temporary file, not in memory.
     Arguments: `events` (`FindingEvent`: the finding, the procurement `decision`
     `allow|review|block`, the subject record, the audit id), `context` (`source`:
     `screen|service|inventory|rescreen`, `actor`: who asked, `audit_id`, `scan_id`,

@@ -1,6 +1,9 @@
 """The application layer: the operations every face (CLI, HTTP service, schedule) calls.
 
     done = screen_line_items(items, ctx, store, actor="token:erp", source="service")
+    done = screen_line_item_stream(LineItemFile(path).chunks(), ctx, store, actor="cli:ana",
+                                   source="screen", input_name=str(path),
+                                   sink=open_sink("ndjson", out), jobs=4)   # any size
     done = screen_scan(inventory, ctx, store, actor="cli:ana", source="entityscan scan")
     done.notify()                       # reaction hooks, after the caller showed the result
     report = rescreen(store, ctx, actor="cli:ana")
@@ -26,11 +29,14 @@ from entityscan.decisions import Decision, Outcome, decide
 from entityscan.errors import InputError
 from entityscan.hooks import notify_findings, notify_inventory_changed, notify_scan_completed
 from entityscan.hooktypes import FindingEvent
+from entityscan.itemchunks import chunk_outcomes
+from entityscan.itemstream import StreamedScreening, screen_line_item_stream
 from entityscan.model import Finding, LineItem, Verdict
-from entityscan.output import scan_document, screen_document
+from entityscan.output import scan_document
 from entityscan.redaction import redact
 from entityscan.scanners.inventory import Device, Inventory
-from entityscan.screening import ScreeningContext, screen_inventory, screen_items
+from entityscan.screening import ScreeningContext, screen_inventory
+from entityscan.streamout import DocumentSink
 
 if TYPE_CHECKING:  # SQLAlchemy loads only in runs that open a store
     from entityscan.store import Store
@@ -67,7 +73,7 @@ def _no_reactions() -> list[str]:
 
 @dataclass
 class ItemScreening:
-    """Line items screened: their outcomes and the `entityscan.screen/1` document."""
+    """Line items screened in memory: their outcomes and the `entityscan.screen/1` document."""
 
     outcomes: list[Outcome]
     document: dict[str, Any]
@@ -83,26 +89,19 @@ class ItemScreening:
 def screen_line_items(items: Sequence[LineItem], ctx: ScreeningContext, store: Store | None,
                       *, actor: str, source: str, input_name: str | None = None
                       ) -> ItemScreening:
-    """Screen procurement line items; with a store, apply its decisions and record them."""
-    findings = screen_items(items, ctx)
-    decisions = store.decisions.list() if store is not None else []
-    outcomes = _outcomes(findings, lambda n: items[n].model_dump(mode="json"), decisions)
-    audit_id = None
-    if store is not None:
-        audit_id = store.findings.record_screening(
-            items, outcomes, actor=actor, source=source,
-            lists_content_hash=ctx.lists.content_hash)
-    document = screen_document(items, findings, ctx.lists, source=input_name)
-    _with_decisions(document["results"], outcomes)
-    if audit_id is not None:
-        document["audit_id"] = audit_id
-    context = {"source": source, "actor": actor, "audit_id": audit_id, "input": input_name,
-               "lists_content_hash": ctx.lists.content_hash}
-
-    def notify() -> list[str]:
-        return notify_findings(ctx.hooks, _events(outcomes, audit_id), context)
-
-    return ItemScreening(outcomes, document, audit_id, ctx.lists.content_hash, notify)
+    """Screen a batch of line items in memory (the service's `POST /v1/screen`, at most
+    1,000): the streamed operation with one chunk, one audit entry, every result with every
+    field.  Files of any size go through `screen_line_item_stream`."""
+    rows = [(i.id, i.supplier, i.manufacturer, i.brand, i.description, i.part_number,
+             dict(i.extra)) for i in items]
+    sink = DocumentSink()
+    outcomes: list[Outcome] = []
+    done = screen_line_item_stream(
+        [rows] if rows else [], ctx, store, actor=actor, source=source, input_name=input_name,
+        sink=sink, lean=False, audit_batch=max(len(rows), 1),
+        on_chunk=lambda chunk, out: outcomes.extend(chunk_outcomes(chunk, out)))
+    return ItemScreening(outcomes, sink.document, done.audit_ids[0] if done.audit_ids else None,
+                         done.lists_content_hash, done.notify)
 
 
 @dataclass
@@ -256,3 +255,8 @@ def diff_scans(store: Store, scan_a: int | None, scan_b: int | None,
                              "or `entityscan store import FILE`")
         scan_b = int(latest[0]["id"])
     return store.inventory.diff(scan_a, scan_b)
+
+
+__all__ = ["ItemScreening", "RescreenReport", "ScanScreening", "StreamedScreening",
+           "diff_scans", "redact", "rescreen", "screen_line_item_stream", "screen_line_items",
+           "screen_scan"]

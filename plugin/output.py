@@ -18,16 +18,21 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from entityscan.decisions import DEFAULT_DECISION
 from entityscan.errors import InputError
 from entityscan.lists import ListSet
 from entityscan.model import Finding, LineItem, Verdict
 from entityscan.scanners.inventory import Inventory
+from entityscan.terminal import cell
 
+# table, html and cyclonedx hold a whole screen document (and its rendering) in memory
+WHOLE_DOCUMENT_FORMATS = ("table", "html", "cyclonedx")
+WHOLE_DOCUMENT_LIMIT = 20_000
 SCREEN_SCHEMA = "entityscan.screen/1"
 SCAN_SCHEMA = "entityscan.scan/1"
 VERDICT_STYLE = {"flagged": "bold red", "review": "yellow", "clear": "green"}
+ITEM_FIELDS = ("supplier", "manufacturer", "brand", "description", "part_number")
 
 
 def _lists_block(lists: ListSet) -> dict[str, Any]:
@@ -44,15 +49,60 @@ def _result(finding: Finding) -> dict[str, Any]:
     }
 
 
+def item_fields(item: LineItem) -> dict[str, Any]:
+    """A result's `item`: the line as read, except its id, without empty fields."""
+    values = item.__dict__
+    fields = {k: v for k in ITEM_FIELDS if (v := values[k]) is not None}
+    if item.extra:
+        fields["extra"] = dict(item.extra)
+    return fields
+
+
+def is_plain_clear(finding: Finding) -> bool:
+    """Clear with nothing to explain: no match (not even a vetoed one) and no reason beyond
+    the matcher's "nothing matched"."""
+    return (finding.verdict is Verdict.CLEAR and not finding.matches
+            and len(finding.reasons) <= 1)
+
+
+def result_record(item: LineItem, finding: Finding, decision: str,
+                  applied: dict[str, Any] | None, *, lean: bool,
+                  explained: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One `results[]` entry of `entityscan.screen/1`.
+
+    Lean (what `entityscan screen` writes): a plain clear line is `id`, `verdict`,
+    `decision` (and `applied_decision` when a recorded decision set it) and `item`; every
+    other line carries `maker`, `score`, `matches` and `reasons` too.  Not lean (the
+    service's answers): every line carries every field.  `explained` is the finding as JSON
+    when the caller has it already (cheaper than dumping each match again).
+    """
+    if lean and is_plain_clear(finding):
+        record: dict[str, Any] = {"id": item.id, "verdict": "clear", "decision": decision}
+        if applied is not None:
+            record["applied_decision"] = applied
+        record["item"] = item_fields(item)
+        return record
+    if explained is None:
+        body = _result(finding)
+    else:
+        body = {k: explained[k] for k in ("verdict", "maker", "score", "matches", "reasons")}
+    return {"id": item.id, **body, "item": item_fields(item), "decision": decision,
+            "applied_decision": applied}
+
+
+def screen_header(lists: ListSet, source: str | None) -> dict[str, Any]:
+    """What an `entityscan.screen/1` document says before its results."""
+    return {"schema": SCREEN_SCHEMA, "generated": datetime.now(UTC).isoformat(),
+            "source": source, **_lists_block(lists)}
+
+
 def screen_document(items: Sequence[LineItem], findings: Sequence[Finding], lists: ListSet,
                     source: str | None = None) -> dict[str, Any]:
-    """The `entityscan.screen/1` document."""
-    results = []
-    for item, finding in zip(items, findings, strict=True):
-        item_fields = item.model_dump(mode="json", exclude={"id"})
-        results.append({"id": item.id, **_result(finding), "item": item_fields})
-    return {"schema": SCREEN_SCHEMA, "generated": datetime.now(UTC).isoformat(),
-            "source": source, **_lists_block(lists), "summary": summarise(findings),
+    """The `entityscan.screen/1` document, whole, each decision following its verdict."""
+    results = [result_record(item, finding, DEFAULT_DECISION[finding.verdict], None,
+                             lean=False)
+               for item, finding in zip(items, findings, strict=True)]
+    return {**screen_header(lists, source), "summary": summarise(findings),
             "results": results}
 
 
@@ -97,11 +147,17 @@ def summarise(findings: Sequence[Finding]) -> dict[str, Any]:
 
 def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
     """1 when any finding is at or above `fail_on`, else 0."""
+    worst = max((f.verdict for f in findings), key=lambda v: v.rank, default=Verdict.CLEAR)
+    return exit_code_for(worst, fail_on)
+
+
+def exit_code_for(worst: Verdict, fail_on: str) -> int:
+    """1 when the worst verdict of a run is at or above `fail_on`, else 0."""
     try:
         threshold = Verdict(fail_on)
     except ValueError:
         raise InputError(f"--fail-on must be flagged or review, not {fail_on!r}") from None
-    return 1 if any(f.verdict.rank >= threshold.rank for f in findings) else 0
+    return 1 if worst.rank >= threshold.rank else 0
 
 
 # ----- renderings -----
@@ -132,7 +188,7 @@ def _short_reason(result: dict[str, Any]) -> str:
 
 
 def _lists_of(result: dict[str, Any]) -> str:
-    return ";".join(sorted({m["list"] for m in result.get("matches", [])}))
+    return ";".join(sorted({m["list"] for m in result.get("matches") or []}))
 
 
 # A spreadsheet runs a cell starting with one of these as a formula; device strings and
@@ -154,11 +210,26 @@ SCAN_CSV_COLUMNS = ("id", "addresses", "mac", "host", "vid", "pid", "brand", "ma
 
 
 def _citations_of(result: dict[str, Any]) -> str:
-    return ";".join(sorted({m["citation"] for m in result.get("matches", []) if m.get("citation")}))
+    return ";".join(sorted({m["citation"] for m in result.get("matches") or []
+                            if m.get("citation")}))
 
 
 def _via_of(result: dict[str, Any]) -> str:
-    return ";".join(dict.fromkeys(m["via"] for m in result.get("matches", [])))
+    return ";".join(dict.fromkeys(m["via"] for m in result.get("matches") or []))
+
+
+def screen_csv_header(extra_cols: Sequence[str]) -> list[str]:
+    return [*SCREEN_CSV_COLUMNS, *(_text(c) for c in extra_cols)]
+
+
+def screen_csv_row(r: dict[str, Any], extra_cols: Sequence[str]) -> list[Any]:
+    """A result's CSV row (a lean clear result: empty maker, score 0, no lists)."""
+    item = r.get("item") or {}
+    extra = item.get("extra") or {}
+    return ([_text(r["id"]), r["verdict"], _text(r.get("maker")), r.get("score", 0.0),
+             _lists_of(r), _text(_citations_of(r)), _via_of(r), _text(_first_reason(r))]
+            + [_text(item.get(k)) for k in ITEM_FIELDS]
+            + [_text(extra.get(k, "")) for k in extra_cols])
 
 
 def screen_csv(doc: dict[str, Any]) -> str:
@@ -171,14 +242,8 @@ def screen_csv(doc: dict[str, Any]) -> str:
                 extra_cols.append(key)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([*SCREEN_CSV_COLUMNS, *(_text(c) for c in extra_cols)])
-    for r in doc["results"]:
-        item = r.get("item") or {}
-        writer.writerow([_text(r["id"]), r["verdict"], _text(r["maker"]), r["score"],
-                         _lists_of(r), _text(_citations_of(r)), _via_of(r),
-                         _text(_first_reason(r))]
-                        + [_text(item.get(k)) for k in SCREEN_CSV_COLUMNS[8:]]
-                        + [_text(item.get("extra", {}).get(k, "")) for k in extra_cols])
+    writer.writerow(screen_csv_header(extra_cols))
+    writer.writerows(screen_csv_row(r, extra_cols) for r in doc["results"])
     return out.getvalue()
 
 
@@ -205,9 +270,9 @@ def screen_table(doc: dict[str, Any], console: Console) -> None:
         table.add_column(col, overflow="fold")
     for r in doc["results"]:
         style = VERDICT_STYLE[r["verdict"]]
-        # Text(): input and device strings are data, never rich markup ("[/]" would crash).
-        table.add_row(Text(r["id"]), f"[{style}]{r['verdict']}[/]", Text(r["maker"] or ""),
-                      f"{r['score']:.0f}", Text(_short_reason(r)))
+        table.add_row(cell(r["id"]), f"[{style}]{r['verdict']}[/]",
+                      cell(r.get("maker")), f"{r.get('score', 0.0):.0f}",
+                      cell(_short_reason(r)))
     console.print(table)
     _print_summary(doc, console)
 
@@ -223,9 +288,9 @@ def scan_table(doc: dict[str, Any], console: Console) -> None:
         style = VERDICT_STYLE[d["verdict"]]
         verdict = f"[{style}]{d['verdict']}[/]" + ("" if d.get("readable", True)
                                                     else " (unreadable)")
-        table.add_row(Text(where), Text(d.get("brand") or ""), Text(d.get("maker") or ""),
-                      Text(d.get("model") or ""), verdict, f"{d['score']:.0f}",
-                      Text(_short_reason(d)))
+        table.add_row(cell(where), cell(d.get("brand")),
+                      cell(d.get("maker")), cell(d.get("model")), verdict,
+                      f"{d['score']:.0f}", cell(_short_reason(d)))
     console.print(table)
     _print_summary(doc, console)
 
@@ -281,9 +346,21 @@ def render_text(doc: dict[str, Any], fmt: str) -> str:
     return renderer(doc)
 
 
+def check_whole_document(count: int, fmt: str, limit: int | None = None) -> None:
+    """Refuse a screen document of more than `limit` line items in a whole-document format."""
+    limit = WHOLE_DOCUMENT_LIMIT if limit is None else limit
+    if fmt in WHOLE_DOCUMENT_FORMATS and count > limit:
+        raise InputError(
+            f"--format {fmt} shows the whole document at once, so it is limited to "
+            f"{limit:,} line items and this one has more; use --format ndjson or csv "
+            f"(streamed, any size), or json and then `entityscan report` on a part")
+
+
 def write_output(doc: dict[str, Any], fmt: str, output: Path | None,
                  console: Console | None = None) -> None:
     """Render `doc` as `fmt` to `output`, or to the terminal when no output path is given."""
+    if doc.get("schema") == SCREEN_SCHEMA:
+        check_whole_document(len(doc.get("results") or ()), fmt)
     console = console or Console()
     if fmt == "table":
         if output is not None:

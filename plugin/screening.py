@@ -12,10 +12,13 @@ every finding passes through `entityscan_screen_item` / `entityscan_screen_devic
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from entityscan import index_cache
 from entityscan.hooks import (
     EntityscanPluginManager,
     PluginError,
@@ -28,6 +31,7 @@ from entityscan.hooks import (
 )
 from entityscan.hooktypes import Settings, apply_amendments
 from entityscan.lists import ListSet, load_list_file
+from entityscan.lists.registry import resolve_data_dir
 from entityscan.matcher import Matcher, MatchPolicy, PartPattern, load_patterns
 from entityscan.model import Finding, LineItem, Relation
 from entityscan.relations import load_relations
@@ -48,19 +52,64 @@ class ScreeningContext:
     def load(cls, hooks: EntityscanPluginManager | None = None, *,
              list_paths: Sequence[Path] = (), relation_paths: Sequence[Path] = (),
              pattern_paths: Sequence[Path] = (), data_dir: Path | None = None,
-             policy: MatchPolicy | None = None) -> ScreeningContext:
+             policy: MatchPolicy | None = None, cache_dir: Path | None = None,
+             freeze: bool = False) -> ScreeningContext:
         """Build the index from the plugins' contributions plus the user's files.
 
         `data_dir` only matters without `hooks` (the default manager's installed-lists folder);
-        a given manager carries its own in `settings.data_dir`.
+        a given manager carries its own in `settings.data_dir`.  With `cache_dir` the built
+        index is cached there and loaded instead of built when nothing changed
+        (`entityscan.index_cache`; `Session` passes `<data dir>/index-cache`).  `freeze`
+        (one-shot runs): a loaded index is moved out of the garbage collector's sight.
         """
         if hooks is None:
             hooks = make_plugin_manager(Settings(load_entrypoints=False, data_dir=data_dir))
-        lists = load_lists(hooks, list_paths)
-        relations = _merge_relations(contributed_relations(hooks),
-                                     _user_relations(relation_paths))
-        patterns = _merge_patterns(contributed_patterns(hooks), pattern_paths)
-        return cls(lists, tuple(relations), Matcher(lists, relations, patterns, policy), hooks)
+
+        def contributions() -> tuple[ListSet, list[Relation], list[PartPattern]]:
+            return (load_lists(hooks, list_paths),
+                    _merge_relations(contributed_relations(hooks),
+                                     _user_relations(relation_paths)),
+                    _merge_patterns(contributed_patterns(hooks), pattern_paths))
+
+        if cache_dir is None:
+            lists, relations, patterns = contributions()
+            return cls(lists, tuple(relations), Matcher(lists, relations, patterns, policy),
+                       hooks)
+        policy = policy or MatchPolicy()
+        common = [index_cache.data_plugins(hooks), repr(policy)]
+        if index_cache.only_builtin_data(hooks):
+            # the built-ins' inputs are files: fingerprinted, nothing is read on a warm start
+            key = index_cache.make_key("files", common, index_cache.builtin_inputs(
+                resolve_data_dir(hooks.settings.data_dir),
+                [*list_paths, *relation_paths, *pattern_paths]))
+
+            def build() -> tuple[ListSet, tuple[Relation, ...], Matcher]:
+                lists, relations, patterns = contributions()
+                return lists, tuple(relations), Matcher(lists, relations, patterns, policy)
+
+            lists, relations, matcher = index_cache.load_or_build(
+                cache_dir, key, build, _describe, freeze=freeze)
+            return cls(lists, relations, matcher, hooks)
+        # another plugin contributes data: only its content says whether it changed
+        lists, relation_list, patterns = contributions()
+        key = index_cache.make_key("content", common, lists.content_hash, _digest(
+            [r.model_dump(mode="json") for r in relation_list],
+            [p.model_dump(mode="json") for p in patterns]))
+        matcher = index_cache.load_or_build(
+            cache_dir, key, lambda: Matcher(lists, relation_list, patterns, policy),
+            lambda m: {"lists_content_hash": lists.content_hash}, freeze=freeze)
+        return cls(lists, tuple(relation_list), matcher, hooks)
+
+
+def _describe(value: tuple[ListSet, tuple[Relation, ...], Matcher]) -> dict[str, object]:
+    lists, relations, _ = value
+    return {"lists_content_hash": lists.content_hash, "entries": len(lists),
+            "relations": len(relations)}
+
+
+def _digest(*parts: object) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_lists(hooks: EntityscanPluginManager, list_paths: Sequence[Path] = ()) -> ListSet:

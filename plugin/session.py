@@ -30,6 +30,8 @@ from entityscan.screening import ScreeningContext, load_lists
 if TYPE_CHECKING:
     from entityscan.store import Store
 
+INDEX_CACHE_FOLDER = "index-cache"
+
 
 def webhook_configured(settings: Settings) -> bool:
     """A webhook URL is set and the built-in notifier is not switched off."""
@@ -57,8 +59,10 @@ class Session:
     """What one run holds; see the module docstring."""
 
     def __init__(self, settings: Settings, *, list_paths: Sequence[Path] = (),
-                 relation_paths: Sequence[Path] = (), actor: str | None = None) -> None:
+                 relation_paths: Sequence[Path] = (), actor: str | None = None,
+                 one_shot: bool = False) -> None:
         self.settings = settings
+        self.one_shot = one_shot  # a run that ends after one screening (not the service)
         self._hooks: EntityscanPluginManager | None = None
         self.list_paths = tuple(Path(p) for p in list_paths)
         self.relation_paths = tuple(Path(p) for p in relation_paths)
@@ -70,13 +74,17 @@ class Session:
     @classmethod
     def open(cls, *, plugin_modules: Sequence[str] = (), data_dir: Path | None = None,
              db: str | None = None, list_paths: Sequence[Path] = (),
-             relation_paths: Sequence[Path] = (), actor: str | None = None) -> Session:
-        """Settings from the environment (`ENTITYSCAN_*`), with the command line on top."""
+             relation_paths: Sequence[Path] = (), actor: str | None = None,
+             one_shot: bool = False) -> Session:
+        """Settings from the environment (`ENTITYSCAN_*`), with the command line on top.
+        `one_shot`: the run screens once and ends, so a cached index it loads is kept out of
+        the garbage collector's sight (`ScreeningContext.load(freeze=True)`)."""
         settings = Settings.from_env(data_dir=data_dir, db_url=db)
         if plugin_modules:
             settings = replace(settings,
                                plugin_modules=settings.plugin_modules + tuple(plugin_modules))
-        return cls(settings, list_paths=list_paths, relation_paths=relation_paths, actor=actor)
+        return cls(settings, list_paths=list_paths, relation_paths=relation_paths, actor=actor,
+                   one_shot=one_shot)
 
     @property
     def hooks(self) -> EntityscanPluginManager:
@@ -89,7 +97,7 @@ class Session:
 
     @property
     def data_dir(self) -> Path:
-        """Where the installed lists (and the default SQLite store) live."""
+        """Where the installed lists, the index cache and the default SQLite store live."""
         return resolve_data_dir(self.settings.data_dir)
 
     def context(self) -> ScreeningContext:
@@ -106,9 +114,13 @@ class Session:
         return load_lists(self.hooks, self.list_paths)
 
     def load_context(self) -> ScreeningContext:
-        """A freshly built context (the service calls this when the installed lists change)."""
+        """A fresh context (the service calls this when the installed lists change): loaded
+        from the index cache in the data dir when nothing it was built from changed, else
+        built and cached (`entityscan.index_cache`)."""
         return ScreeningContext.load(self.hooks, list_paths=self.list_paths,
-                                     relation_paths=self.relation_paths)
+                                     relation_paths=self.relation_paths,
+                                     cache_dir=self.data_dir / INDEX_CACHE_FOLDER,
+                                     freeze=self.one_shot)
 
     def store(self) -> Store:
         """The store (`--db`, `ENTITYSCAN_DB`, else SQLite in the data dir), opened once."""

@@ -87,7 +87,8 @@ class Device(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="attribution's explanation")
 
     def key(self) -> str:
-        """A stable identity: MAC, then serial, then USB path/ids, then the first address.
+        """A stable identity: MAC, then serial, then USB path/ids, then an asset record's
+        identity, then the first address.
 
         Uninitialised Dahua units share 192.168.1.108, so an IP is the last resort.
         """
@@ -97,6 +98,11 @@ class Device(BaseModel):
             return f"serial:{self.serial}"
         if self.vid and self.host:
             return f"usb:{self.host}:{self.vid}:{self.pid}:{','.join(self.addresses)}"
+        record = (self.model_extra or {}).get("inventory")
+        if isinstance(record, dict) and record.get("key"):
+            # an asset-system record: its own identity (asset tag, site and name) before an
+            # address, which two sites' private ranges may share
+            return f"asset:{record['key']}"
         return f"ip:{self.addresses[0]}" if self.addresses else "unknown"
 
 

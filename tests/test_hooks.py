@@ -447,7 +447,9 @@ def test_trace_logs_every_call_with_its_plugin_and_duration(
 def test_trace_reaches_stderr_from_the_command_line(tmp_path: Path) -> None:
     items = tmp_path / "i.csv"
     items.write_text("id,brand\n1,EZVIZ\n", encoding="utf-8")
-    env = {**__import__("os").environ, "ENTITYSCAN_TRACE_PLUGINS": "1"}
+    # a fresh data dir: a warm index cache would skip the data hooks this trace shows
+    env = {**__import__("os").environ, "ENTITYSCAN_TRACE_PLUGINS": "1",
+           "ENTITYSCAN_DATA_DIR": str(tmp_path / "data")}
     run = subprocess.run([sys.executable, "-m", "entityscan", "screen", str(items), "-f", "json"],
                          env=env, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 1, run.stderr

@@ -236,3 +236,21 @@ def test_a_vendor_port_nmap_could_only_name_from_its_answer_is_evidence(tmp_path
         ("nmap_service/hikvision-sdk-port-named-by-nmap", "Hikvision IPCam control port",
          "medium")]
     assert device["attributed_maker"] == "Hikvision" and device["verdict"] == "review"
+
+
+def test_hosts_past_the_table_bound_are_said_not_dropped(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host table is bounded (65,536 hosts); an import past it says how much it did not
+    keep instead of returning fewer devices in silence.  The bound is lowered to keep the file
+    small."""
+    from entityscan.scanners.passive import hosts
+    monkeypatch.setattr(hosts, "MAX_HOSTS", 4)
+    xml = tmp_path / "many.xml"
+    xml.write_text('<?xml version="1.0"?><nmaprun>' + "".join(
+        f'<host><status state="up"/><address addr="10.250.9.{n}" addrtype="ipv4"/><ports>'
+        f'<port protocol="tcp" portid="80"><state state="open"/><service name="http"/></port>'
+        f'</ports></host>' for n in range(1, 8)) + "</nmaprun>", encoding="utf-8")
+    inventory = import_files([xml])
+    assert len(inventory.devices) == 4
+    (error,) = inventory.errors
+    assert "more than 4 hosts" in error.message and "3 observations" in error.message

@@ -11,6 +11,7 @@ import pytest
 
 from entityscan.cli import main
 from entityscan.lineitems import read_line_items
+from entityscan.reports import validate_document
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,8 +31,14 @@ def test_sample_json_contract_and_exit_code(tmp_path: Path) -> None:
     assert by_id["PO-1001/2"]["verdict"] == "flagged"
     assert by_id["PO-1001/2"]["matches"][0]["via"] == "brand-relation"
     assert by_id["PO-1001/4"]["verdict"] == "clear"
+    validate_document(doc)
+    # a plain clear line is lean: what a user needs, nothing computed for nothing
+    assert by_id["PO-1001/4"].keys() == {"id", "verdict", "decision", "item"}
     for result in doc["results"]:
-        assert {"id", "verdict", "maker", "score", "matches", "reasons"} <= result.keys()
+        if result["verdict"] == "clear":
+            continue
+        assert {"id", "verdict", "maker", "score", "matches", "reasons", "decision",
+                "item"} <= result.keys()
         for match in result["matches"]:
             assert {"entity", "list", "citation", "via"} <= match.keys()
     # unknown columns are kept and echoed
@@ -62,7 +69,6 @@ def test_json_input(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "expected"), [
     (b"", "empty"),
-    (b"supplier,brand\n\xff\xfeHik,x\n", "line 2: not UTF-8"),
     (b"foo,bar\n1,2\n", "no column to screen"),
     (b"supplier,vendor\na,b\n", "duplicate header"),
     (b"id,supplier\n1,a\n1,b\n", "line 3, field 'id': duplicate id"),

@@ -13,6 +13,7 @@ _ = Whitelist()
 # as JSON strings.
 _.CSV
 _.CYCLONEDX
+_.NDJSON
 _.ALLOW
 _.BLOCK
 _.FALSE_POSITIVE
@@ -63,6 +64,9 @@ _.snapshot_pruned
 
 # uvicorn's --factory entry point of a worker process (entityscan.service.worker).
 _.app_from_env
+
+# pickle's hook for custom reductions (the index cache's pickler).
+_.reducer_override
 
 # The lab's port plan fields are read by name through `as_dict()` (ports_for).
 _.hik_sdk

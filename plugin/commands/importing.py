@@ -1,5 +1,6 @@
 """`entityscan import FILE...`: nmap XML, masscan JSON and Zeek logs other tools already
-produced, attributed and screened like a scan."""
+produced, and asset-system exports (NetBox, Snipe-IT, Lansweeper, a generic inventory CSV),
+attributed and screened like a scan."""
 
 from __future__ import annotations
 
@@ -35,8 +36,11 @@ from entityscan.terminal import print_saved
 
 def import_command(
     files: Annotated[list[Path], typer.Argument(
-        show_default=False, help="nmap XML (-oX), masscan JSON (-oJ/-oD) or Zeek logs (http, "
-                                 "ssl, x509, dhcp, software, known_services; TSV or JSON).")],
+        show_default=False, help="nmap XML (-oX), masscan JSON (-oJ/-oD), Zeek logs (http, "
+                                 "ssl, x509, dhcp, software, known_services; TSV or JSON), or "
+                                 "asset-system exports (NetBox devices, Snipe-IT assets, "
+                                 "Lansweeper assets, a CSV with Manufacturer/Model/Serial/MAC/"
+                                 "IP columns).")],
     lists: ListOption = None,
     relations: RelationsOption = None,
     fmt: FormatOption = Format.TABLE,
@@ -50,7 +54,9 @@ def import_command(
     push: PushOption = None,
     token_file: TokenFileOption = None,
 ) -> int:
-    """Attribute and screen the devices other tools recorded (nmap, masscan, Zeek).
+    """Attribute and screen the devices other tools recorded (nmap, masscan, Zeek) or an asset
+    system lists (NetBox, Snipe-IT, Lansweeper, a generic CSV; a record's manufacturer is a
+    claim, its model number, serial and MAC are judged like a scan's).
 
     Exit 0: nothing at or above --fail-on. Exit 1: devices at or above it. Exit 2: usage or
     input error, also when lines or files could not be read (the rest is still screened)."""
@@ -67,6 +73,10 @@ def import_command(
         inventory = import_files(files, rules=rules)
         for error in inventory.errors:
             typer.echo(f"entityscan import: error: {error.message}", err=True)
+        for name, encoding in inventory.parameters.get("encodings", {}).items():
+            if encoding not in ("utf-8", "utf-8-sig"):  # a guess is said, never silent
+                typer.echo(f"entityscan import: note: {name} is not UTF-8; read as {encoding}",
+                           err=True)
         done = screen_scan(inventory, session.context(), session.store() if save else None,
                            actor=session.actor, source="entityscan import", site=site)
         write_output(done.document, fmt, output)

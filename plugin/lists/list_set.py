@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cached_property
 
 from pydantic import BaseModel, Field
 
@@ -41,9 +42,10 @@ class ListSet:
     def merged(self, other: ListSet) -> ListSet:
         return ListSet(self.entries + other.entries, self.sources + other.sources)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        """sha256 over the entries' canonical JSON, independent of load order."""
+        """sha256 over the entries' canonical JSON, independent of load order (computed once:
+        the entries are frozen)."""
         digest = hashlib.sha256()
         for line in sorted(json.dumps(e.model_dump(mode="json"), sort_keys=True,
                                       ensure_ascii=False) for e in self.entries):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from entityscan.scanners.errors import ScannerError
-from entityscan.scanners.inventory import ScanError
+from entityscan.scanners.inventory import Device, ScanError
 from entityscan.scanners.passive.hosts import Host, HostTable
 from entityscan.scanners.passive.streams import decode_body, parse_head
 from entityscan.scanners.probes import Observations
@@ -34,6 +34,11 @@ class Imported:
     table: HostTable = field(default_factory=HostTable)
     errors: list[ScanError] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # file -> format
+    # asset-system exports: one device per record, and what was assumed to read them
+    records: list[Device] = field(default_factory=list)
+    encodings: dict[str, str] = field(default_factory=dict)
+    not_screenable: int = 0  # records naming no manufacturer, model, serial or MAC
+    record_keys: dict[str, str] = field(default_factory=dict)  # identity -> first file:line
     _per_file: dict[str, int] = field(default_factory=dict)
 
     def host(self, address: str, *, mac: str | None = None) -> Host | None:
