@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "entityscan.commands.demo",
     "entityscan.commands.audit",
     "entityscan.commands.webhooks",
+    "entityscan.commands.push",
 )
 
 app = typer.Typer(

@@ -19,6 +19,7 @@ can show or send its answer first (the service replies, then notifies in the bac
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -113,6 +114,8 @@ class ScanScreening:
     audit_id: int | None
     diff: dict[str, Any] | None
     notify: Callable[[], list[str]] = field(repr=False, default=_no_reactions)
+    #: the store already held this document (its id): nothing new was saved or notified
+    duplicate: bool = False
 
     @property
     def findings(self) -> list[Finding]:
@@ -120,25 +123,38 @@ class ScanScreening:
 
 
 def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None, *,
-                actor: str, source: str, secrets: Sequence[str] = ()) -> ScanScreening:
+                actor: str, source: str, secrets: Sequence[str] = (),
+                site: str | None = None, document_id: str | None = None,
+                document_hash: str | None = None) -> ScanScreening:
     """Screen a scanned inventory; with a store, apply its decisions, save the scan and diff
-    it against the previous scan of the same kind.  `secrets` (the user's passwords) and any
-    other credentials are removed (`entityscan.redaction`) before anything is screened,
-    stored, written or sent."""
+    it against the previous scan of the same site and kind.  `secrets` (the user's
+    passwords) and any other credentials are removed (`entityscan.redaction`) before anything
+    is screened, stored, written or sent.  The document names its `site` (default: the
+    run's, `entityscan.sites`) and carries a `document_id` (new unless given), by which a
+    store recognises a repeat."""
+    from entityscan.sites import resolve_site
+
+    site = resolve_site(site)
+    document_id = document_id or f"{site}:{uuid.uuid4().hex}"
     if secrets:  # a device may echo a password back: none reaches the output or the store
         inventory = Inventory.model_validate(redact(inventory.model_dump(mode="json"),
                                                     secrets))
     findings = screen_inventory(inventory, ctx)
     decisions = store.decisions.list() if store is not None else []
-    outcomes = _outcomes(findings, lambda n: _device_subject(inventory.devices[n]), decisions)
+    outcomes = _outcomes(findings, lambda n: {**_device_subject(inventory.devices[n]),
+                                              "site": site}, decisions)
     document = scan_document(inventory, findings, ctx.lists)
+    document["site"], document["document_id"] = site, document_id
     _with_decisions(document["devices"], outcomes)
     scan_id = audit_id = None
     diff = None
+    duplicate = False
     if store is not None:
-        scan_id, audit_id = store.inventory.record_scan(
+        saved = store.inventory.record_scan(
             inventory, outcomes, actor=actor, lists_content_hash=ctx.lists.content_hash,
-            source=source, summary=document["summary"])
+            source=source, summary=document["summary"], site=site, document_id=document_id,
+            document_hash=document_hash)
+        scan_id, audit_id, duplicate = saved.scan_id, saved.audit_id, saved.duplicate
         document["scan_id"] = scan_id
         document["audit_id"] = audit_id
         diff = store.inventory.diff(None, scan_id)
@@ -147,12 +163,14 @@ def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None
                "lists_content_hash": ctx.lists.content_hash}
 
     def notify() -> list[str]:
+        if duplicate:  # reported when it was first stored
+            return []
         errors = notify_scan_completed(ctx.hooks, scan_id, document)
         if diff is not None and _changed(diff):
             errors += notify_inventory_changed(ctx.hooks, diff)
         return errors + notify_findings(ctx.hooks, _events(outcomes, audit_id), context)
 
-    return ScanScreening(outcomes, document, scan_id, audit_id, diff, notify)
+    return ScanScreening(outcomes, document, scan_id, audit_id, diff, notify, duplicate)
 
 
 def _changed(diff: dict[str, Any]) -> bool:
@@ -184,27 +202,30 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenRepo
             break
     inventory = Inventory(devices=[Device.model_validate(r["record"]) for r in rows])
     findings = screen_inventory(inventory, ctx)
-    outcomes = _outcomes(findings, lambda n: _device_subject(inventory.devices[n]),
+    outcomes = _outcomes(findings, lambda n: {**_device_subject(inventory.devices[n]),
+                                              "site": rows[n]["site"]},
                          store.decisions.list())
     changes = []
     changed_findings = []
     for row, outcome in zip(rows, outcomes, strict=True):
         finding = outcome.finding
         if finding.verdict.value != row["verdict"] or finding.maker != row["maker"]:
-            changes.append({"key": row["key"], "before": row["verdict"],
+            changes.append({"key": row["key"], "site": row["site"], "before": row["verdict"],
                             "after": finding.verdict.value, "maker_before": row["maker"],
                             "maker": finding.maker, "decision": outcome.decision,
                             "reasons": finding.reasons[:3],
                             "lists_before": row["lists_content_hash"]})
-            changed_findings.append((row["key"], finding))
+            changed_findings.append((row["site"], row["key"], finding))
     audit_id = store.inventory.update_findings(
         changed_findings, actor=actor, report={"screened": len(rows), "changed": changes},
         lists_content_hash=ctx.lists.content_hash, outcomes=outcomes)
-    changed_keys = {c["key"] for c in changes}
+    changed_keys = {(c["site"], c["key"]) for c in changes}
     diff = {"reason": "rescreen", "scan_a": None, "scan_b": None, "new": [], "gone": [],
-            "changed": [{"key": c["key"], "verdict": c["after"], "maker": c["maker"],
+            "changed": [{"key": c["key"], "site": c["site"], "verdict": c["after"],
+                         "maker": c["maker"],
                          "changes": {"verdict": [c["before"], c["after"]]}} for c in changes],
-            "newly_flagged": [{"key": c["key"], "verdict": "flagged", "maker": c["maker"]}
+            "newly_flagged": [{"key": c["key"], "site": c["site"], "verdict": "flagged",
+                               "maker": c["maker"]}
                               for c in changes
                               if c["after"] == "flagged" and c["before"] != "flagged"],
             "lists_content_hash": ctx.lists.content_hash}
@@ -215,17 +236,20 @@ def rescreen(store: Store, ctx: ScreeningContext, *, actor: str) -> RescreenRepo
         if not changes:
             return []
         return notify_inventory_changed(ctx.hooks, diff) + notify_findings(
-            ctx.hooks, _events([o for o in outcomes if o.finding.subject in changed_keys],
+            ctx.hooks, _events([o for o in outcomes
+                                if (o.subject.get("site"), o.finding.subject) in changed_keys],
                                audit_id), context)
 
     return RescreenReport(audit_id, ctx.lists.content_hash, len(rows), changes, notify)
 
 
-def diff_scans(store: Store, scan_a: int | None, scan_b: int | None) -> dict[str, Any]:
+def diff_scans(store: Store, scan_a: int | None, scan_b: int | None,
+               site: str | None = None) -> dict[str, Any]:
     """New, gone, changed and newly flagged devices from `scan_a` to `scan_b`.  Without
-    `scan_b`, the latest saved scan; without `scan_a`, the scan before `scan_b`."""
+    `scan_b`, the latest saved scan (of `site`, when given); without `scan_a`, the scan
+    before `scan_b` at its site."""
     if scan_b is None:
-        latest = store.inventory.scans(limit=1)
+        latest = store.inventory.scans(limit=1, site=site)
         if not latest:
             raise InputError("no saved scans yet: save one with `entityscan scan ... --save` "
                              "or `entityscan store import FILE`")

@@ -22,16 +22,18 @@ _MACROS = {"@hourly": "hourly", "@daily": "daily", "@midnight": "daily", "@weekl
            "@monthly": "monthly", "@yearly": "yearly", "@annually": "yearly"}
 
 
-def parse_interval(text: str) -> timedelta:
+def parse_interval(text: str, option: str = "--every") -> timedelta:
     """`24h`, `30m`, `1h30m`, `90s`, `7d`, `1w` -> a timedelta (at least one second)."""
     cleaned = text.strip().lower().replace(" ", "")
-    parts = re.findall(r"(\d+)([smhdw])", cleaned)
+    parts = re.findall(r"(\d{1,9})([smhdw])", cleaned)
     if not parts or "".join(n + u for n, u in parts) != cleaned:
-        raise InputError(f"--every {text!r}: use a number and a unit, e.g. 30m, 24h, 1h30m, "
+        raise InputError(f"{option} {text!r}: use a number and a unit, e.g. 30m, 24h, 1h30m, "
                          f"7d (units s, m, h, d, w)")
     seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds < 1:
-        raise InputError(f"--every {text!r}: the interval must be at least one second")
+        raise InputError(f"{option} {text!r}: the interval must be at least one second")
+    if seconds > 100 * 365 * 86400:
+        raise InputError(f"{option} {text!r}: more than a century")
     return timedelta(seconds=seconds)
 
 

@@ -181,8 +181,11 @@ def test_evidence_with_a_forged_rule_counts_only_as_uncertain(api: Api) -> None:
     stored = api.call("GET", "/v1/devices", "auditor").json()
     (record,) = [d for d in stored if d["key"] == device["key"]]
     assert record["maker"] in (None, "Hikvision")
+    # the audit entry references the scan's snapshot; the device's record holds what it kept
     entry = api.call("GET", f"/v1/audit/{r.json()['audit_id']}", "auditor").json()
-    (saved,) = entry["inputs"]["devices"]
+    assert entry["inputs"]["devices"] == 1 and entry["scan_id"] == r.json()["scan_id"]
+    saved = api.call("GET", "/v1/devices/detail", "auditor",
+                     params={"site": "default", "key": device["key"]}).json()["record"]
     assert saved["confidence"] <= 0.35 and saved["claimed"]["confidence"] == 1.0
     assert saved["claimed"]["verdict"] == "flagged"  # what the document said, kept aside
     assert any("could not be re-checked" in r for r in saved["reasons"])

@@ -55,6 +55,16 @@ _.bmRequestType
 _.bRequest
 _.wIndex
 
+# Response fields of the fleet API (pydantic models: read by clients, not by Python code).
+_.review
+_.last_scan_at
+_.last_scan_kind
+_.last_scan_devices
+_.snapshot_pruned
+
+# uvicorn's --factory entry point of a worker process (entityscan.service.worker).
+_.app_from_env
+
 # pickle's hook for custom reductions (the index cache's pickler).
 _.reducer_override
 

@@ -57,3 +57,13 @@ SaveOption = Annotated[bool, typer.Option(
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Store URL (default: ENTITYSCAN_DB, else SQLite in the user data dir), "
                  "e.g. postgresql+psycopg://user:pass@host/db.")]
+SiteOption = Annotated[str | None, typer.Option(
+    "--site", help="The site this scan belongs to (letters, digits, . _ -; default: "
+                   "ENTITYSCAN_SITE, else `default`).")]
+PushOption = Annotated[str | None, typer.Option(
+    "--push", help="Also send the document to the central service at this URL; when it is "
+                   "unreachable or busy the document waits in the local spool (`entityscan "
+                   "push --flush`).")]
+TokenFileOption = Annotated[Path | None, typer.Option(
+    "--token-file", help="With --push: a file holding the API token (scope `ingest`), not "
+                         "readable by group or others.")]

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from entityscan.agent import open_agent
 from entityscan.commands import (
     DataDirOption,
     DbOption,
@@ -19,8 +20,11 @@ from entityscan.commands import (
     ListOption,
     OutputOption,
     PluginOption,
+    PushOption,
     RelationsOption,
     SaveOption,
+    SiteOption,
+    TokenFileOption,
 )
 from entityscan.errors import InputError
 from entityscan.hooks import signatures
@@ -46,6 +50,9 @@ def import_command(
     plugin: PluginOption = None,
     save: SaveOption = False,
     db: DbOption = None,
+    site: SiteOption = None,
+    push: PushOption = None,
+    token_file: TokenFileOption = None,
 ) -> int:
     """Attribute and screen the devices other tools recorded (nmap, masscan, Zeek) or an asset
     system lists (NetBox, Snipe-IT, Lansweeper, a generic CSV; a record's manufacturer is a
@@ -60,6 +67,7 @@ def import_command(
         raise InputError(f"no such file: {', '.join(missing)}")
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
+        agent = open_agent(push, token_file, session.data_dir)  # a bad token file: no import
         rules = signatures(session.hooks)
         session.context()  # a broken list or plugin stops the run before files are read
         inventory = import_files(files, rules=rules)
@@ -70,11 +78,13 @@ def import_command(
                 typer.echo(f"entityscan import: note: {name} is not UTF-8; read as {encoding}",
                            err=True)
         done = screen_scan(inventory, session.context(), session.store() if save else None,
-                           actor=session.actor, source="entityscan import")
+                           actor=session.actor, source="entityscan import", site=site)
         write_output(done.document, fmt, output)
         if save:
             print_saved(done.scan_id, done.audit_id, done.diff)
         done.notify()
+        if agent is not None:  # spooled first: a centre that is away loses nothing
+            agent.deliver(done.document)
     if inventory.errors:
         bad = len({e.target for e in inventory.errors})
         raise InputError(f"{bad} of {len(files)} files had unreadable parts (listed above as "

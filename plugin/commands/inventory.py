@@ -20,6 +20,7 @@ from entityscan.commands import (
     ListOption,
     PluginOption,
     RelationsOption,
+    SiteOption,
 )
 from entityscan.errors import InputError
 from entityscan.operations import diff_scans, rescreen, screen_scan
@@ -52,26 +53,41 @@ def store_import(
     plugin: PluginOption = None,
     fmt: ListingFormatOption = ListingFormat.TABLE,
     fail_on: FailOnOption = FailOn.FLAGGED,
+    site: SiteOption = None,
 ) -> int:
     """Attribute scan documents again from their evidence, screen them afresh, save them,
-    and show what changed since the last scan (a document's own makers and verdicts are not
-    believed)."""
+    and show what changed since the site's last scan (a document's own makers and verdicts
+    are not believed; a document stored before, by its id, is not stored again)."""
     from entityscan.hooks import signatures
+    from entityscan.sites import check_site, default_site
     from entityscan.store import inventory_from_document  # SQLAlchemy: only when used
+    from entityscan.store.documents import document_identity
 
     reports, findings = [], []
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
         rules = signatures(session.hooks)  # this run's rules, plugins' included
         # every file is read and checked before anything is saved
-        inventories = [(path, inventory_from_document(read_scan_file(path), str(path),
-                                                      rules=rules)) for path in files]
-        for path, inventory in inventories:
+        wanted = check_site(site) if site else None
+        inventories = []
+        for path in files:
+            doc = read_scan_file(path)
+            identity = document_identity(doc, str(path))
+            if wanted and identity.site not in (None, wanted):
+                raise InputError(f"{path}: the document belongs to site {identity.site!r}, "
+                                 f"not --site {wanted!r}")
+            inventories.append((path, identity, inventory_from_document(doc, str(path),
+                                                                        rules=rules)))
+        for path, identity, inventory in inventories:
             done = screen_scan(inventory, session.context(), session.store(),
-                               actor=session.actor, source=str(path))
+                               actor=session.actor, source=str(path),
+                               site=wanted or identity.site or default_site(),
+                               document_id=identity.document_id,
+                               document_hash=identity.document_hash)
             done.notify()
             findings += done.findings
             reports.append({"file": str(path), "scan_id": done.scan_id,
+                            "site": done.document["site"], "duplicate": done.duplicate,
                             "audit_id": done.audit_id, "summary": done.document["summary"],
                             "diff": done.diff})
     if fmt is ListingFormat.JSON:
@@ -80,9 +96,14 @@ def store_import(
         console = Console()
         for report in reports:
             s = report["summary"]
-            console.print(cell(f"{report['file']}: saved as scan {report['scan_id']} — "
-                               f"{s['total']} devices, flagged {s['flagged']}, "
-                               f"review {s['review']}"))
+            if report["duplicate"]:
+                console.print(cell(f"{report['file']}: already stored as scan "
+                                   f"{report['scan_id']} (site {report['site']}); not stored "
+                                   f"again"))
+                continue
+            console.print(cell(f"{report['file']}: saved as scan {report['scan_id']} (site "
+                               f"{report['site']}) — {s['total']} devices, flagged "
+                               f"{s['flagged']}, review {s['review']}"))
             print_diff(report["diff"], console)
     return exit_code(findings, fail_on)
 
@@ -90,22 +111,57 @@ def store_import(
 @store_app.command("scans")
 def store_scans(db: DbOption = None, data_dir: DataDirOption = None,
                 limit: Annotated[int, typer.Option(min=1)] = 20,
-                fmt: ListingFormatOption = ListingFormat.TABLE) -> int:
+                fmt: ListingFormatOption = ListingFormat.TABLE, site: SiteOption = None) -> int:
     """List saved scans, newest first."""
+    from entityscan.sites import check_site
+
     with Session.open(data_dir=data_dir, db=db) as session:
-        scans = session.store().inventory.scans(limit=limit)
+        scans = session.store().inventory.scans(limit=limit,
+                                                site=check_site(site) if site else None)
     if fmt is ListingFormat.JSON:
         print(json.dumps(scans, indent=2, default=str))
         return 0
     table = Table(title="saved scans")
-    for col in ("id", "kind", "received", "devices", "flagged", "review", "by", "source"):
+    for col in ("id", "site", "kind", "received", "devices", "flagged", "review", "by",
+                "source"):
         table.add_column(col, overflow="fold")
     for s in scans:
-        table.add_row(str(s["id"]), cell(s["kind"]),
+        table.add_row(str(s["id"]), cell(s["site"]), cell(s["kind"]),
                       s["received_at"].isoformat(timespec="seconds"),
                       str(s["device_count"]), str(s["summary"].get("flagged", "")),
                       str(s["summary"].get("review", "")), cell(s["actor"]), cell(s["source"]))
     Console().print(table)
+    return 0
+
+
+@store_app.command("prune")
+def store_prune(
+    keep: Annotated[int, typer.Option(
+        "--keep", min=1, help="Keep the device snapshots of this many newest scans of each "
+                              "site and kind.")] = 10,
+    older_than: Annotated[str | None, typer.Option(
+        "--older-than", help="Only scans received longer ago than this (e.g. 90d, 12w).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; change "
+                                                            "nothing.")] = False,
+    db: DbOption = None, data_dir: DataDirOption = None,
+) -> int:
+    """Drop the device snapshots of old scans (they can no longer be diffed); scans, the
+    device registry, findings and the audit log stay, untouched."""
+    from entityscan.schedule import parse_interval
+
+    age = parse_interval(older_than, "--older-than") if older_than else None
+    with Session.open(data_dir=data_dir, db=db) as session:
+        retention = session.store().retention
+        if dry_run:
+            ids = retention.candidates(keep, age)
+            print(f"would drop the snapshots of {len(ids)} scan(s)"
+                  + (f": {', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''}"
+                     if ids else ""))
+            return 0
+        done = retention.prune(keep, age)
+    print(f"dropped the device snapshots of {done['scans']} scan(s) ({done['snapshot_rows']} "
+          f"rows); the audit log is untouched")
     return 0
 
 
@@ -117,13 +173,18 @@ def diff(
     db: DbOption = None,
     data_dir: DataDirOption = None,
     fmt: ListingFormatOption = ListingFormat.TABLE,
+    site: SiteOption = None,
 ) -> int:
-    """Devices new, gone, changed and newly flagged between two saved scans
-    (default: the last two).  Exit 1 when something is newly flagged."""
+    """Devices new, gone, changed and newly flagged between two saved scans (default: the
+    latest, of --site when given, and the one before it at its site).  Exit 1 when something
+    is newly flagged."""
+    from entityscan.sites import check_site
+
     if scan_b is None and scan_a is not None:
         scan_a, scan_b = None, scan_a  # one id: compare it with the scan before it
     with Session.open(data_dir=data_dir, db=db) as session:
-        result = diff_scans(session.store(), scan_a, scan_b)
+        result = diff_scans(session.store(), scan_a, scan_b,
+                            site=check_site(site) if site else None)
     if fmt is ListingFormat.JSON:
         print(json.dumps(result, indent=2, default=str))
     else:

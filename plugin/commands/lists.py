@@ -136,6 +136,11 @@ def update(
         table.add_row(code, str(rows), str(before.get(code, "-")))
     console.print(table)
     console.print(f"content hash {meta['content_hash']}", highlight=False)
+    with Session.open(data_dir=data_dir, db=db) as session:
+        # a shared store: every service worker follows what is published there
+        if session.settings.db_url and session.store().lists.publish(result.installed, meta):
+            console.print("published to the store: the service's workers switch to it",
+                          highlight=False)
     if rescreen:  # reports only: the update itself succeeded
         with Session.open(data_dir=data_dir, db=db) as session:
             if session.store_exists():

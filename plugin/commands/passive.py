@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from entityscan.agent import open_agent
 from entityscan.commands import (
     DataDirOption,
     DbOption,
@@ -18,8 +19,11 @@ from entityscan.commands import (
     ListOption,
     OutputOption,
     PluginOption,
+    PushOption,
     RelationsOption,
     SaveOption,
+    SiteOption,
+    TokenFileOption,
 )
 from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
@@ -56,6 +60,9 @@ def passive(
     plugin: PluginOption = None,
     save: SaveOption = False,
     db: DbOption = None,
+    site: SiteOption = None,
+    push: PushOption = None,
+    token_file: TokenFileOption = None,
 ) -> int:
     """Identify devices from what a capture shows them saying (discovery chatter, HTTP/RTSP
     answers, TLS certificates, DHCP, ARP); screen them like a scan.
@@ -79,6 +86,7 @@ def passive(
         raise InputError(f"no such capture file: {', '.join(missing)}")
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
+        agent = open_agent(push, token_file, session.data_dir)  # a bad token file: no capture
         options = PassiveOptions(signatures=signatures(session.hooks),
                                  include_remote=include_remote)
         session.context()  # a broken list or plugin stops the run before a capture is read
@@ -95,11 +103,13 @@ def passive(
             label = "error" if error.probe == "capture" else "warning"
             typer.echo(f"entityscan passive: {label}: {error.message}", err=True)
         done = screen_scan(inventory, session.context(), session.store() if save else None,
-                           actor=session.actor, source="entityscan passive")
+                           actor=session.actor, source="entityscan passive", site=site)
         write_output(done.document, fmt, output)
         if save:
             print_saved(done.scan_id, done.audit_id, done.diff)
         done.notify()
+        if agent is not None:  # spooled first: a centre that is away loses nothing
+            agent.deliver(done.document)
     if unreadable:
         raise InputError(f"{len(unreadable)} of {len(paths) or 1} captures could not be read "
                          "in full; what they held before the fault was screened")

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from entityscan.agent import open_agent
 from entityscan.commands import (
     DataDirOption,
     DbOption,
@@ -20,8 +21,11 @@ from entityscan.commands import (
     ListOption,
     OutputOption,
     PluginOption,
+    PushOption,
     RelationsOption,
     SaveOption,
+    SiteOption,
+    TokenFileOption,
 )
 from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
@@ -71,6 +75,9 @@ def scan_command(
     plugin: PluginOption = None,
     save: SaveOption = False,
     db: DbOption = None,
+    site: SiteOption = None,
+    push: PushOption = None,
+    token_file: TokenFileOption = None,
 ) -> int:
     """Scan networks for cameras, recorders and intercoms; exit 1 when a device is at or
     above --fail-on."""
@@ -92,6 +99,7 @@ def scan_command(
                           neighbours=tables)
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
+        agent = open_agent(push, token_file, session.data_dir)  # a bad token file: no scan
         rules = signatures(session.hooks)  # bundled rules + plugins' directories
         if recog_dir is not None:
             known = load_relations(relations or ())
@@ -110,12 +118,14 @@ def scan_command(
                 inventory = scan(target_set, options)
             screening = context.result()
         done = screen_scan(inventory, screening, session.store() if save else None,
-                           actor=session.actor, source="entityscan scan",
+                           actor=session.actor, source="entityscan scan", site=site,
                            secrets=creds.secrets())
         write_output(done.document, fmt, output)
         if save:
             print_saved(done.scan_id, done.audit_id, done.diff)
         done.notify()
+        if agent is not None:  # spooled first: a centre that is away loses nothing
+            agent.deliver(done.document)
     return exit_code(done.findings, fail_on)
 
 

@@ -30,6 +30,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; any "
                                            "other needs an API token to exist).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8077,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64,
+        help="Worker processes (each stateless; share one database, PostgreSQL for more "
+             "than one host).")] = 1,
     db: DbOption = None,
     lists: ListOption = None,
     relations: RelationsOption = None,
@@ -38,22 +42,30 @@ def serve(
     max_body_mb: Annotated[float, typer.Option(help="Largest request body, MiB.")] = 8.0,
     lists_check: Annotated[float, typer.Option(
         "--lists-check-seconds", min=0,
-        help="How often to look for an updated list copy (`lists update`) and swap it in.")
-    ] = 30.0,
+        help="How often to look for an updated list copy (`lists update`, or one another "
+             "worker published) and swap it in.")] = 30.0,
+    stale_after: Annotated[str, typer.Option(
+        "--stale-after", help="A site whose last scan is older than this is stale "
+                              "(/v1/sites, the dashboard, metrics).")] = "2d",
+    lists_update_every: Annotated[str | None, typer.Option(
+        "--lists-update-every",
+        help="Download the official list this often (one worker, by lease), publish it to "
+             "every worker and rescreen once, e.g. 24h.")] = None,
+    lists_from: Annotated[str | None, typer.Option(
+        "--lists-from", help="With --lists-update-every: the URL or file to fetch (default: "
+                             "the public trade.gov CSV).")] = None,
 ) -> int:
-    """Run the HTTP screening service (FastAPI/uvicorn) in the foreground."""
-    from entityscan.service import serve as run
-    from entityscan.service.refresh import ContextSource
+    """Run the HTTP service (FastAPI/uvicorn) in the foreground: the API, the fleet
+    dashboard at /ui and /metrics."""
+    from entityscan.service.server import serve as run
+    from entityscan.service.worker import ServeConfig
 
-    if max_body_mb <= 0:
-        raise InputError("--max-body-mb must be positive")
-    with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
-                      list_paths=lists or (), relation_paths=relations or ()) as session:
-        # one plugin manager for the process; a list refresh rebuilds the context with it
-        contexts = ContextSource(session.load_context, session.data_dir,
-                                 check_every=lists_check)
-        run(session.store(), contexts, host, port,
-            max_body_bytes=int(max_body_mb * 1024 * 1024))
+    config = ServeConfig(db=db, data_dir=str(data_dir) if data_dir else None,
+                         plugins=list(plugin or ()), lists=[str(p) for p in lists or ()],
+                         relations=[str(p) for p in relations or ()], max_body_mb=max_body_mb,
+                         lists_check=lists_check, stale_after=stale_after,
+                         lists_update_every=lists_update_every, lists_from=lists_from)
+    run(config, host, port, workers=workers)
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from entityscan.agent import open_agent
 from entityscan.commands import (
     DataDirOption,
     DbOption,
@@ -17,8 +18,11 @@ from entityscan.commands import (
     ListOption,
     OutputOption,
     PluginOption,
+    PushOption,
     RelationsOption,
     SaveOption,
+    SiteOption,
+    TokenFileOption,
 )
 from entityscan.errors import InputError
 from entityscan.operations import screen_scan
@@ -47,6 +51,9 @@ def usb(
     plugin: PluginOption = None,
     save: SaveOption = False,
     db: DbOption = None,
+    site: SiteOption = None,
+    push: PushOption = None,
+    token_file: TokenFileOption = None,
 ) -> int:
     """Screen USB devices (cameras, LTE/5G modems ...) on this host or from lsusb files.
 
@@ -70,6 +77,7 @@ def usb(
     with Session.open(plugin_modules=plugin or (), data_dir=data_dir, db=db,
                       list_paths=lists or (), relation_paths=relations or ()) as session:
         session.context()  # a broken list or plugin stops the run before the bus is read
+        agent = open_agent(push, token_file, session.data_dir)
         if from_lsusb:
             inventory = scan_lsusb_files(paths, include_root_hubs=include_root_hubs)
         else:
@@ -80,11 +88,13 @@ def usb(
             label = "error" if error.target in unreadable else "warning"
             typer.echo(f"entityscan usb: {label}: {error.message}", err=True)
         done = screen_scan(inventory, session.context(), session.store() if save else None,
-                           actor=session.actor, source="entityscan usb")
+                           actor=session.actor, source="entityscan usb", site=site)
         write_output(done.document, fmt, output)
         if save:
             print_saved(done.scan_id, done.audit_id, done.diff)
         done.notify()
+        if agent is not None:  # spooled first: a centre that is away loses nothing
+            agent.deliver(done.document)
 
     if unreadable:  # the others were screened and written: the run still ends as an error
         raise InputError(f"{len(unreadable)} of {len(inventory.parameters.get('files') or [])}"

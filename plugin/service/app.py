@@ -13,76 +13,57 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from entityscan.builtins.webhook import WebhookNotifier
-from entityscan.decisions import DecisionIn, admin_needed, decide
+from entityscan.decisions import DecisionIn, admin_needed
 from entityscan.errors import InputError
-from entityscan.hooks import EntityscanPluginManager, signatures
-from entityscan.model import Finding, LineItem, Verdict
-from entityscan.operations import diff_scans, screen_line_items, screen_scan
+from entityscan.model import LineItem, Verdict
+from entityscan.operations import diff_scans, screen_line_items
+from entityscan.scanners.inventory import Inventory
 from entityscan.screening import ScreeningContext, screen_items
 from entityscan.service.auth import DOCS_ASSETS, Authenticate
+from entityscan.service.background import Background, BackgroundConfig
+from entityscan.service.deps import ERRORS, Caller
+from entityscan.service.fleet import add_fleet_routes
+from entityscan.service.ingest import DEFAULT_THREADS, THREADS_ENV, IngestWorker, save_document
 from entityscan.service.limits import BodyLimit, SecurityHeaders
+from entityscan.service.metrics import CONTENT_TYPE as METRICS_TYPE
+from entityscan.service.metrics import INGESTED, SCREENED, Metered, render
 from entityscan.service.models import (
-    AuditEntry,
     DecisionOut,
     DeviceResult,
     ErrorBody,
     Health,
+    InventoryQueued,
     InventoryResponse,
     ListsResponse,
     ScanDocumentIn,
     ScreenRequest,
     ScreenResponse,
-    StoredDevice,
-    StoredFinding,
 )
 from entityscan.service.refresh import ContextSource
-from entityscan.store import Store, StoreError, inventory_from_document
+from entityscan.service.ui import add_dashboard
+from entityscan.sites import DEFAULT_SITE
+from entityscan.store import Store, StoreError
+from entityscan.store.documents import check_times, document_identity
+from entityscan.store.inventory import DocumentConflict, SavedScan
 from entityscan.store.tokens import TokenInfo
 
 log = logging.getLogger("entityscan.service")
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "the body is not parseable JSON"},
-    401: {"model": ErrorBody, "description": "missing, unknown or revoked bearer token"},
-    403: {"model": ErrorBody, "description": "the token's scopes do not allow this"},
-    413: {"model": ErrorBody, "description": "request body over the size limit"},
-    422: {"model": ErrorBody, "description": "the body or a parameter is invalid"},
-}
-Scheme = Annotated[HTTPAuthorizationCredentials | None,
-                   Depends(HTTPBearer(auto_error=False, description="entityscan API token"))]
-
-
-def caller(request: Request, _credentials: Scheme) -> TokenInfo:
-    """The token the `Authenticate` layer checked (the scheme dependency documents it)."""
-    token = getattr(request.state, "token", None)
-    if not isinstance(token, TokenInfo):  # unreachable behind Authenticate; never let through
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return token
-
-
-Caller = Annotated[TokenInfo, Depends(caller)]
-
-
-@lru_cache(maxsize=4)
-def _rules(hooks: EntityscanPluginManager) -> Any:
-    """This server's signature rules (bundled plus plugins'), compiled once per manager."""
-    return signatures(hooks)
-
-
+#: A site whose last scan is older than this is `stale` in `/v1/sites` and the dashboard.
+DEFAULT_STALE_AFTER = timedelta(days=2)
 def _names_a_listed_party(ctx: ScreeningContext) -> Any:
     def check(value: str) -> bool:
         finding = screen_items([LineItem(id="decision-value", manufacturer=value)], ctx)[0]
@@ -122,11 +103,13 @@ def _methods_for(app: FastAPI, path: str) -> list[str]:
 
 
 def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
-               max_body_bytes: int = DEFAULT_MAX_BODY) -> FastAPI:
+               max_body_bytes: int = DEFAULT_MAX_BODY,
+               stale_after: timedelta = DEFAULT_STALE_AFTER,
+               background: BackgroundConfig | None = None) -> FastAPI:
     """The app over `store`; `ctx` is a fixed context or a `ContextSource` that follows
-    `entityscan lists update`.  With a webhook configured (the context's plugin manager has
-    `builtin.webhook` with a URL) the store's outbox is on and a worker delivers it while
-    the app runs."""
+    `entityscan lists update` (and the lists other workers publish: `background`).  With a
+    webhook configured (the context's plugin manager has `builtin.webhook` with a URL) the
+    store's outbox is on and a worker delivers it while the app runs."""
     source = ctx if isinstance(ctx, ContextSource) else ContextSource.fixed(ctx)
     plugin = source.current().hooks.get_plugin("builtin.webhook")
     notifier = plugin if isinstance(plugin, WebhookNotifier) and plugin.url else None
@@ -135,14 +118,19 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from entityscan.delivery import OutboxWorker
+        from entityscan.delivery import OutboxWorker, worker_name
 
         worker = OutboxWorker(store.outbox, notifier) if notifier is not None else None
         if worker is not None:
             worker.start()
+        chores = Background(store, source, background or BackgroundConfig(), worker_name())
+        chores.start()
+        ingest.start()
         try:
             yield
         finally:
+            ingest.stop()
+            chores.stop()
             if worker is not None:
                 worker.stop()
 
@@ -152,9 +140,14 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from elsewhere
         description="Screen procurement line items and scanned inventory against "
                     "restricted-party lists; every answer is audited.")
+    from entityscan.delivery import worker_name
+
+    ingest = IngestWorker(store, source, worker_name(), on_saved=INGESTED.inc,
+                          threads=int(os.environ.get(THREADS_ENV) or DEFAULT_THREADS))
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(Authenticate, store=store, router=app.router)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(Metered)
     app.state.store = store
     app.state.contexts = source
 
@@ -185,6 +178,10 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
     async def _input(_request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": str(exc), "details": []}, 422)
 
+    @app.exception_handler(DocumentConflict)
+    async def _conflict(_request: Request, exc: DocumentConflict) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "details": []}, 409)
+
     @app.exception_handler(StoreError)
     async def _store(_request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"error": str(exc), "details": []}, 404 if "no saved scan" in
@@ -204,6 +201,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                background: BackgroundTasks) -> ScreenResponse:
         """Screen 1 to 1,000 line items: a finding and a decision per item, one audit id."""
         items = [i.to_line_item() for i in body.items]
+        SCREENED.inc(len(items))
         done = screen_line_items(items, source.current(), store, actor=token.actor,
                                  source="service")
         background.add_task(done.notify)
@@ -216,30 +214,78 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
             "results": [{**result, "audit_id": done.audit_id}
                         for result in done.document["results"]]})
 
-    @app.post("/v1/inventory", response_model=InventoryResponse, responses=ERRORS,
+    @app.post("/v1/inventory", response_model=InventoryResponse,
+              responses={**ERRORS, 202: {"model": InventoryQueued, "description": "with "
+                                         "`Prefer: respond-async`: accepted into the ingest "
+                                         "queue, saved shortly by a worker"},
+                         409: {"model": ErrorBody, "description": "this document "
+                                         "id was stored with other content"}},
               tags=["inventory"])
-    def inventory(body: ScanDocumentIn, token: Caller,
-                  background: BackgroundTasks) -> InventoryResponse:
+    def inventory(body: ScanDocumentIn, token: Caller, background: BackgroundTasks,
+                  request: Request) -> InventoryResponse | JSONResponse:
         """Store and screen a scan or USB JSON document posted by a site: every device is
         attributed again from its evidence with this server's rules (the document's maker,
         platform, verdict and score are ignored; a disagreement is a reason)."""
         doc = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        identity = document_identity(doc)
+        site = identity.site or DEFAULT_SITE
+        if identity.document_id is not None:  # a repeat costs a lookup, not a screening
+            stored = store.inventory.by_document(identity.document_id, identity.document_hash)
+            if stored is not None:
+                return _repeat(stored, identity.document_id)
+        if "respond-async" in (request.headers.get("prefer") or "").lower():
+            return _queue(doc, identity, site, token)
         ctx = source.current()
-        saved = screen_scan(inventory_from_document(doc, rules=_rules(ctx.hooks)), ctx, store,
-                            actor=token.actor, source="POST /v1/inventory")
+        saved = save_document(store, ctx, doc, site=site, document_id=identity.document_id,
+                              document_hash=identity.document_hash, actor=token.actor)
+        assert saved.scan_id is not None and saved.audit_id is not None and saved.diff
+        if saved.duplicate:  # the same document committed by a request in flight with it
+            return _repeat(SavedScan(saved.scan_id, saved.audit_id, True), identity.document_id)
         background.add_task(saved.notify)
-        assert saved.diff is not None  # a store was given: the scan was saved and diffed
+        INGESTED.inc(len(saved.document["devices"]))
         devices = [DeviceResult(key=d["id"], verdict=d["verdict"], decision=d["decision"],
                                 applied_decision=d["applied_decision"], maker=d.get("maker"),
                                 brand=d.get("brand"), model=d.get("model"),
                                 addresses=d.get("addresses") or [], score=d["score"],
                                 reasons=d["reasons"])
                    for d in saved.document["devices"]]
-        return InventoryResponse(scan_id=saved.scan_id, audit_id=saved.audit_id,
+        return InventoryResponse(scan_id=saved.scan_id, audit_id=saved.audit_id, site=site,
+                                 document_id=saved.document["document_id"],
                                  lists_content_hash=ctx.lists.content_hash,
                                  summary=saved.document["summary"],
                                  diff=saved.diff["summary"] | {"scan_a": saved.diff["scan_a"]},
                                  devices=devices)
+
+    def _queue(doc: dict[str, Any], identity: Any, site: str, token: TokenInfo
+               ) -> JSONResponse:
+        """Accept the document into the ingest queue: checked (schema, site, id, times) but
+        screened later by any worker; 202, or 200 for a document stored before."""
+        if identity.document_id is None:
+            raise InputError("document_id: a queued document (Prefer: respond-async) needs "
+                             "one, so that a repeat is recognised")
+        check_times(Inventory(kind=str(doc.get("kind") or "network"),
+                              started=doc.get("started") or datetime.now(UTC),
+                              finished=doc.get("finished")))
+        added = store.queue.add(identity.canonical or doc, document_id=identity.document_id,
+                                document_hash=identity.document_hash, site=site,
+                                actor=token.actor)
+        ingest.wake()
+        return JSONResponse(InventoryQueued(document_id=identity.document_id, site=site,
+                                            queued=True, duplicate=not added).model_dump(),
+                            202)
+
+    def _repeat(stored: SavedScan, document_id: str | None) -> InventoryResponse:
+        scan = store.inventory.scan(stored.scan_id) or {}
+        try:
+            diff = diff_scans(store, None, stored.scan_id)
+            summary = diff["summary"] | {"scan_a": diff["scan_a"]}
+        except StoreError:  # its snapshot was pruned since
+            summary = {}
+        return InventoryResponse(scan_id=stored.scan_id, audit_id=stored.audit_id,
+                                 site=scan.get("site", DEFAULT_SITE), document_id=document_id,
+                                 duplicate=True,
+                                 lists_content_hash=scan.get("lists_content_hash", ""),
+                                 summary=scan.get("summary") or {}, diff=summary, devices=[])
 
     @app.get("/v1/lists", response_model=ListsResponse, responses=ERRORS, tags=["lists"])
     def lists(_token: Caller) -> ListsResponse:
@@ -249,69 +295,16 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
                              entries=len(ctx.lists), relations=len(ctx.relations),
                              sources=ctx.lists.describe())
 
-    @app.get("/v1/devices", response_model=list[StoredDevice], responses=ERRORS,
-             tags=["inventory"])
-    def devices(_token: Caller, verdict: Verdict | None = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredDevice]:
-        """Stored devices with first/last seen, current verdict and decision."""
-        active = store.decisions.list(active_at=datetime.now(UTC))
-        out = []
-        for row in store.inventory.devices(verdict.value if verdict else None, limit, offset):
-            finding = Finding.model_validate(row["finding"])
-            decision, applied = decide(finding, active)
-            out.append(StoredDevice(
-                key=row["key"], verdict=row["verdict"], decision=decision,
-                applied_decision=applied, maker=row["maker"], brand=row["brand"],
-                model=row["model"], addresses=row["record"].get("addresses") or [],
-                score=row["score"], reasons=finding.reasons, first_seen=row["first_seen"],
-                last_seen=row["last_seen"], first_scan_id=row["first_scan_id"],
-                last_scan_id=row["last_scan_id"], kind=row["kind"],
-                lists_content_hash=row["lists_content_hash"]))
-        return out
+    add_fleet_routes(app, store, stale_after=stale_after)
+    add_dashboard(app)
 
-    @app.get("/v1/findings", response_model=list[StoredFinding], responses=ERRORS,
-             tags=["screening"])
-    def findings(_token: Caller, min_verdict: Verdict = Verdict.REVIEW,
-                 subject: Annotated[str | None, Query(max_length=300)] = None,
-                 scan_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[StoredFinding]:
-        """Recorded findings (`review` and `flagged` results; clear answers are in the audit
-        log), newest first, with the decision that applies now."""
-        active = store.decisions.list(active_at=datetime.now(UTC))
-        out = []
-        for row in store.findings.list(min_verdict=min_verdict.value, subject=subject,
-                                       scan_id=scan_id, limit=limit, offset=offset):
-            finding = Finding.model_validate(row["finding"])
-            decision, applied = decide(finding, active)
-            out.append(StoredFinding(
-                id=row["id"], at=row["at"], audit_id=row["audit_id"], scan_id=row["scan_id"],
-                subject=row["subject"], subject_kind=row["subject_kind"],
-                verdict=row["verdict"], decision=decision, applied_decision=applied,
-                maker=row["maker"], score=row["score"], matches=finding.matches,
-                reasons=finding.reasons))
-        return out
-
-    @app.get("/v1/scans/{scan_id}/diff", responses={**ERRORS, 404: {"model": ErrorBody}},
-             tags=["inventory"])
-    def diff(scan_id: int, _token: Caller,
-             against: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
-             ) -> dict[str, Any]:
-        """New, gone, changed and newly flagged devices from `against` (default: the
-        previous scan of the same kind) to this scan."""
-        if scan_id < 1 or scan_id > 2**31 - 1:
-            raise HTTPException(404, f"no saved scan with id {scan_id}")
-        return diff_scans(store, against, scan_id)
-
-    @app.get("/v1/audit/{audit_id}", response_model=AuditEntry,
-             responses={**ERRORS, 404: {"model": ErrorBody}}, tags=["audit"])
-    def audit(audit_id: int, _token: Caller) -> AuditEntry:
-        """One audit entry: inputs, lists content hash, results and who asked."""
-        entry = store.audit.entry(audit_id) if 0 < audit_id < 2**31 else None
-        if entry is None:
-            raise HTTPException(404, f"no audit entry with id {audit_id}")
-        return AuditEntry.model_validate(entry)
+    @app.get("/metrics", response_class=Response, tags=["service"], responses={
+        **ERRORS, 200: {"description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def metrics(_token: Caller) -> Response:
+        """Prometheus text format (needs the `metrics` scope): requests, latency, screened
+        lines, ingested devices, devices by verdict, sites, outbox depth, lists age."""
+        return Response(render(store, source, stale_after), media_type=METRICS_TYPE)
 
     @app.post("/v1/decisions", response_model=DecisionOut, status_code=201,
               responses=ERRORS, tags=["decisions"])

@@ -23,8 +23,11 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/ui"})
 DOCS_ASSETS = "/docs/assets"
+#: The dashboard's page and its packaged script and style: no data in them (the page asks the
+#: API with the token its user enters, so every answer it shows passes the checks below).
+UI_ASSETS = "/ui/assets"
 
 #: The scope each route needs: (method, route path) -> scope.
 ROUTE_SCOPES: Mapping[tuple[str, str], str] = {
@@ -32,6 +35,10 @@ ROUTE_SCOPES: Mapping[tuple[str, str], str] = {
     ("GET", "/v1/lists"): "screen",
     ("POST", "/v1/inventory"): "ingest",
     ("GET", "/v1/devices"): "read",
+    ("GET", "/v1/devices/detail"): "read",
+    ("GET", "/v1/sites"): "read",
+    ("GET", "/v1/scans"): "read",
+    ("GET", "/metrics"): "metrics",
     ("GET", "/v1/findings"): "read",
     ("GET", "/v1/scans/{scan_id}/diff"): "read",
     ("GET", "/v1/audit/{audit_id}"): "read",
@@ -42,7 +49,7 @@ ROUTE_SCOPES: Mapping[tuple[str, str], str] = {
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(DOCS_ASSETS + "/")
+    return path in PUBLIC_PATHS or path.startswith((DOCS_ASSETS + "/", UI_ASSETS + "/"))
 
 
 async def error(send: Send, status: int, message: str,

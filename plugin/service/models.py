@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from entityscan.model import LineItem, Match
 from entityscan.scanners.inventory import Device, ScanError
+from entityscan.store.documents import DOCUMENT_ID_PATTERN
 
 MAX_BATCH = 1000
 Text = Field(default=None, max_length=5000)
@@ -85,6 +86,11 @@ class ScanDocumentIn(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     errors: list[ScanError] = Field(default_factory=list, max_length=100_000)
     devices: list[Device] = Field(max_length=50_000)
+    site: str | None = Field(default=None, max_length=64,
+                             description="the site it belongs to (default: `default`)")
+    document_id: str | None = Field(default=None, pattern=DOCUMENT_ID_PATTERN,
+                                    description="the agent's id for this document: a repeat "
+                                                "is recognised and stored once")
 
 
 class DeviceResult(BaseModel):
@@ -103,13 +109,27 @@ class DeviceResult(BaseModel):
 class InventoryResponse(BaseModel):
     scan_id: int
     audit_id: int
+    site: str
+    document_id: str | None = None
+    duplicate: bool = Field(default=False, description="this document id was stored before: "
+                                                       "nothing new was saved (the ids are "
+                                                       "the stored scan's; no device list)")
     lists_content_hash: str
     summary: dict[str, Any]
     diff: dict[str, Any]
     devices: list[DeviceResult]
 
 
+class InventoryQueued(BaseModel):
+    document_id: str
+    site: str
+    queued: bool = Field(description="in the ingest queue: a worker screens and saves it "
+                                     "shortly (GET /v1/scans?site= shows it then)")
+    duplicate: bool = Field(description="this document id was queued before")
+
+
 class StoredDevice(DeviceResult):
+    site: str
     first_seen: datetime
     last_seen: datetime
     first_scan_id: int
@@ -123,6 +143,7 @@ class StoredFinding(BaseModel):
     at: datetime
     audit_id: int
     scan_id: int | None
+    site: str | None = Field(default=None, description="a scanned device's site")
     subject: str
     subject_kind: str
     verdict: str
@@ -183,3 +204,51 @@ class AuditEntry(BaseModel):
                                                             "entry's hash")
     entry_hash: str | None = Field(default=None, description="SHA-256 over this entry and "
                                                              "prev_hash (`audit verify`)")
+
+
+class SiteSummary(BaseModel):
+    site: str
+    devices: int = Field(description="devices in the site's registry")
+    flagged: int
+    review: int
+    clear: int
+    scans: int
+    last_scan_id: int | None
+    last_scan_at: datetime | None
+    last_scan_kind: str | None
+    last_scan_devices: int | None = Field(description="devices the last scan saw")
+    stale: bool = Field(description="no scan within the service's --stale-after")
+
+
+class ScanSummary(BaseModel):
+    id: int
+    site: str
+    kind: str
+    received_at: datetime
+    started: datetime | None
+    finished: datetime | None
+    device_count: int
+    summary: dict[str, Any]
+    actor: str
+    source: str | None
+    document_id: str | None
+    snapshot_pruned: bool
+
+
+class DeviceSighting(BaseModel):
+    scan_id: int
+    received_at: datetime
+    kind: str
+    verdict: str
+    maker: str | None
+    score: float
+    addresses: list[str] = Field(default_factory=list)
+    firmware: str | None = None
+
+
+class DeviceDetail(StoredDevice):
+    record: dict[str, Any] = Field(description="the device as last seen: addresses, ids, "
+                                               "evidence, attribution reasons")
+    matches: list[Match]
+    history: list[DeviceSighting] = Field(description="the scans of its site that saw it, "
+                                                      "newest first")

@@ -50,16 +50,20 @@ def _canonical_numbers(value: Any) -> Any:
     return str(value)
 
 
+def canonical(value: Any) -> Any:
+    """`value` as the database hands it back, numbers in one spelling: what the chain hashes
+    (a JSON round trip first: what went in as a tuple or a date comes back as stored)."""
+    return _canonical_numbers(json.loads(json.dumps(value, default=str)))
+
+
 def entry_hash(row: Mapping[str, Any], prev_hash: str) -> str:
     """The hash of one audit row's content linked to the previous row's hash."""
     content = {name: row.get(name) for name in CHAINED}
     content["at"] = aware(row["at"]).isoformat(timespec="microseconds")
     content["prev_hash"] = prev_hash
-    # A JSON round trip first: what went in as a tuple or a date comes back as it is stored.
-    plain = json.loads(json.dumps(content, default=str))
-    canonical = json.dumps(_canonical_numbers(plain), sort_keys=True, ensure_ascii=False,
-                           separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    text = json.dumps(canonical(content), sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _take_chain(conn: Connection) -> None:

@@ -6,6 +6,11 @@
     store.audit       the append-only, hash-chained audit log               (audit.py)
     store.tokens      API bearer tokens with scopes, stored hashed          (tokens.py)
     store.outbox      webhook events waiting for delivery                   (outbox.py)
+    store.sites       sites at a glance: devices by verdict, last scan      (sites.py)
+    store.leases      background jobs the service's workers take in turn    (leases.py)
+    store.retention   dropping old scan snapshots (never the audit log)     (retention.py)
+    store.lists       list copies published for every worker of the service (lists.py)
+    store.queue       scan documents accepted from agents, not yet saved    (queue.py)
 
 Every write is one transaction run through `engine.write`, which retries the whole
 transaction on SQLite lock or PostgreSQL serialization/deadlock conflicts, so concurrent
@@ -27,7 +32,12 @@ from entityscan.store.decisions import DecisionStore
 from entityscan.store.engine import StoreError, default_url, make_engine, redact, write
 from entityscan.store.findings import FindingStore
 from entityscan.store.inventory import InventoryStore
+from entityscan.store.leases import LeaseStore
+from entityscan.store.lists import ListCopyStore
 from entityscan.store.outbox import OutboxStore
+from entityscan.store.queue import QueueStore
+from entityscan.store.retention import RetentionStore
+from entityscan.store.sites import SiteStore
 from entityscan.store.tokens import TokenStore
 
 
@@ -52,6 +62,11 @@ class Store:
         self.decisions = DecisionStore(self.engine)
         self.audit = AuditStore(self.engine)
         self.tokens = TokenStore(self.engine)
+        self.sites = SiteStore(self.engine)
+        self.leases = LeaseStore(self.engine)
+        self.retention = RetentionStore(self.engine)
+        self.lists = ListCopyStore(self.engine)
+        self.queue = QueueStore(self.engine)
 
     def __repr__(self) -> str:
         return f"Store({redact(self.url)})"

@@ -8,6 +8,10 @@ can work out for itself is believed: every device is attributed again from its e
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +31,42 @@ RESULT_KEYS = ("id", "verdict", "score", "matches", "reasons", "decision", "appl
 #: Clock skew tolerated between a site's scanner and this server.
 MAX_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+DOCUMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,99}$"
+_DOCUMENT_ID = re.compile(DOCUMENT_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class DocumentIdentity:
+    """Where a scan document belongs and how a repeat of it is recognised; `canonical` is
+    the document as hashed (sorted keys, compact JSON)."""
+
+    site: str | None
+    document_id: str | None
+    document_hash: str
+    canonical: bytes = b""
+
+
+def document_identity(doc: Any, where: str = "scan document") -> DocumentIdentity:
+    """The document's `site` (checked) and `document_id`, and a hash of its whole content (a
+    repeat with the same id and hash is the same document; the same id with other content
+    is refused)."""
+    from entityscan.sites import check_site
+
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: expected a JSON object (an entityscan.scan/1 document)")
+    site = doc.get("site")
+    if site is not None and not isinstance(site, str):
+        raise InputError(f"{where}: field `site` must be a string")
+    document_id = doc.get("document_id")
+    if document_id is not None and (not isinstance(document_id, str)
+                                    or not _DOCUMENT_ID.fullmatch(document_id)):
+        raise InputError(f"{where}: field `document_id` must be 8 to 100 letters, digits, "
+                         f"'.', '_', ':' or '-'")
+    body = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str).encode("utf-8", "surrogatepass")
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    return DocumentIdentity(check_site(site, f"{where}: field `site`") if site else None,
+                            document_id, digest, body)
 
 
 def _checked_time(value: datetime | None, name: str, where: str, received: datetime

@@ -1,14 +1,21 @@
-"""The inventory: saved scans, their device snapshots and the device registry (first and
-last seen, current finding), and what changed between two scans."""
+"""The inventory: saved scans, their device snapshots, the device registry (first and last
+seen, current finding) per site, and what changed between two scans of a site.
+
+A scan posted by a site's agent carries a document id; a repeat of it (the agent resending
+after a lost answer, or its spool flushed twice) is recognised and never stored twice: the
+id is unique in the database, so even two copies in flight at once leave one scan.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from entityscan.decisions import Outcome
 from entityscan.model import Finding
@@ -19,7 +26,32 @@ from entityscan.store.clock import aware, dated, now
 from entityscan.store.diff import diff_snapshots
 from entityscan.store.engine import StoreError, write
 from entityscan.store.findings import insert_findings, result_rows
-from entityscan.store.outbox import OutboxStore, finding_events
+from entityscan.store.outbox import OutboxStore
+from entityscan.store.registry import upsert_devices
+from entityscan.store.scan_events import queue_rescreen_events, queue_scan_events
+
+
+@dataclass(frozen=True)
+class SavedScan:
+    """Where a scan was saved; `duplicate`: its document id was stored before (nothing new
+    was written; the ids are the stored scan's)."""
+
+    scan_id: int
+    audit_id: int
+    duplicate: bool = False
+
+
+class DocumentConflict(StoreError):
+    """A document id already stored with different content."""
+
+
+def records_digest(records: Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 over the device records as saved (sorted keys, compact JSON): what the audit
+    entry of a scan records about the snapshot it references, when the scan came with no
+    document hash."""
+    text = json.dumps(records, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class InventoryStore:
@@ -31,9 +63,11 @@ class InventoryStore:
 
     def record_scan(self, inventory: Inventory, outcomes: Sequence[Outcome], *, actor: str,
                     lists_content_hash: str, source: str | None = None,
-                    summary: Mapping[str, Any] | None = None) -> tuple[int, int]:
-        """Save a screened scan: the scan, its device snapshot, the device registry (first and
-        last seen), the findings and an audit entry.  Returns (scan id, audit id)."""
+                    summary: Mapping[str, Any] | None = None, site: str = "default",
+                    document_id: str | None = None, document_hash: str | None = None
+                    ) -> SavedScan:
+        """Save a screened scan: the scan, its device snapshot, the device registry of its
+        site (first and last seen), the findings and an audit entry."""
         received = now()
         # A device cannot have been seen after the scan reached us: a future date in a
         # document (clock skew, or a lie) must never freeze the device's record.
@@ -41,83 +75,104 @@ class InventoryStore:
         by_key: dict[str, tuple[dict[str, Any], Outcome]] = {}
         for device, outcome in zip(inventory.devices, outcomes, strict=True):
             key = device.key()
-            record = device.model_dump(mode="json")
+            record = device.model_dump(mode="json", exclude_none=True)
             previous = by_key.get(key)
             # the same device listed twice (two addresses): keep the stronger verdict
             if previous is None or outcome.finding.verdict.rank > previous[1].finding.verdict.rank:
                 by_key[key] = (record, outcome)
         keys = sorted(by_key)  # a fixed order avoids deadlocks between concurrent upserts
+        snapshot: list[dict[str, Any]] = [
+            {"scan_id": 0, "device_key": k, "verdict": by_key[k][1].finding.verdict.value,
+             "maker": by_key[k][1].finding.maker, "score": by_key[k][1].finding.score,
+             "record": by_key[k][0]} for k in keys]
+        # what was screened, in the audit chain: the posted document's hash, else the records'
+        digest = document_hash or records_digest([by_key[k][0] for k in keys])
 
-        def work(conn: Connection) -> tuple[int, int, int]:
+        def work(conn: Connection) -> tuple[SavedScan, int]:
+            if document_id is not None:
+                stored = self._stored(conn, document_id, document_hash)
+                if stored is not None:
+                    return stored, 0
+            previous = conn.execute(select(func.max(t.scans.c.id)).where(and_(
+                t.scans.c.site == site, t.scans.c.kind == inventory.kind))).scalar()
             scan_id = int(conn.execute(insert(t.scans).values(
-                kind=inventory.kind, received_at=received, started=aware(inventory.started),
+                kind=inventory.kind, site=site, document_id=document_id,
+                document_hash=document_hash, received_at=received,
+                started=aware(inventory.started),
                 finished=aware(inventory.finished) if inventory.finished else None,
                 targets=list(inventory.targets), actor=actor, source=source,
                 lists_content_hash=lists_content_hash, device_count=len(keys),
                 summary=dict(summary or {}),
                 errors=[e.model_dump(mode="json") for e in inventory.errors],
                 parameters=inventory.parameters).returning(t.scans.c.id)).scalar_one())
-            if keys:
-                conn.execute(insert(t.scan_devices), [
-                    {"scan_id": scan_id, "device_key": k,
-                     "verdict": by_key[k][1].finding.verdict.value,
-                     "maker": by_key[k][1].finding.maker,
-                     "score": by_key[k][1].finding.score, "record": by_key[k][0]}
-                    for k in keys])
-                for key in keys:
-                    _upsert_device(conn, key, by_key[key][0], by_key[key][1], scan_id,
-                                   inventory.kind, seen, lists_content_hash)
+            if snapshot:
+                conn.execute(insert(t.scan_devices), [{**row, "scan_id": scan_id}
+                                                      for row in snapshot])
+            upsert_devices(conn, site, by_key, scan_id, inventory.kind, seen,
+                           lists_content_hash)
+            # The snapshot holds the device records; the audit entry references it by scan
+            # id and digest (the chain covers the digest), and keeps every result.
             audit_id = audit.append(conn, actor=actor, action="inventory",
                                     lists_content_hash=lists_content_hash, scan_id=scan_id,
                                     inputs={"source": source, "kind": inventory.kind,
+                                            "site": site, "document_id": document_id,
                                             "targets": list(inventory.targets),
-                                            "devices": [by_key[k][0] for k in keys]},
+                                            "devices": len(keys),
+                                            ("document_sha256" if document_hash else
+                                             "records_sha256"): digest},
                                     result={"results": result_rows(
                                         [by_key[k][1] for k in keys])})
-            insert_findings(conn, audit_id, [by_key[k][1] for k in keys], scan_id)
-            queued = self._queue_scan_events(conn, inventory.kind, scan_id, audit_id, by_key,
-                                             actor, lists_content_hash)
-            return scan_id, audit_id, queued
+            insert_findings(conn, audit_id, [by_key[k][1] for k in keys], scan_id, site=site)
+            before = {} if previous is None or not self.outbox.enabled else \
+                self._snapshot(conn, previous)
+            queued = queue_scan_events(self.outbox, conn, scan_id=scan_id, audit_id=audit_id,
+                                       previous=previous, before=before, by_key=by_key,
+                                       actor=actor, lists_hash=lists_content_hash, site=site)
+            return SavedScan(scan_id, audit_id), queued
 
-        scan_id, audit_id, queued = write(self.engine, work)
+        try:
+            saved, queued = write(self.engine, work)
+        except IntegrityError:
+            # the same document committed by another request a moment ago
+            if document_id is None:
+                raise
+            with self.engine.connect() as conn:
+                found = self._stored(conn, document_id, document_hash)
+            if found is None:
+                raise
+            return found
         self.outbox.committed(queued)
-        return scan_id, audit_id
+        return saved
 
-    def _queue_scan_events(self, conn: Connection, kind: str, scan_id: int, audit_id: int,
-                           by_key: Mapping[str, tuple[dict[str, Any], Outcome]], actor: str,
-                           lists_hash: str) -> int:
-        """The webhook events a saved scan raises, in its own transaction: newly flagged
-        devices against the previous scan of its kind, then its findings."""
-        if not self.outbox.enabled:
-            return 0
-        previous = conn.execute(select(func.max(t.scans.c.id)).where(
-            and_(t.scans.c.kind == kind, t.scans.c.id < scan_id))).scalar()
-        before = {} if previous is None else {
-            r["device_key"]: dict(r) for r in conn.execute(select(t.scan_devices).where(
-                t.scan_devices.c.scan_id == previous)).mappings().all()}
-        after = {k: {"verdict": o.finding.verdict.value, "maker": o.finding.maker,
-                     "score": o.finding.score, "record": record}
-                 for k, (record, o) in by_key.items()}
-        diff = diff_snapshots(before, after, scan_a=previous, scan_b=scan_id)
-        queued = 0
-        if diff["newly_flagged"]:
-            queued += self.outbox.add(conn, "inventory_changed",
-                                      {"event": "inventory_changed", "diff": diff}, audit_id)
-        events = finding_events([o for _, o in by_key.values()], audit_id)
-        if events:
-            queued += self.outbox.add(conn, "findings", {
-                "event": "findings",
-                "context": {"source": "inventory", "actor": actor, "audit_id": audit_id,
-                            "scan_id": scan_id, "lists_content_hash": lists_hash},
-                "findings": events}, audit_id)
-        return queued
+    def _stored(self, conn: Connection, document_id: str, document_hash: str | None
+                ) -> SavedScan | None:
+        row = conn.execute(select(t.scans.c.id, t.scans.c.document_hash).where(
+            t.scans.c.document_id == document_id)).first()
+        if row is None:
+            return None
+        if document_hash is not None and row.document_hash not in (None, document_hash):
+            raise DocumentConflict(f"document id {document_id!r} was already stored (scan "
+                                   f"{row.id}) with different content; a new scan needs a "
+                                   f"new document id")
+        audit_id = conn.execute(select(func.min(t.audit_log.c.id)).where(and_(
+            t.audit_log.c.scan_id == row.id, t.audit_log.c.action == "inventory"))).scalar()
+        return SavedScan(int(row.id), int(audit_id or 0), duplicate=True)
 
-    def scans(self, limit: int = 50, offset: int = 0, kind: str | None = None
-              ) -> list[dict[str, Any]]:
+    def by_document(self, document_id: str, document_hash: str | None = None
+                    ) -> SavedScan | None:
+        """The scan stored under this document id, if any (DocumentConflict when its content
+        differs)."""
+        with self.engine.connect() as conn:
+            return self._stored(conn, document_id, document_hash)
+
+    def scans(self, limit: int = 50, offset: int = 0, kind: str | None = None,
+              site: str | None = None) -> list[dict[str, Any]]:
         """Saved scans, newest first."""
         q = select(t.scans).order_by(t.scans.c.id.desc()).limit(limit).offset(offset)
         if kind:
             q = q.where(t.scans.c.kind == kind)
+        if site:
+            q = q.where(t.scans.c.site == site)
         with self.engine.connect() as conn:
             return [dated(r) for r in conn.execute(q).mappings().all()]
 
@@ -127,122 +182,115 @@ class InventoryStore:
         return None if row is None else dated(row)
 
     def previous_scan_id(self, scan_id: int) -> int | None:
-        """The scan of the same kind saved just before `scan_id`."""
+        """The scan of the same site and kind saved just before `scan_id`."""
         with self.engine.connect() as conn:
-            kind = conn.execute(select(t.scans.c.kind).where(t.scans.c.id == scan_id)).scalar()
-            if kind is None:
+            row = conn.execute(select(t.scans.c.kind, t.scans.c.site).where(
+                t.scans.c.id == scan_id)).first()
+            if row is None:
                 return None
-            return conn.execute(select(func.max(t.scans.c.id)).where(
-                and_(t.scans.c.kind == kind, t.scans.c.id < scan_id))).scalar()
+            return conn.execute(select(func.max(t.scans.c.id)).where(and_(
+                t.scans.c.kind == row.kind, t.scans.c.site == row.site,
+                t.scans.c.id < scan_id))).scalar()
+
+    @staticmethod
+    def _snapshot(conn: Connection, scan_id: int) -> dict[str, dict[str, Any]]:
+        rows = conn.execute(select(t.scan_devices).where(
+            t.scan_devices.c.scan_id == scan_id)).mappings().all()
+        return {r["device_key"]: dict(r) for r in rows}
 
     def snapshot(self, scan_id: int) -> dict[str, dict[str, Any]]:
         """The devices a scan saw, by device key."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.scan_devices).where(
-                t.scan_devices.c.scan_id == scan_id)).mappings().all()
-        return {r["device_key"]: dict(r) for r in rows}
+            return self._snapshot(conn, scan_id)
 
     def diff(self, scan_a: int | None, scan_b: int) -> dict[str, Any]:
         """Devices new, gone, changed and newly flagged from scan_a to scan_b (scan_a None:
-        the previous scan of the same kind, or an empty inventory)."""
-        if self.scan(scan_b) is None:
+        the previous scan of the same site and kind, or an empty inventory)."""
+        after = self.scan(scan_b)
+        if after is None:
             raise StoreError(f"no saved scan with id {scan_b}")
+        earlier = None
         if scan_a is None:
             scan_a = self.previous_scan_id(scan_b)
-        elif self.scan(scan_a) is None:
-            raise StoreError(f"no saved scan with id {scan_a}")
+            earlier = self.scan(scan_a) if scan_a is not None else None
+        else:
+            earlier = self.scan(scan_a)
+            if earlier is None:
+                raise StoreError(f"no saved scan with id {scan_a}")
+        for scan in (earlier, after):
+            if scan is not None and scan.get("pruned_at") is not None:
+                raise StoreError(f"scan {scan['id']}'s device snapshot was removed by "
+                                 f"retention (`store prune`) on "
+                                 f"{scan['pruned_at'].isoformat(timespec='seconds')}; it "
+                                 f"cannot be diffed")
         before = self.snapshot(scan_a) if scan_a is not None else {}
-        return diff_snapshots(before, self.snapshot(scan_b), scan_a=scan_a, scan_b=scan_b)
+        diff = diff_snapshots(before, self.snapshot(scan_b), scan_a=scan_a, scan_b=scan_b)
+        diff["site"] = after["site"]
+        return diff
 
-    def devices(self, verdict: str | None = None, limit: int = 100, offset: int = 0
+    def devices(self, verdict: str | None = None, limit: int = 100, offset: int = 0, *,
+                site: str | None = None, maker: str | None = None, query: str | None = None
                 ) -> list[dict[str, Any]]:
-        """The device registry, by key: first and last seen, the current finding."""
-        q = select(t.devices).order_by(t.devices.c.key).limit(limit).offset(offset)
+        """The device registry by site and key: first and last seen, the current finding;
+        `query` matches the key, brand or model (case-insensitive substring)."""
+        d = t.devices.c
+        q = select(t.devices).order_by(d.site, d.key).limit(limit).offset(offset)
         if verdict:
-            q = q.where(t.devices.c.verdict == verdict)
+            q = q.where(d.verdict == verdict)
+        if site:
+            q = q.where(d.site == site)
+        if maker:
+            q = q.where(d.maker == maker)
+        if query:
+            like = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            q = q.where(func.lower(d.key).like(like, escape="\\")
+                        | func.lower(func.coalesce(d.brand, "")).like(like, escape="\\")
+                        | func.lower(func.coalesce(d.model, "")).like(like, escape="\\"))
         with self.engine.connect() as conn:
             return [dated(r) for r in conn.execute(q).mappings().all()]
 
-    def update_findings(self, changes: Sequence[tuple[str, Finding]], *, actor: str,
+    def device(self, site: str, key: str) -> dict[str, Any] | None:
+        """One device of a site, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.devices).where(and_(
+                t.devices.c.site == site, t.devices.c.key == key))).mappings().first()
+        return None if row is None else dated(row)
+
+    def history(self, site: str, key: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The scans of `site` that saw the device, newest first, with its verdict in each."""
+        sd, s = t.scan_devices.c, t.scans.c
+        q = (select(s.id.label("scan_id"), s.received_at, s.kind, sd.verdict, sd.maker,
+                    sd.score, sd.record)
+             .join(t.scans, s.id == sd.scan_id)
+             .where(and_(s.site == site, sd.device_key == key))
+             .order_by(s.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dated(r) for r in conn.execute(q).mappings().all()]
+
+    def update_findings(self, changes: Sequence[tuple[str, str, Finding]], *, actor: str,
                         lists_content_hash: str, report: Any,
                         outcomes: Sequence[Outcome]) -> int:
-        """Rescreen result: new current findings for devices plus one audit entry."""
+        """Rescreen result: new current findings for (site, key) devices plus one audit
+        entry."""
+        changed_keys = {(site, key) for site, key, _ in changes}
 
         def work(conn: Connection) -> tuple[int, int]:
-            for key, finding in changes:
-                conn.execute(update(t.devices).where(t.devices.c.key == key).values(
+            d = t.devices.c
+            for site, key, finding in changes:
+                conn.execute(update(t.devices).where(and_(d.site == site, d.key == key)).values(
                     verdict=finding.verdict.value, maker=finding.maker, score=finding.score,
-                    finding=finding.model_dump(mode="json"), screened_at=now(),
-                    lists_content_hash=lists_content_hash))
+                    finding=finding.model_dump(mode="json", exclude_defaults=True),
+                    screened_at=now(), lists_content_hash=lists_content_hash))
             audit_id = audit.append(conn, actor=actor, action="rescreen",
                                     lists_content_hash=lists_content_hash,
                                     inputs={"devices": len(outcomes)}, result=report)
-            changed = [o for o in outcomes if o.finding.subject in {k for k, _ in changes}]
+            changed = [o for o in outcomes
+                       if (o.subject.get("site"), o.finding.subject) in changed_keys]
             insert_findings(conn, audit_id, changed)
-            return audit_id, self._queue_rescreen_events(conn, audit_id, report, changed,
-                                                         actor, lists_content_hash)
+            return audit_id, queue_rescreen_events(self.outbox, conn, audit_id, report,
+                                                   changed, actor, lists_content_hash)
 
         audit_id, queued = write(self.engine, work)
         self.outbox.committed(queued)
         return audit_id
-
-    def _queue_rescreen_events(self, conn: Connection, audit_id: int, report: Any,
-                               changed: Sequence[Outcome], actor: str, lists_hash: str) -> int:
-        """A rescreen's webhook events: devices it newly flagged, then the changed findings."""
-        changes = (report or {}).get("changed", [])
-        flagged = [{"key": c["key"], "verdict": "flagged", "maker": c["maker"]}
-                   for c in changes if c["after"] == "flagged" and c["before"] != "flagged"]
-        queued = 0
-        if flagged:  # the same diff `entityscan_inventory_changed` hooks receive
-            queued += self.outbox.add(conn, "inventory_changed", {
-                "event": "inventory_changed",
-                "diff": {"reason": "rescreen", "scan_a": None, "scan_b": None, "new": [],
-                         "gone": [], "newly_flagged": flagged, "lists_content_hash": lists_hash,
-                         "changed": [{"key": c["key"], "verdict": c["after"],
-                                      "maker": c["maker"],
-                                      "changes": {"verdict": [c["before"], c["after"]]}}
-                                     for c in changes]}},
-                audit_id)
-        events = finding_events(changed, audit_id)
-        if events:
-            queued += self.outbox.add(conn, "findings", {
-                "event": "findings",
-                "context": {"source": "rescreen", "actor": actor, "audit_id": audit_id,
-                            "lists_content_hash": lists_hash},
-                "findings": events}, audit_id)
-        return queued
-
-
-def _insert(conn: Connection, table: Any) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT DO UPDATE."""
-    return (postgresql.insert(table) if conn.dialect.name == "postgresql"
-            else sqlite.insert(table))
-
-
-def _upsert_device(conn: Connection, key: str, record: dict[str, Any], outcome: Outcome,
-                   scan_id: int, kind: str, seen: datetime, lists_hash: str) -> None:
-    """Insert the device or update it: the latest sighting's fields win, first seen moves
-    back when an older scan arrives late."""
-    f = outcome.finding
-    values = {"key": key, "first_seen": seen, "last_seen": seen, "first_scan_id": scan_id,
-              "last_scan_id": scan_id, "kind": kind, "verdict": f.verdict.value,
-              "maker": f.maker, "brand": record.get("brand"), "model": record.get("model"),
-              "score": f.score, "record": record, "finding": f.model_dump(mode="json"),
-              "screened_at": now(), "lists_content_hash": lists_hash}
-    stmt = _insert(conn, t.devices).values(**values)
-    new = stmt.excluded
-    d = t.devices.c
-    newer = new.last_seen >= d.last_seen
-    latest = {col: case((newer, getattr(new, col)), else_=getattr(d, col))
-              for col in ("last_scan_id", "kind", "verdict", "maker", "brand", "model",
-                          "score", "record", "finding", "screened_at",
-                          "lists_content_hash")}
-    stmt = stmt.on_conflict_do_update(index_elements=[d.key], set_={
-        **latest,
-        "last_seen": case((newer, new.last_seen), else_=d.last_seen),
-        "first_seen": case((new.first_seen < d.first_seen, new.first_seen),
-                           else_=d.first_seen),
-        "first_scan_id": case((new.first_seen < d.first_seen, new.first_scan_id),
-                              else_=d.first_scan_id),
-    })
-    conn.execute(stmt)

@@ -22,7 +22,9 @@ TOKEN_PREFIX = "es_"  # noqa: S105 - a marker, not a secret
 SCOPES = {
     "screen": "POST /v1/screen, GET /v1/lists",
     "ingest": "POST /v1/inventory",
-    "read": "GET /v1/devices, /v1/findings, /v1/scans/…/diff, /v1/audit/…, /v1/decisions",
+    "read": "GET /v1/sites, /v1/devices, /v1/findings, /v1/scans, /v1/scans/…/diff, "
+            "/v1/audit/…, /v1/decisions (and the /ui dashboard's data)",
+    "metrics": "GET /metrics (Prometheus text format)",
     "decide": "POST and DELETE /v1/decisions (one line, device, entry or value; until at "
               "most a year ahead)",
     "admin": "everything, including decisions that cover a whole maker or run longer than "
