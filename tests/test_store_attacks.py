@@ -181,7 +181,7 @@ def test_an_internal_error_exits_3_in_one_line(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     import entityscan.commands.inventory as inventory_command
 
-    def broken(*_args: object) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("division by zero in a bug")
 
     monkeypatch.setattr(inventory_command, "diff_scans", broken)
