@@ -157,7 +157,7 @@ def screen_scan(inventory: Inventory, ctx: ScreeningContext, store: Store | None
         scan_id, audit_id, duplicate = saved.scan_id, saved.audit_id, saved.duplicate
         document["scan_id"] = scan_id
         document["audit_id"] = audit_id
-        diff = store.inventory.diff(None, scan_id)
+        diff = store.inventory.diff(None, scan_id, saved.snapshot)
     document = redact(document, secrets)
     context = {"source": "inventory", "actor": actor, "audit_id": audit_id, "scan_id": scan_id,
                "lists_content_hash": ctx.lists.content_hash}

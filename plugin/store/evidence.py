@@ -48,11 +48,26 @@ def _descriptive(ev: Evidence) -> Evidence:
     return ev.model_copy(update={"indicates": None})
 
 
-def _rejudge(ev: Evidence, rules: RuleSet, notes: list[str]) -> list[Evidence]:
+#: Rule results already worked out for this document, by (rule kind, value, probe, field):
+#: a site's devices are mostly a few models answering alike, so most evidence repeats.
+RuleResults = dict[tuple[str, str, str, str], list[Evidence]]
+
+
+def _evaluate(kind: str, ev: Evidence, rules: RuleSet, known: RuleResults) -> list[Evidence]:
+    """`signals.evaluate` for the evidence's rule kind, once per distinct input (Evidence is
+    frozen, so devices can share the results)."""
+    key = (kind, ev.value, ev.probe, ev.field)
+    found = known.get(key)
+    if found is None:
+        found = known[key] = signals.evaluate(kind, ev.value, probe=ev.probe, field=ev.field,
+                                               rules=rules)
+    return found
+
+
+def _rejudge(ev: Evidence, rules: RuleSet, notes: list[str], known: RuleResults) -> list[Evidence]:
     """This server's evidence for one posted piece of evidence."""
     kind = _rule_kind(ev, rules)
-    found = signals.evaluate(kind, ev.value, probe=ev.probe, field=ev.field,
-                             rules=rules) if kind else []
+    found = list(_evaluate(kind, ev, rules, known)) if kind else []
     if found:
         return found
     if not ev.indicates:
@@ -63,12 +78,13 @@ def _rejudge(ev: Evidence, rules: RuleSet, notes: list[str]) -> list[Evidence]:
     return [ev.model_copy(update={"certainty": Certainty.UNCERTAIN})]
 
 
-def _network_evidence(device: Device, rules: RuleSet, notes: list[str]) -> list[Evidence]:
+def _network_evidence(device: Device, rules: RuleSet, notes: list[str], known: RuleResults
+                      ) -> list[Evidence]:
     evidence: list[Evidence] = []
     for ev in device.evidence:
         if ev.kind == "registrant" or ev.probe == "oui":
             continue  # a registrant comes from the MAC itself, below
-        evidence.extend(_rejudge(ev, rules, notes))
+        evidence.extend(_rejudge(ev, rules, notes, known))
     if device.mac:
         evidence.extend(signals.evaluate("oui", device.mac, probe="oui", field="MAC",
                                          rules=rules))
@@ -110,11 +126,14 @@ def _dedup(evidence: Iterable[Evidence]) -> list[Evidence]:
     return out
 
 
-def reattribute_device(device: Device, rules: RuleSet, claims: dict[str, Any]) -> Device:
-    """`device` attributed again from its evidence; `claims` are the document's own values."""
+def reattribute_device(device: Device, rules: RuleSet, claims: dict[str, Any],
+                       known: RuleResults | None = None) -> Device:
+    """`device` attributed again from its evidence; `claims` are the document's own values;
+    `known`: rule results shared by the devices of one document."""
     notes: list[str] = []
     usb = device.vid is not None and any(ev.probe in USB_PROBES for ev in device.evidence)
-    evidence = _usb_evidence(device) if usb else _network_evidence(device, rules, notes)
+    evidence = _usb_evidence(device) if usb else \
+        _network_evidence(device, rules, notes, {} if known is None else known)
     extra = {k: v for k, v in (device.model_extra or {}).items() if k not in CLAIMS}
     if extra.get("hostile"):
         notes.append("the document marks this device hostile; a posted flag cannot withhold "
@@ -145,6 +164,7 @@ def reattribute(inventory: Inventory, rules: RuleSet | None, claims: list[dict[s
     from entityscan.scanners.signatures import default_signatures
 
     ruleset: RuleSet = rules if rules is not None else default_signatures()
-    devices = [reattribute_device(d, ruleset, c)
+    known: RuleResults = {}
+    devices = [reattribute_device(d, ruleset, c, known)
                for d, c in zip(inventory.devices, claims, strict=True)]
     return inventory.model_copy(update={"devices": devices})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
@@ -39,6 +39,9 @@ class SavedScan:
     scan_id: int
     audit_id: int
     duplicate: bool = False
+    #: the device snapshot just written (rows by device key, as `snapshot()` reads them back),
+    #: so the diff after a save need not read it again; None for a duplicate
+    snapshot: dict[str, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 class DocumentConflict(StoreError):
@@ -105,9 +108,9 @@ class InventoryStore:
                 summary=dict(summary or {}),
                 errors=[e.model_dump(mode="json") for e in inventory.errors],
                 parameters=inventory.parameters).returning(t.scans.c.id)).scalar_one())
-            if snapshot:
-                conn.execute(insert(t.scan_devices), [{**row, "scan_id": scan_id}
-                                                      for row in snapshot])
+            rows = [{**row, "scan_id": scan_id} for row in snapshot]
+            if rows:
+                conn.execute(insert(t.scan_devices), rows)
             upsert_devices(conn, site, by_key, scan_id, inventory.kind, seen,
                            lists_content_hash)
             # The snapshot holds the device records; the audit entry references it by scan
@@ -128,7 +131,8 @@ class InventoryStore:
             queued = queue_scan_events(self.outbox, conn, scan_id=scan_id, audit_id=audit_id,
                                        previous=previous, before=before, by_key=by_key,
                                        actor=actor, lists_hash=lists_content_hash, site=site)
-            return SavedScan(scan_id, audit_id), queued
+            return SavedScan(scan_id, audit_id,
+                             snapshot={row["device_key"]: row for row in rows}), queued
 
         try:
             saved, queued = write(self.engine, work)
@@ -203,9 +207,11 @@ class InventoryStore:
         with self.engine.connect() as conn:
             return self._snapshot(conn, scan_id)
 
-    def diff(self, scan_a: int | None, scan_b: int) -> dict[str, Any]:
+    def diff(self, scan_a: int | None, scan_b: int,
+             snapshot_b: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """Devices new, gone, changed and newly flagged from scan_a to scan_b (scan_a None:
-        the previous scan of the same site and kind, or an empty inventory)."""
+        the previous scan of the same site and kind, or an empty inventory); `snapshot_b`:
+        scan_b's snapshot when the caller has just written it (`SavedScan.snapshot`)."""
         after = self.scan(scan_b)
         if after is None:
             raise StoreError(f"no saved scan with id {scan_b}")
@@ -224,7 +230,8 @@ class InventoryStore:
                                  f"{scan['pruned_at'].isoformat(timespec='seconds')}; it "
                                  f"cannot be diffed")
         before = self.snapshot(scan_a) if scan_a is not None else {}
-        diff = diff_snapshots(before, self.snapshot(scan_b), scan_a=scan_a, scan_b=scan_b)
+        after_rows = self.snapshot(scan_b) if snapshot_b is None else snapshot_b
+        diff = diff_snapshots(before, after_rows, scan_a=scan_a, scan_b=scan_b)
         diff["site"] = after["site"]
         return diff
 
