@@ -32,7 +32,10 @@ IDLE_POLL = 0.5
 RETRY_PAUSE = 2.0
 YIELD_AT_MOST = 5.0
 THREADS_ENV = "ENTITYSCAN_INGEST_THREADS"
-DEFAULT_THREADS = 2
+# One saving thread per worker: a second one in the same process competes with answering
+# pushes for the interpreter lock (p99 per push 1.76-2.11 s with two, 1.52-1.60 s with one, same
+# throughput: `bench/fleet_bench.py ingest --sites 200 --workers 2`, alternated in one session).
+DEFAULT_THREADS = 1
 
 
 @lru_cache(maxsize=4)
@@ -51,9 +54,9 @@ def save_document(store: Store, ctx: ScreeningContext, doc: dict[str, Any], *, s
 
 
 class IngestWorker:
-    """Saves queued documents until stopped: `threads` at a time per worker process (two by
-    default: one screens while the other waits on the database), the processes sharing the
-    queue through the database."""
+    """Saves queued documents until stopped: `threads` at a time per worker process (one by
+    default, `ENTITYSCAN_INGEST_THREADS` to change it), the processes sharing the queue through
+    the database."""
 
     def __init__(self, store: Store, contexts: ContextSource, name: str,
                  on_saved: Any = None, threads: int = DEFAULT_THREADS) -> None:
