@@ -7,11 +7,19 @@ other command.  Choices are validated by the parser, before any work starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from entityscan.agent import Agent
+    from entityscan.operations import ScanScreening
+    from entityscan.scanners.inventory import Inventory
+    from entityscan.screening import ScreeningContext
+    from entityscan.session import Session
 
 
 class Format(StrEnum):
@@ -67,3 +75,26 @@ PushOption = Annotated[str | None, typer.Option(
 TokenFileOption = Annotated[Path | None, typer.Option(
     "--token-file", help="With --push: a file holding the API token (scope `ingest`), not "
                          "readable by group or others.")]
+
+
+def screen_and_deliver(session: Session, inventory: Inventory, *, source: str, fmt: Format,
+                       output: Path | None, save: bool, site: str | None,
+                       agent: Agent | None, screening: ScreeningContext | None = None,
+                       secrets: Sequence[str] = ()) -> ScanScreening:
+    """What every command that makes an inventory (scan, usb, passive, import) does with it:
+    screen it once, write that document, say what was saved, run the reaction hooks, and push
+    it (spooled first: a centre that is away loses nothing)."""
+    from entityscan.operations import screen_scan
+    from entityscan.output import write_output
+    from entityscan.terminal import print_saved
+
+    done = screen_scan(inventory, screening or session.context(),
+                       session.store() if save else None, actor=session.actor, source=source,
+                       site=site, secrets=secrets)
+    write_output(done.document, fmt, output)
+    if save:
+        print_saved(done.scan_id, done.audit_id, done.diff)
+    done.notify()
+    if agent is not None:
+        agent.deliver(done.document)
+    return done

@@ -25,13 +25,12 @@ from entityscan.commands import (
     SaveOption,
     SiteOption,
     TokenFileOption,
+    screen_and_deliver,
 )
 from entityscan.errors import InputError
 from entityscan.hooks import signatures
-from entityscan.operations import screen_scan
-from entityscan.output import exit_code, write_output
+from entityscan.output import exit_code
 from entityscan.session import Session
-from entityscan.terminal import print_saved
 
 
 def import_command(
@@ -77,14 +76,9 @@ def import_command(
             if encoding not in ("utf-8", "utf-8-sig"):  # a guess is said, never silent
                 typer.echo(f"entityscan import: note: {name} is not UTF-8; read as {encoding}",
                            err=True)
-        done = screen_scan(inventory, session.context(), session.store() if save else None,
-                           actor=session.actor, source="entityscan import", site=site)
-        write_output(done.document, fmt, output)
-        if save:
-            print_saved(done.scan_id, done.audit_id, done.diff)
-        done.notify()
-        if agent is not None:  # spooled first: a centre that is away loses nothing
-            agent.deliver(done.document)
+        done = screen_and_deliver(
+            session, inventory, source="entityscan import", fmt=fmt, output=output, save=save,
+            site=site, agent=agent)
     if inventory.errors:
         bad = len({e.target for e in inventory.errors})
         raise InputError(f"{bad} of {len(files)} files had unreadable parts (listed above as "

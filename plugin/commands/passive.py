@@ -24,13 +24,12 @@ from entityscan.commands import (
     SaveOption,
     SiteOption,
     TokenFileOption,
+    screen_and_deliver,
 )
 from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
-from entityscan.operations import screen_scan
-from entityscan.output import exit_code, write_output
+from entityscan.output import exit_code
 from entityscan.session import Session
-from entityscan.terminal import print_saved
 
 
 def passive(
@@ -102,14 +101,9 @@ def passive(
         for error in inventory.errors:
             label = "error" if error.probe == "capture" else "warning"
             typer.echo(f"entityscan passive: {label}: {error.message}", err=True)
-        done = screen_scan(inventory, session.context(), session.store() if save else None,
-                           actor=session.actor, source="entityscan passive", site=site)
-        write_output(done.document, fmt, output)
-        if save:
-            print_saved(done.scan_id, done.audit_id, done.diff)
-        done.notify()
-        if agent is not None:  # spooled first: a centre that is away loses nothing
-            agent.deliver(done.document)
+        done = screen_and_deliver(
+            session, inventory, source="entityscan passive", fmt=fmt, output=output, save=save,
+            site=site, agent=agent)
     if unreadable:
         raise InputError(f"{len(unreadable)} of {len(paths) or 1} captures could not be read "
                          "in full; what they held before the fault was screened")

@@ -26,11 +26,11 @@ from entityscan.commands import (
     SaveOption,
     SiteOption,
     TokenFileOption,
+    screen_and_deliver,
 )
 from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
-from entityscan.operations import screen_scan
-from entityscan.output import exit_code, write_output
+from entityscan.output import exit_code
 from entityscan.relations import load_relations
 from entityscan.scanners.credentials import Credentials
 from entityscan.scanners.neighbour_files import read_neighbour_files
@@ -38,7 +38,7 @@ from entityscan.scanners.scan import PortPlan, ScanOptions, scan
 from entityscan.scanners.signatures.recog import Layered, load_recog, vendor_map
 from entityscan.scanners.targets import TargetSet
 from entityscan.session import Session
-from entityscan.terminal import print_saved, progress_bar
+from entityscan.terminal import progress_bar
 
 
 def scan_command(
@@ -117,15 +117,9 @@ def scan_command(
             with progress_bar() as options.progress:
                 inventory = scan(target_set, options)
             screening = context.result()
-        done = screen_scan(inventory, screening, session.store() if save else None,
-                           actor=session.actor, source="entityscan scan", site=site,
-                           secrets=creds.secrets())
-        write_output(done.document, fmt, output)
-        if save:
-            print_saved(done.scan_id, done.audit_id, done.diff)
-        done.notify()
-        if agent is not None:  # spooled first: a centre that is away loses nothing
-            agent.deliver(done.document)
+        done = screen_and_deliver(
+            session, inventory, source="entityscan scan", fmt=fmt, output=output, save=save,
+            site=site, agent=agent, screening=screening, secrets=creds.secrets())
     return exit_code(done.findings, fail_on)
 
 

@@ -23,12 +23,11 @@ from entityscan.commands import (
     SaveOption,
     SiteOption,
     TokenFileOption,
+    screen_and_deliver,
 )
 from entityscan.errors import InputError
-from entityscan.operations import screen_scan
-from entityscan.output import exit_code, write_output
+from entityscan.output import exit_code
 from entityscan.session import Session
-from entityscan.terminal import print_saved
 
 
 def usb(
@@ -87,14 +86,9 @@ def usb(
         for error in inventory.errors:
             label = "error" if error.target in unreadable else "warning"
             typer.echo(f"entityscan usb: {label}: {error.message}", err=True)
-        done = screen_scan(inventory, session.context(), session.store() if save else None,
-                           actor=session.actor, source="entityscan usb", site=site)
-        write_output(done.document, fmt, output)
-        if save:
-            print_saved(done.scan_id, done.audit_id, done.diff)
-        done.notify()
-        if agent is not None:  # spooled first: a centre that is away loses nothing
-            agent.deliver(done.document)
+        done = screen_and_deliver(
+            session, inventory, source="entityscan usb", fmt=fmt, output=output, save=save,
+            site=site, agent=agent)
 
     if unreadable:  # the others were screened and written: the run still ends as an error
         raise InputError(f"{len(unreadable)} of {len(inventory.parameters.get('files') or [])}"
