@@ -53,6 +53,7 @@ from typing import Any, BinaryIO
 
 import entityscan
 import entityscan.scanners
+from entityscan.durable import replacing
 
 log = logging.getLogger("entityscan.index_cache")
 
@@ -256,22 +257,13 @@ def write(folder: Path, key: str, header: dict[str, Any], value: Any) -> Path:
     secret = _secret(folder)
     head = json.dumps({**header, "format": FORMAT, "key": key}).encode()
     path = folder / f"{key}.idx"
-    fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC + bytes(32))  # the HMAC goes here once the body is written
-            signing = _Signing(handle, hmac.new(secret, digestmod=hashlib.sha256))
-            signing.write(len(head).to_bytes(8, "big") + head)
-            _Pickler(signing, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-            handle.seek(len(MAGIC))
-            handle.write(signing.mac.digest())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with replacing(path, prefix=f".{key[:16]}.") as handle:
+        handle.write(MAGIC + bytes(32))  # the HMAC goes here once the body is written
+        signing = _Signing(handle, hmac.new(secret, digestmod=hashlib.sha256))
+        signing.write(len(head).to_bytes(8, "big") + head)
+        _Pickler(signing, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        handle.seek(len(MAGIC))
+        handle.write(signing.mac.digest())
     _prune(folder)
     return path
 

@@ -23,7 +23,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from entityscan.durable import replacing, sync_folder
 from entityscan.errors import InputError
 
 DIR_MODE = 0o700
@@ -122,20 +122,20 @@ class Spool:
             total -= oldest.size
             dropped.append(oldest.name)
         if dropped:
-            _sync_folder(self.folder)
+            sync_folder(self.folder)
         return dropped
 
     def remove(self, entry: Entry) -> None:
         with contextlib.suppress(FileNotFoundError):
             entry.path.unlink()
-        _sync_folder(self.folder)
+        sync_folder(self.folder)
 
     def reject(self, entry: Entry, reason: str) -> Path:
         """Move a document the centre refused aside, with the reason beside it."""
         target = self.folder / "rejected" / entry.name
         os.replace(entry.path, target)
         _write_durably(target.with_suffix(".reason.txt"), reason.encode("utf-8", "replace"))
-        _sync_folder(self.folder)
+        sync_folder(self.folder)
         return target
 
     # --- where documents go -------------------------------------------------------------------
@@ -152,25 +152,6 @@ class Spool:
 
 
 def _write_durably(path: Path, body: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as out:
-            out.write(body)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with replacing(path, mode=FILE_MODE) as out:
+        out.write(body)
+    sync_folder(path.parent)

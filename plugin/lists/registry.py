@@ -26,6 +26,7 @@ from typing import Any
 import platformdirs
 import yaml
 
+from entityscan.durable import replacing, sync_folder
 from entityscan.errors import ListError
 from entityscan.lists.bundled_loader import load_bundled, parse_bundled_document
 from entityscan.lists.csl_entries import CslStats
@@ -349,27 +350,8 @@ def _copy_file(src: Path, dest: Path, max_bytes: int) -> None:
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".meta-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2, sort_keys=True)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with replacing(path, prefix=".meta-") as out:
+        out.write((json.dumps(payload, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def _install(tmp: Path, meta: dict[str, Any], current: InstalledCopy,
@@ -401,4 +383,4 @@ def _install(tmp: Path, meta: dict[str, Any], current: InstalledCopy,
             _write_json_atomic(previous.meta, current.read_meta())
     os.replace(tmp, current.data)
     _write_json_atomic(current.meta, meta)
-    _fsync_dir(folder)
+    sync_folder(folder)
