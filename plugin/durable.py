@@ -4,6 +4,7 @@ over it, so a crash leaves the old file or the new one, never a part."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -40,3 +41,16 @@ def sync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, mode: int = 0o600) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (created with `mode`) for the block: another
+    process waits its turn."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

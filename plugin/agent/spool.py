@@ -20,7 +20,6 @@ most about it).  One process at a time works on it (an exclusive `flock`).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from entityscan.durable import replacing, sync_folder
+from entityscan.durable import exclusive_lock, replacing, sync_folder
 from entityscan.errors import InputError
 
 DIR_MODE = 0o700
@@ -77,13 +76,8 @@ class Spool:
     def locked(self) -> Iterator[None]:
         """Exclusive use of the spool by this process (another waits its turn)."""
         self._prepare()
-        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(self.folder / ".lock", FILE_MODE):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     # --- entries ------------------------------------------------------------------------------
     def entries(self) -> list[Entry]:

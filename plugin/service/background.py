@@ -18,7 +18,6 @@ Webhook delivery has its own worker (`entityscan.delivery`), whose claims are `S
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import tempfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from entityscan.durable import exclusive_lock
 from entityscan.errors import EntityscanError
 from entityscan.lists.registry import installed_metadata, update_lists
 from entityscan.service.refresh import ContextSource
@@ -101,13 +101,8 @@ class Background:
     def _install_lock(self) -> Iterator[None]:
         folder = self.data_dir / "csl"
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(folder / ".install.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(folder / ".install.lock"):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def follow_published(self) -> bool:
         """Install the newest published copy when it is not installed here; True when it
