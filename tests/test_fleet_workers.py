@@ -135,3 +135,28 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("ENTITYSCAN_INGEST_THREADS", "two", "give a whole number of saving threads"),
+    ("ENTITYSCAN_INGEST_THREADS", "0", "give a whole number of saving threads"),
+    ("ENTITYSCAN_MAX_BODY_MB", "8MB", "not a number"),
+])
+def test_a_bad_worker_setting_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str],
+                                                variable: str, value: str, says: str) -> None:
+    """A worker setting from the environment that is not what it must be stops `serve` before
+    it listens, naming the variable; it is never a traceback or silently replaced."""
+    from entityscan.cli import main
+    from entityscan.errors import InputError
+    from entityscan.service.worker import ServeConfig
+
+    monkeypatch.setenv(variable, value)
+    if variable == "ENTITYSCAN_MAX_BODY_MB":
+        with pytest.raises(InputError, match=f"{variable}='{value}': {says}"):
+            ServeConfig.from_env()
+        return
+    assert main(["serve", "--port", str(free_port("127.0.0.1")),
+                 "--db", f"sqlite:///{tmp_path / 'w.db'}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{variable}='{value}': {says}" in err and "Traceback" not in err

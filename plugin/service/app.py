@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -36,7 +35,7 @@ from entityscan.service.auth import DOCS_ASSETS, Authenticate
 from entityscan.service.background import Background, BackgroundConfig
 from entityscan.service.deps import ERRORS, Caller
 from entityscan.service.fleet import add_fleet_routes
-from entityscan.service.ingest import DEFAULT_THREADS, THREADS_ENV, IngestWorker, save_document
+from entityscan.service.ingest import IngestWorker, save_document, threads_from_env
 from entityscan.service.limits import BodyLimit, SecurityHeaders
 from entityscan.service.metrics import CONTENT_TYPE as METRICS_TYPE
 from entityscan.service.metrics import INGESTED, SCREENED, Metered, render
@@ -143,7 +142,7 @@ def create_app(store: Store, ctx: ScreeningContext | ContextSource, *,
     from entityscan.delivery import worker_name
 
     ingest = IngestWorker(store, source, worker_name(), on_saved=INGESTED.inc,
-                          threads=int(os.environ.get(THREADS_ENV) or DEFAULT_THREADS))
+                          threads=threads_from_env())
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(Authenticate, store=store, router=app.router)
     app.add_middleware(SecurityHeaders)

@@ -9,6 +9,7 @@ the site's previous scan, and fire the reaction hooks.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import timedelta
@@ -36,6 +37,17 @@ THREADS_ENV = "ENTITYSCAN_INGEST_THREADS"
 # pushes for the interpreter lock (p99 per push 1.76-2.11 s with two, 1.52-1.60 s with one, same
 # throughput: `bench/fleet_bench.py ingest --sites 200 --workers 2`, alternated in one session).
 DEFAULT_THREADS = 1
+
+
+def threads_from_env() -> int:
+    """`ENTITYSCAN_INGEST_THREADS`, checked: a whole number, 1 or more (default one)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_THREADS
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{THREADS_ENV}={raw!r}: give a whole number of saving threads per "
+                         "worker, 1 or more")
+    return int(raw)
 
 
 @lru_cache(maxsize=4)

@@ -59,7 +59,7 @@ class ServeConfig:
         for name, variable in ENV.items():
             value = os.environ.get(variable)
             if value:
-                found[name] = float(value) if name in ("max_body_mb", "lists_check") else value
+                found[name] = _number(variable, value) if name in NUMBERS else value
         return cls(**found)
 
     def background(self) -> Any:
@@ -77,10 +77,23 @@ class ServeConfig:
         return parse_interval(self.stale_after, "--stale-after")
 
     def check(self) -> None:
+        from entityscan.service.ingest import threads_from_env
+
         if self.max_body_mb <= 0:
             raise InputError("--max-body-mb must be positive")
+        threads_from_env()
         self.stale()
         self.background()
+
+
+NUMBERS = ("max_body_mb", "lists_check")
+
+
+def _number(variable: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError(f"{variable}={value!r}: not a number") from None
 
 
 def app_from_env() -> FastAPI:
