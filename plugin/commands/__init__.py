@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from entityscan.agent import Agent
     from entityscan.operations import ScanScreening
     from entityscan.scanners.inventory import Inventory
+    from entityscan.scanners.signals import RuleSet
+    from entityscan.scanners.signatures.recog import Layered
     from entityscan.screening import ScreeningContext
     from entityscan.session import Session
 
@@ -98,3 +100,19 @@ def screen_and_deliver(session: Session, inventory: Inventory, *, source: str, f
     if agent is not None:
         agent.deliver(done.document)
     return done
+
+
+def with_recog(rules: RuleSet, recog_dir: Path, relations: Sequence[Path]) -> Layered:
+    """`--recog-dir`: the user's rapid7/recog checkout read beside the rules, its vendor names
+    mapped onto the makers and brands the relations know."""
+    from entityscan.errors import InputError, ScannerError
+    from entityscan.relations import load_relations
+    from entityscan.scanners.signatures.recog import Layered, load_recog, vendor_map
+
+    known = load_relations(relations)
+    try:
+        recog = load_recog(recog_dir, vendor_map({r.maker for r in known},
+                                                 [r.brand for r in known]))
+    except ScannerError as exc:
+        raise InputError(f"--recog-dir: {exc}") from None
+    return Layered(rules, recog)

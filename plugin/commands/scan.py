@@ -27,15 +27,14 @@ from entityscan.commands import (
     SiteOption,
     TokenFileOption,
     screen_and_deliver,
+    with_recog,
 )
 from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
 from entityscan.output import exit_code
-from entityscan.relations import load_relations
 from entityscan.scanners.credentials import Credentials
 from entityscan.scanners.neighbour_files import read_neighbour_files
 from entityscan.scanners.scan import PortPlan, ScanOptions, scan
-from entityscan.scanners.signatures.recog import Layered, load_recog, vendor_map
 from entityscan.scanners.targets import TargetSet
 from entityscan.session import Session
 from entityscan.terminal import progress_bar
@@ -102,13 +101,7 @@ def scan_command(
         agent = open_agent(push, token_file, session.data_dir)  # a bad token file: no scan
         rules = signatures(session.hooks)  # bundled rules + plugins' directories
         if recog_dir is not None:
-            known = load_relations(relations or ())
-            try:
-                recog = load_recog(recog_dir, vendor_map({r.maker for r in known},
-                                                         [r.brand for r in known]))
-            except ScannerError as exc:
-                raise InputError(f"--recog-dir: {exc}") from None
-            options.signatures = Layered(rules, recog)
+            options.signatures = with_recog(rules, recog_dir, relations or ())
         else:
             options.signatures = rules
         # The lists and the matcher load in a worker thread while the network answers.

@@ -11,11 +11,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from entityscan.commands import ListingFormat, ListingFormatOption, PluginOption, RelationsOption
+from entityscan.commands import (
+    ListingFormat,
+    ListingFormatOption,
+    PluginOption,
+    RelationsOption,
+    with_recog,
+)
 from entityscan.errors import InputError, ScannerError
 from entityscan.hooks import signatures
-from entityscan.relations import load_relations
-from entityscan.scanners.signatures.recog import Layered, load_recog, vendor_map
 from entityscan.session import Session
 
 
@@ -57,13 +61,7 @@ def signatures_command(
         raise InputError(f"--kind: {exc}") from None
     judged: Any = rules
     if recog_dir is not None:
-        known = load_relations(relations or ())
-        try:
-            recog = load_recog(recog_dir, vendor_map({r.maker for r in known},
-                                                     [r.brand for r in known]))
-        except ScannerError as exc:
-            raise InputError(f"--recog-dir: {exc}") from None
-        judged = Layered(rules, recog)
+        judged = with_recog(rules, recog_dir, relations or ())
         evidence = judged.evaluate(kind, explain, probe="explain", field=field)
     doc: dict[str, Any] = {
         "kind": kind, "field": field, "value": explain,
