@@ -11,7 +11,7 @@ import socket
 import struct
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,3 +204,22 @@ async def read_bounded(reader: asyncio.StreamReader, limit: int, *, until: bytes
         if until is not None and until in buf:
             break
     return bytes(buf)
+
+
+def header_fields(lines: Iterable[str], *, value_limit: int = 512,
+                  joined: frozenset[str] = frozenset()) -> dict[str, str]:
+    """`Name: value` header lines (HTTP, RTSP, SSDP: one grammar) as lower-case names, each at
+    most 64 characters, to values of at most `value_limit`; a repeated name keeps its first
+    value, except the names in `joined`, whose values are all kept, joined by `, `.  The caller
+    bounds how many lines it passes."""
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not (sep and name.strip()):
+            continue
+        key, value = name.strip().lower()[:64], value.strip()[:value_limit]
+        if key in joined and key in headers:
+            headers[key] += ", " + value
+        else:
+            headers.setdefault(key, value)
+    return headers

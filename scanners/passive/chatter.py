@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from entityscan.scanners.discovery import dhip, sadp, wsd
 from entityscan.scanners.discovery.base import DiscoveryReply
 from entityscan.scanners.discovery.xmlsafe import find_all, find_text, local, parse_xml
+from entityscan.scanners.netutil import header_fields
 from entityscan.scanners.probes import Observations
 from entityscan.scanners.probes.neighbours import normalise_mac
 
@@ -123,11 +124,7 @@ def ssdp_message(data: bytes) -> Observations | None:
     lines = head.split("\r\n")
     if not lines or not (lines[0].startswith("NOTIFY ") or lines[0].startswith("HTTP/1.")):
         return None
-    headers: dict[str, str] = {}
-    for line in lines[1:64]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers.setdefault(name.strip().lower(), value.strip()[:512])
+    headers = header_fields(lines[1:64])
     if headers.get("nts", "").lower() == "ssdp:byebye":
         return None
     obs = Observations()

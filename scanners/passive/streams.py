@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from entityscan.scanners.netutil import header_fields
 from entityscan.scanners.passive.tls import server_handshake
 
 HEAD_LIMIT = 16 * 1024
@@ -76,16 +77,8 @@ def parse_head(head: bytes) -> tuple[str, int, dict[str, str]] | None:
         status = int(first[1])
     except ValueError:
         return None
-    headers: dict[str, str] = {}
-    for line in lines[1:64]:
-        name, sep, value = line.partition(":")
-        if not (sep and name.strip()):
-            continue
-        key, value = name.strip().lower()[:64], value.strip()[:1024]
-        if key == "www-authenticate" and key in headers:
-            headers[key] += ", " + value  # several challenges: keep them all
-        else:
-            headers.setdefault(key, value)
+    # several authentication challenges: keep them all
+    headers = header_fields(lines[1:64], value_limit=1024, joined=frozenset({"www-authenticate"}))
     return first[0][:4].lower(), status, headers
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from entityscan.scanners.netutil import read_bounded
+from entityscan.scanners.netutil import header_fields, read_bounded
 from entityscan.scanners.probes import ANSWER_TIMEOUT, Observations, host_for_url
 from entityscan.scanners.probes.http import realm_of
 
@@ -23,11 +23,7 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str]] | None:
         status = int(lines[0].split()[1])
     except (IndexError, ValueError):
         return None
-    headers: dict[str, str] = {}
-    for line in lines[1:64]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers.setdefault(name.strip().lower(), value.strip()[:512])
+    headers = header_fields(lines[1:64])
     return status, headers
 
 
